@@ -1,0 +1,190 @@
+//! A block of input cut into output units (what will become one output line each) and the facts
+//! its records tell. Stateless, so any number of workers can do it in parallel.
+
+use crate::framing::{BlockKind, Frame};
+use crate::record::{Fact, Malformed, Parser, Shape};
+use crate::shape::{self, BodyEnd};
+use std::ops::Range;
+
+/// One future output line: a span of the block's bytes (or of its compacted document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    pub start: u32,
+    pub end: u32,
+    /// The span is in [`ParsedBlock::compacted`], not in [`ParsedBlock::data`].
+    pub compacted: bool,
+    /// A record or envelope that parsed: an annotation may be spliced into it.
+    pub record: bool,
+    /// Lines from the start of the block to this unit's line.
+    pub line: u32,
+}
+
+#[derive(Debug)]
+pub struct ParsedBlock {
+    pub data: Vec<u8>,
+    pub kind: BlockKind,
+    pub compacted: Vec<u8>,
+    pub units: Vec<Unit>,
+    /// Facts in the order they apply, each with the index of its unit.
+    pub facts: Vec<(u32, Fact)>,
+    /// Malformed units: the index of the unit and why.
+    pub malformed: Vec<(u32, Malformed)>,
+    /// Input lines in this block.
+    pub lines: u32,
+    /// CloudTrail records and envelopes read.
+    pub records: u32,
+}
+
+impl ParsedBlock {
+    pub fn bytes(&self, u: &Unit) -> &[u8] {
+        let src = if u.compacted { &self.compacted } else { &self.data };
+        &src[u.start as usize..u.end as usize]
+    }
+}
+
+/// Per-worker scratch, reused from block to block.
+#[derive(Default)]
+pub struct BlockParser {
+    parser: Parser,
+    elements: Vec<Range<usize>>,
+    facts: Vec<Fact>,
+}
+
+impl BlockParser {
+    pub fn parse(&mut self, frame: Frame) -> ParsedBlock {
+        let mut b = ParsedBlock {
+            data: frame.data,
+            kind: frame.kind,
+            compacted: Vec::new(),
+            units: Vec::new(),
+            facts: Vec::new(),
+            malformed: Vec::new(),
+            lines: 0,
+            records: 0,
+        };
+        match frame.kind {
+            BlockKind::Lines => {
+                let data = std::mem::take(&mut b.data);
+                let mut start = 0;
+                while start < data.len() {
+                    let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+                    self.line(&data, start..end, b.lines, false, &mut b);
+                    b.lines += 1;
+                    start = end + 1;
+                }
+                b.data = data;
+            }
+            BlockKind::Document => {
+                b.lines = memchr::memchr_iter(b'\n', &b.data).count() as u32;
+                let mut compacted = Vec::new();
+                shape::compact(&b.data, &mut compacted);
+                let before = (b.units.len(), b.facts.len(), b.malformed.len());
+                self.line(&compacted, 0..compacted.len(), 0, true, &mut b);
+                let whole_doc_failed = b.units.len() == before.0 + 1
+                    && b.malformed.len() == before.2 + 1
+                    && shape::records_body_start(&compacted).is_none();
+                if whole_doc_failed {
+                    // Not something we can read: every line goes out as it came in.
+                    let (reason_unit, reason) = b.malformed.pop().expect("just pushed");
+                    debug_assert_eq!(reason_unit as usize, before.0);
+                    b.units.truncate(before.0);
+                    let data = std::mem::take(&mut b.data);
+                    let mut start = 0;
+                    let mut line = 0;
+                    while start < data.len() {
+                        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+                        b.units.push(unit(start..end, line, false, false));
+                        line += 1;
+                        start = end + 1;
+                    }
+                    b.data = data;
+                    b.malformed.push((
+                        before.0 as u32,
+                        Malformed(format!("document over {} lines: {}", b.lines, reason.0)),
+                    ));
+                } else {
+                    b.compacted = compacted;
+                }
+            }
+            BlockKind::Oversized { .. } => {}
+        }
+        b
+    }
+
+    /// One line (or a compacted document) of `src`.
+    fn line(&mut self, src: &[u8], span: Range<usize>, line: u32, compacted: bool, b: &mut ParsedBlock) {
+        let bytes = &src[span.clone()];
+        if bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
+            self.malformed(
+                b,
+                unit(span, line, compacted, false),
+                Malformed("empty line".into()),
+            );
+            return;
+        }
+        if let Some(start) = shape::records_body_start(bytes) {
+            self.elements.clear();
+            let end = shape::split_body(bytes, start, &mut self.elements);
+            let elements = std::mem::take(&mut self.elements);
+            for (i, e) in elements.iter().enumerate() {
+                let r = span.start + e.start..span.start + e.end;
+                match self.parser.read(&src[r.clone()], &mut self.facts) {
+                    Ok(Shape::Record) => self.record(b, unit(r, line, compacted, true)),
+                    Ok(Shape::EventBridge | Shape::OtherEvent) => self.malformed(
+                        b,
+                        unit(r, line, compacted, false),
+                        Malformed(format!(
+                            "Records[{i}] is an EventBridge event, not a CloudTrail record"
+                        )),
+                    ),
+                    Err(m) => self.malformed(
+                        b,
+                        unit(r, line, compacted, false),
+                        Malformed(format!("Records[{i}]: {}", m.0)),
+                    ),
+                }
+            }
+            self.elements = elements;
+            if let BodyEnd::Broken(rest) = end {
+                let r = span.start + rest.start..span.start + rest.end;
+                self.malformed(
+                    b,
+                    unit(r, line, compacted, false),
+                    Malformed("Records body is cut short or has bytes after it".into()),
+                );
+            }
+            return;
+        }
+        match self.parser.read(bytes, &mut self.facts) {
+            Ok(Shape::Record | Shape::EventBridge) => self.record(b, unit(span, line, compacted, true)),
+            Ok(Shape::OtherEvent) => {
+                b.records += 1;
+                b.units.push(unit(span, line, compacted, false));
+            }
+            Err(m) => self.malformed(b, unit(span, line, compacted, false), m),
+        }
+    }
+
+    fn record(&mut self, b: &mut ParsedBlock, u: Unit) {
+        let idx = b.units.len() as u32;
+        b.records += 1;
+        b.units.push(u);
+        b.facts.extend(self.facts.drain(..).map(|f| (idx, f)));
+    }
+
+    fn malformed(&mut self, b: &mut ParsedBlock, u: Unit, m: Malformed) {
+        self.facts.clear();
+        b.malformed.push((b.units.len() as u32, m));
+        b.units.push(u);
+    }
+}
+
+fn unit(span: Range<usize>, line: u32, compacted: bool, record: bool) -> Unit {
+    Unit {
+        start: span.start as u32,
+        end: span.end as u32,
+        compacted,
+        record,
+        line,
+    }
+}

@@ -1,0 +1,166 @@
+//! The command line as typed, and its translation into a validated [`Config`].
+
+use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit, Input};
+use crate::detector::DetectorConfig;
+use crate::event_time::parse_duration;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  every input was read (alerts or not); also when the reader of stdout goes away early
+  1  an input could not be opened or read to the end, or stdout failed
+  2  usage error (bad option or value)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmitArg {
+    /// Only records judged `compromise`, each with a `credtrail` key added.
+    Alerts,
+    /// Every input line in input order: annotated where there is something to say, else unchanged.
+    All,
+}
+
+/// Detects stolen EC2 instance credentials in CloudTrail records (Netflix's method: a session's
+/// first address locks it; a call from any other address is an alert).
+#[derive(Debug, Parser)]
+#[command(name = "credtrail", version, after_help = EXIT_CODES)]
+pub struct Args {
+    /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
+    /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Which records to write.
+    #[arg(long, value_enum, default_value_t = EmitArg::Alerts)]
+    pub emit: EmitArg,
+
+    /// Worker threads for parsing, and shards of the session table [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// How long a session stays in the table after the EC2 AssumeRole that issued or refreshed it,
+    /// on event time.
+    #[arg(long, value_name = "DURATION", default_value = "6h")]
+    pub ttl: String,
+
+    /// How long after an address change that does not name the address the instance's first new
+    /// address is accepted, on event time.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub ip_change_window: String,
+
+    /// Lines longer than this are reported and passed on unread (e.g. 64MiB, 512KiB, 1000000).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    pub max_line_bytes: String,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: usize = s[..digits]
+        .parse()
+        .map_err(|_| format!("'{s}': expected a size such as 64MiB"))?;
+    let unit = match s[digits..].trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        u => return Err(format!("'{s}': unknown unit '{u}' (B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(unit).ok_or_else(|| format!("'{s}': too large"))
+}
+
+impl TryFrom<Args> for Config {
+    type Error = String;
+
+    fn try_from(a: Args) -> Result<Config, String> {
+        let ttl = parse_duration(&a.ttl).map_err(|e| format!("--ttl {e}"))?;
+        let change_window =
+            parse_duration(&a.ip_change_window).map_err(|e| format!("--ip-change-window {e}"))?;
+        if ttl <= 0 {
+            return Err("--ttl must be more than zero".into());
+        }
+        let max_line_bytes = parse_size(&a.max_line_bytes).map_err(|e| format!("--max-line-bytes {e}"))?;
+        if !(1024..=(1 << 30)).contains(&max_line_bytes) {
+            return Err(format!(
+                "--max-line-bytes must be between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"
+            ));
+        }
+        let threads = match a.threads {
+            Some(0) => return Err("--threads must be at least 1".into()),
+            Some(n) if n > 256 => return Err("--threads must be at most 256".into()),
+            Some(n) => n,
+            None => Config::default().threads,
+        };
+        let inputs = if a.inputs.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            a.inputs
+                .into_iter()
+                .map(|p| {
+                    if p.as_os_str() == "-" {
+                        Input::Stdin
+                    } else {
+                        Input::Path(p)
+                    }
+                })
+                .collect()
+        };
+        Ok(Config {
+            inputs,
+            emit: match a.emit {
+                EmitArg::Alerts => Emit::Alerts,
+                EmitArg::All => Emit::All,
+            },
+            threads,
+            detector: DetectorConfig { ttl, change_window },
+            max_line_bytes,
+            ..Config::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    fn config(args: &[&str]) -> Result<Config, String> {
+        let a = Args::try_parse_from(std::iter::once("credtrail").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Config::try_from(a)
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.inputs, vec![Input::Stdin]);
+        assert_eq!(c.emit, Emit::Alerts);
+        assert_eq!(c.detector.ttl, 6 * 3600 * 1000);
+        let c = config(&["--emit", "all", "--ttl", "1h", "--threads", "3", "a", "-"]).unwrap();
+        assert_eq!(c.emit, Emit::All);
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.inputs, vec![Input::Path("a".into()), Input::Stdin]);
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_reading() {
+        for bad in [
+            &["--ttl", "6"][..],
+            &["--ttl", "0s"],
+            &["--threads", "0"],
+            &["--ip-change-window", "soon"],
+            &["--max-line-bytes", "12XB"],
+            &["--max-line-bytes", "10"],
+            &["--emit", "some"],
+        ] {
+            assert!(config(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+    }
+}

@@ -1,0 +1,60 @@
+//! The validated run configuration, built from the command line before any input is read.
+
+use crate::detector::DetectorConfig;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    /// Only records judged `compromise`.
+    Alerts,
+    /// Every input line, annotated where there is something to say.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    Path(PathBuf),
+    /// In-memory input, for tests and benchmarks: a name for messages and the bytes.
+    Memory(String, Vec<u8>),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".into(),
+            Input::Path(p) => p.display().to_string(),
+            Input::Memory(name, _) => name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub inputs: Vec<Input>,
+    pub emit: Emit,
+    /// Parse workers, and shards of the session table.
+    pub threads: usize,
+    pub detector: DetectorConfig,
+    pub max_line_bytes: usize,
+    /// How much one read asks for.
+    pub read_size: usize,
+    /// Malformed lines reported one by one before only the count goes on.
+    pub report_limit: u64,
+}
+
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            inputs: vec![Input::Stdin],
+            emit: Emit::Alerts,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            detector: DetectorConfig::default(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            read_size: 1 << 20,
+            report_limit: 100,
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The Netflix method ("Detecting Credential Compromise in AWS", Bengtson 2018), top to bottom.
+//!
+//! 1. The EC2 service's AssumeRole for an instance creates or refreshes a row keyed by the session,
+//!    live for a TTL of event time.
+//! 2. A call by a live session locks the first address it comes from; a later call from an address
+//!    outside the lock is a compromise.
+//! 3. Exceptions: AWS services calling on the session's behalf; a VPC endpoint's private address,
+//!    which has a slot of its own; an address newly attached to the instance; a stop/start.
+//!
+//! The state is split in two so that it can be spread over threads without changing a verdict:
+//! [`Resolver`] holds what must be seen in input order across all instances (which allocation id
+//! is which address, which interface belongs to which instance, the event-time watermark) and
+//! turns each [`Fact`] into [`Routed`] steps about one instance; [`Shard`] holds the rows of some
+//! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
+
+use crate::event_time::{HOUR, Millis};
+use crate::record::{ChangeAddress, ChangeTarget, Fact};
+use crate::session_key::SessionKey;
+use crate::source_address::{Source, is_private};
+use compact_str::CompactString;
+use smallvec::SmallVec;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// How long after its expiry a row is still kept for records delivered late. Past
+/// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
+/// this is what lets memory follow the live sessions.
+pub const LATE_GRACE: Millis = HOUR;
+/// Addresses one row may hold (first locks plus accepted changes); beyond it the oldest accepted
+/// change is forgotten.
+pub const MAX_LOCKS: usize = 16;
+/// Address changes waiting to be used per row; beyond it the oldest is dropped.
+pub const MAX_PENDING: usize = 8;
+/// Allocation ids and interfaces remembered; beyond it the oldest are forgotten.
+pub const MAX_MAP_ENTRIES: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DetectorConfig {
+    pub ttl: Millis,
+    pub change_window: Millis,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            ttl: 6 * HOUR,
+            change_window: 15 * crate::event_time::MINUTE,
+        }
+    }
+}
+
+/// A step about one instance, with the event-time watermark of the input up to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    pub step: Step,
+    pub watermark: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Call {
+        session: SessionKey,
+        time: Millis,
+        source: Source,
+        source_text: CompactString,
+        via_endpoint: bool,
+    },
+    Issue {
+        session: SessionKey,
+        time: Millis,
+    },
+    Change {
+        instance: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
+        address: Option<IpAddr>,
+    },
+    Restart {
+        instance: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+}
+
+impl Routed {
+    /// The shard key: everything one instance's verdicts depend on carries its id.
+    pub fn instance(&self) -> &str {
+        match &self.step {
+            Step::Call { session, .. } | Step::Issue { session, .. } => &session.instance,
+            Step::Change { instance, .. } | Step::Restart { instance, .. } => instance,
+        }
+    }
+}
+
+/// The input-ordered part of the state.
+#[derive(Default)]
+pub struct Resolver {
+    allocations: BoundedMap<IpAddr>,
+    interfaces: BoundedMap<CompactString>,
+    watermark: Option<Millis>,
+}
+
+impl Resolver {
+    pub fn watermark(&self) -> Option<Millis> {
+        self.watermark
+    }
+
+    /// Turns one fact into the steps the shards apply; facts about the maps stop here.
+    pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
+        let time = match &fact {
+            Fact::Call { time, .. }
+            | Fact::Issue { time, .. }
+            | Fact::AddressChange { time, .. }
+            | Fact::Restart { time, .. } => Some(*time),
+            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } => None,
+        };
+        if let Some(t) = time {
+            self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
+        }
+        let watermark = self.watermark.unwrap_or(Millis::MIN);
+        let step = match fact {
+            Fact::Call {
+                session,
+                time,
+                source,
+                source_text,
+                via_endpoint,
+            } => Step::Call {
+                session,
+                time,
+                source,
+                source_text,
+                via_endpoint,
+            },
+            Fact::Issue { session, time } => Step::Issue { session, time },
+            Fact::Restart {
+                instance,
+                account,
+                time,
+            } => Step::Restart {
+                instance,
+                account,
+                time,
+            },
+            Fact::Allocation { allocation_id, ip } => {
+                self.allocations.insert(allocation_id, ip);
+                return;
+            }
+            Fact::InterfaceOwner { interface, instance } => {
+                self.interfaces.insert(interface, instance);
+                return;
+            }
+            Fact::AddressChange {
+                target,
+                account,
+                time,
+                address,
+            } => {
+                let instance = match target {
+                    ChangeTarget::Instance(i) => i,
+                    ChangeTarget::Interface(n) => match self.interfaces.get(&n) {
+                        Some(i) => i.clone(),
+                        None => return,
+                    },
+                };
+                let address = match address {
+                    ChangeAddress::Named(ip) => Some(ip),
+                    ChangeAddress::Allocation(id) => self.allocations.get(&id).copied(),
+                    ChangeAddress::Unnamed => None,
+                };
+                Step::Change {
+                    instance,
+                    account,
+                    time,
+                    address,
+                }
+            }
+        };
+        out(Routed { step, watermark });
+    }
+}
+
+/// A map that forgets its oldest entries past [`MAX_MAP_ENTRIES`], so a flood of ids cannot grow it
+/// without bound. Input-ordered, so it forgets the same entries for any thread count.
+struct BoundedMap<V> {
+    map: HashMap<CompactString, V, ahash::RandomState>,
+    order: VecDeque<CompactString>,
+}
+
+impl<V> Default for BoundedMap<V> {
+    fn default() -> Self {
+        BoundedMap {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<V> BoundedMap<V> {
+    fn insert(&mut self, k: CompactString, v: V) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+            if self.order.len() > MAX_MAP_ENTRIES {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&V> {
+        self.map.get(k)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Public,
+    /// A private address seen through a VPC endpoint.
+    Private,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockOrigin {
+    /// The slot's first address.
+    FirstUse,
+    /// Accepted because an address change for the instance announced it.
+    AddressChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    pub ip: IpAddr,
+    pub slot: Slot,
+    pub since: Millis,
+    pub origin: LockOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingChange {
+    at: Millis,
+    /// `None`: the change did not say which address; it accepts one within the window.
+    ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    account: CompactString,
+    partition: crate::session_key::Partition,
+    role: CompactString,
+    expires: Millis,
+    locks: SmallVec<[Lock; 1]>,
+    pending: Vec<PendingChange>,
+}
+
+impl Row {
+    fn is(&self, s: &SessionKey) -> bool {
+        self.partition == s.partition && self.account == s.account && self.role == s.role
+    }
+
+    /// Live for a record at `time` whose input so far reached `watermark`.
+    fn live_at(&self, time: Millis, watermark: Millis) -> bool {
+        time <= self.expires && watermark <= self.expires.saturating_add(LATE_GRACE)
+    }
+
+    fn in_account(&self, account: &Option<CompactString>) -> bool {
+        account.as_ref().is_none_or(|a| *a == self.account)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictKind {
+    /// A call from an address outside the lock.
+    Compromise,
+    /// A call from the locked address, or the first call, which locks its slot.
+    Locked,
+    /// AWS called on the session's behalf.
+    AwsService,
+    /// A new address of the instance, accepted because of an address change.
+    IpAdded,
+}
+
+impl VerdictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Compromise => "compromise",
+            VerdictKind::Locked => "locked",
+            VerdictKind::AwsService => "aws_service",
+            VerdictKind::IpAdded => "ip_added",
+        }
+    }
+}
+
+/// What the detector says about one call, with what a reader needs to act on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub kind: VerdictKind,
+    pub session: SessionKey,
+    /// `sourceIPAddress` as the record wrote it.
+    pub source: CompactString,
+    pub slot: Slot,
+    /// The lock after this call (an alert leaves it unchanged).
+    pub locks: SmallVec<[Lock; 2]>,
+    pub expires: Millis,
+    /// This call locked an empty slot.
+    pub first_lock: bool,
+    /// For `ip_added`: when the address change was made and whether it named the address.
+    pub change: Option<(Millis, bool)>,
+}
+
+/// The rows of the instances a shard owns.
+pub struct Shard {
+    cfg: DetectorConfig,
+    rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
+    live_rows: usize,
+    swept_at: Millis,
+    steps_since_sweep: usize,
+}
+
+impl Shard {
+    pub fn new(cfg: DetectorConfig) -> Shard {
+        Shard {
+            cfg,
+            rows: HashMap::default(),
+            live_rows: 0,
+            swept_at: Millis::MIN,
+            steps_since_sweep: 0,
+        }
+    }
+
+    /// Rows held (live, or expired less than [`LATE_GRACE`] ago on the watermark).
+    pub fn sessions(&self) -> usize {
+        self.live_rows
+    }
+
+    /// Applies one step. A call is judged against the state before it; only calls get a verdict.
+    pub fn apply(&mut self, r: Routed) -> Option<Verdict> {
+        let wm = r.watermark;
+        self.maybe_sweep(wm);
+        match r.step {
+            Step::Issue { session, time } => {
+                self.issue(session, time, wm);
+                None
+            }
+            Step::Call {
+                session,
+                time,
+                source,
+                source_text,
+                via_endpoint,
+            } => self.call(
+                Call {
+                    session,
+                    time,
+                    source,
+                    source_text,
+                    via_endpoint,
+                },
+                wm,
+            ),
+            Step::Change {
+                instance,
+                account,
+                time,
+                address,
+            } => {
+                for row in self.rows_of(&instance, &account, time, wm) {
+                    if row.pending.len() >= MAX_PENDING {
+                        row.pending.remove(0);
+                    }
+                    row.pending.push(PendingChange {
+                        at: time,
+                        ip: address,
+                    });
+                }
+                None
+            }
+            Step::Restart {
+                instance,
+                account,
+                time,
+            } => {
+                for row in self.rows_of(&instance, &account, time, wm) {
+                    row.locks.clear();
+                }
+                None
+            }
+        }
+    }
+
+    fn rows_of<'a>(
+        &'a mut self,
+        instance: &str,
+        account: &'a Option<CompactString>,
+        time: Millis,
+        wm: Millis,
+    ) -> impl Iterator<Item = &'a mut Row> {
+        self.rows
+            .get_mut(instance)
+            .into_iter()
+            .flat_map(|rows| rows.iter_mut())
+            .filter(move |row| row.in_account(account) && row.live_at(time, wm))
+    }
+
+    fn issue(&mut self, session: SessionKey, time: Millis, wm: Millis) {
+        let expires = time.saturating_add(self.cfg.ttl);
+        let rows = self.rows.entry(session.instance.clone()).or_default();
+        match rows.iter_mut().find(|row| row.is(&session)) {
+            // A refresh keeps the locks and never shortens the row: CloudTrail may deliver an older
+            // AssumeRole after a newer one.
+            Some(row) if row.live_at(time, wm) => row.expires = row.expires.max(expires),
+            Some(row) => {
+                row.expires = expires;
+                row.locks.clear();
+                row.pending.clear();
+            }
+            None => {
+                rows.push(Row {
+                    account: session.account,
+                    partition: session.partition,
+                    role: session.role,
+                    expires,
+                    locks: SmallVec::new(),
+                    pending: Vec::new(),
+                });
+                self.live_rows += 1;
+            }
+        }
+    }
+
+    fn call(&mut self, c: Call, wm: Millis) -> Option<Verdict> {
+        let Call {
+            session,
+            time,
+            source,
+            source_text,
+            via_endpoint,
+        } = c;
+        let window = self.cfg.change_window;
+        let row = self
+            .rows
+            .get_mut(&session.instance)?
+            .iter_mut()
+            .find(|row| row.is(&session) && row.live_at(time, wm))?;
+        let ip = match source {
+            Source::Ip(ip) => ip,
+            Source::AwsService => {
+                return Some(verdict(
+                    VerdictKind::AwsService,
+                    session,
+                    source_text,
+                    Slot::Public,
+                    row,
+                    false,
+                    None,
+                ));
+            }
+            Source::NotAnAddress => return None,
+        };
+        let slot = if via_endpoint && is_private(&ip) {
+            Slot::Private
+        } else {
+            Slot::Public
+        };
+        if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
+            return Some(verdict(
+                VerdictKind::Locked,
+                session,
+                source_text,
+                slot,
+                row,
+                false,
+                None,
+            ));
+        }
+        if !row.locks.iter().any(|l| l.slot == slot) {
+            row.locks.push(Lock {
+                ip,
+                slot,
+                since: time,
+                origin: LockOrigin::FirstUse,
+            });
+            return Some(verdict(
+                VerdictKind::Locked,
+                session,
+                source_text,
+                slot,
+                row,
+                true,
+                None,
+            ));
+        }
+        // A change that named this address wins; otherwise the open window that closes first.
+        let named = row.pending.iter().position(|p| p.ip == Some(ip));
+        let unnamed = || {
+            row.pending
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
+                .min_by_key(|(_, p)| p.at)
+                .map(|(i, _)| i)
+        };
+        let Some(used) = named.or_else(unnamed) else {
+            return Some(verdict(
+                VerdictKind::Compromise,
+                session,
+                source_text,
+                slot,
+                row,
+                false,
+                None,
+            ));
+        };
+        let change = row.pending.remove(used);
+        if row.locks.len() >= MAX_LOCKS {
+            if let Some(oldest) = row
+                .locks
+                .iter()
+                .position(|l| l.origin == LockOrigin::AddressChange)
+            {
+                row.locks.remove(oldest);
+            }
+        }
+        row.locks.push(Lock {
+            ip,
+            slot,
+            since: time,
+            origin: LockOrigin::AddressChange,
+        });
+        Some(verdict(
+            VerdictKind::IpAdded,
+            session,
+            source_text,
+            slot,
+            row,
+            false,
+            Some((change.at, change.ip.is_some())),
+        ))
+    }
+
+    /// Drops rows past their grace on the watermark. Amortised: a sweep visits every row, so it
+    /// runs only after as many steps as there are instances, and once per quarter of the grace.
+    fn maybe_sweep(&mut self, wm: Millis) {
+        self.steps_since_sweep += 1;
+        if self.steps_since_sweep < self.rows.len().max(1024)
+            || wm < self.swept_at.saturating_add(LATE_GRACE / 4)
+        {
+            return;
+        }
+        self.sweep(wm);
+    }
+
+    pub fn sweep(&mut self, wm: Millis) {
+        self.steps_since_sweep = 0;
+        self.swept_at = wm;
+        let mut removed = 0;
+        self.rows.retain(|_, rows| {
+            let before = rows.len();
+            rows.retain(|row| wm <= row.expires.saturating_add(LATE_GRACE));
+            removed += before - rows.len();
+            !rows.is_empty()
+        });
+        self.live_rows -= removed;
+    }
+}
+
+struct Call {
+    session: SessionKey,
+    time: Millis,
+    source: Source,
+    source_text: CompactString,
+    via_endpoint: bool,
+}
+
+fn verdict(
+    kind: VerdictKind,
+    session: SessionKey,
+    source: CompactString,
+    slot: Slot,
+    row: &Row,
+    first_lock: bool,
+    change: Option<(Millis, bool)>,
+) -> Verdict {
+    Verdict {
+        kind,
+        session,
+        source,
+        slot,
+        locks: row.locks.iter().copied().collect(),
+        expires: row.expires,
+        first_lock,
+        change,
+    }
+}

@@ -1,0 +1,177 @@
+//! Event time: CloudTrail's `eventTime` as milliseconds since the Unix epoch.
+//!
+//! Every TTL and window in the detector runs on this clock, never on the wall clock, so that a replay
+//! of old logs gives the answers the live stream gave.
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// Milliseconds since 1970-01-01T00:00:00Z.
+pub type Millis = i64;
+
+pub const SECOND: Millis = 1_000;
+pub const MINUTE: Millis = 60 * SECOND;
+pub const HOUR: Millis = 60 * MINUTE;
+
+/// Parses an RFC 3339 timestamp (`2024-03-01T00:00:00Z`, with optional fraction and offset).
+///
+/// The canonical CloudTrail form is decoded by hand because it is on the hot path; anything else goes
+/// through `time`'s full RFC 3339 parser, which also rejects impossible dates such as February 30.
+pub fn parse(s: &str) -> Option<Millis> {
+    fast_path(s.as_bytes()).or_else(|| {
+        let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` exactly.
+fn fast_path(b: &[u8]) -> Option<Millis> {
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if month == 0 || month > 12 || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(year as i64, month, day);
+    Some((days * 86_400 + i64::from(hour * 3600 + minute * 60 + second)) * SECOND)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats as `2024-03-01T00:00:00Z` (milliseconds only when there are some).
+pub fn format(t: Millis) -> String {
+    let Ok(dt) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000) else {
+        return t.to_string();
+    };
+    let dt = dt.to_offset(UtcOffset::UTC);
+    let (y, mo, d) = (dt.year(), u8::from(dt.month()), dt.day());
+    let (h, mi, s) = (dt.hour(), dt.minute(), dt.second());
+    let ms = t.rem_euclid(SECOND);
+    if ms == 0 {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    }
+}
+
+/// Parses a duration such as `6h`, `15m`, `90s`, `1h30m`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Millis, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total: Millis = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("'{s}': expected a number, e.g. 6h, 15m, 90s"));
+        }
+        let n: Millis = rest[..digits]
+            .parse()
+            .map_err(|_| format!("'{s}': number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => SECOND,
+            "m" => MINUTE,
+            "h" => HOUR,
+            "d" => 24 * HOUR,
+            "" => return Err(format!("'{s}': missing unit (ms, s, m, h, d)")),
+            u => return Err(format!("'{s}': unknown unit '{u}' (ms, s, m, h, d)")),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("'{s}': duration too large"))?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_with_the_full_parser() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2024-03-01T00:00:00Z",
+            "1999-12-31T12:34:56Z",
+            "2100-03-01T00:00:00Z",
+        ] {
+            let full = OffsetDateTime::parse(s, &Rfc3339).unwrap();
+            let want = (full.unix_timestamp_nanos() / 1_000_000) as i64;
+            assert_eq!(fast_path(s.as_bytes()), Some(want), "{s}");
+        }
+    }
+
+    #[test]
+    fn offsets_fractions_and_impossible_dates() {
+        let base = parse("2024-03-01T00:06:00Z").unwrap();
+        assert_eq!(parse("2024-03-01T01:06:00+01:00"), Some(base));
+        assert_eq!(parse("2024-03-01T00:06:00.5Z"), Some(base + 500));
+        assert_eq!(parse("2024-02-30T00:00:00Z"), None);
+        assert_eq!(parse("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse("2024-03-01T24:00:00Z"), None);
+        assert_eq!(parse("2024-03-01 00:00:00"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for s in ["2024-03-01T00:06:00Z", "2024-03-01T00:06:00.500Z"] {
+            assert_eq!(format(parse(s).unwrap()), s);
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h"), Ok(6 * HOUR));
+        assert_eq!(parse_duration("15m"), Ok(15 * MINUTE));
+        assert_eq!(parse_duration("1h30m"), Ok(90 * MINUTE));
+        assert_eq!(parse_duration("500ms"), Ok(500));
+        assert!(parse_duration("6").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("6x").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+    }
+}

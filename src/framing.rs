@@ -1,0 +1,304 @@
+//! Reading input into blocks of whole lines.
+//!
+//! One reusable reader per source cuts what it reads at the last newline and carries the partial
+//! tail forward. On a pipe a read returns what is there, and that is handed on at once: a lone
+//! record must not wait for a block to fill. A line longer than the limit is passed on in pieces
+//! rather than buffered without bound. A pretty-printed document (a line that is only `{`, as
+//! `jq .` or `json.tool` write a whole CloudTrail log file) is gathered into one block of its own.
+
+use crate::shape::DepthScan;
+use std::io::{self, Read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Whole lines, each ending in `\n` except the last line of a source that has none.
+    Lines,
+    /// One pretty-printed JSON document over several lines.
+    Document,
+    /// A piece of a line longer than the limit.
+    Oversized { first: bool, last: bool },
+}
+
+#[derive(Debug)]
+pub struct Frame {
+    pub data: Vec<u8>,
+    pub kind: BlockKind,
+}
+
+enum State {
+    Normal,
+    /// Gathering a document that starts at offset 0 of `pending`; `scanned` bytes are in `scan`.
+    Document {
+        scan: DepthScan,
+        scanned: usize,
+    },
+    Oversized,
+}
+
+pub struct FrameReader<R> {
+    src: R,
+    pending: Vec<u8>,
+    read_size: usize,
+    max_line: usize,
+    eof: bool,
+    state: State,
+}
+
+impl<R: Read> FrameReader<R> {
+    pub fn new(src: R, read_size: usize, max_line: usize) -> Self {
+        FrameReader {
+            src,
+            pending: Vec::with_capacity(read_size),
+            read_size: read_size.max(1),
+            max_line: max_line.max(1),
+            eof: false,
+            state: State::Normal,
+        }
+    }
+
+    /// Reads once; returns false at end of input.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let len = self.pending.len();
+        self.pending.resize(len + self.read_size, 0);
+        let n = loop {
+            match self.src.read(&mut self.pending[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.pending.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.pending.truncate(len + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    /// Hands `pending[..at]` on and keeps the rest.
+    fn take(&mut self, at: usize, kind: BlockKind) -> Frame {
+        let mut rest = Vec::with_capacity(self.read_size.max(self.pending.len() - at));
+        rest.extend_from_slice(&self.pending[at..]);
+        let mut data = std::mem::replace(&mut self.pending, rest);
+        data.truncate(at);
+        Frame { data, kind }
+    }
+
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            match &mut self.state {
+                State::Normal => {
+                    if let Some(last_nl) = memchr::memrchr(b'\n', &self.pending) {
+                        let end = last_nl + 1;
+                        match document_start(&self.pending[..end]) {
+                            Some(0) => {
+                                self.state = State::Document {
+                                    scan: DepthScan::default(),
+                                    scanned: 0,
+                                };
+                                continue;
+                            }
+                            Some(p) => return Ok(Some(self.take(p, BlockKind::Lines))),
+                            None => return Ok(Some(self.take(end, BlockKind::Lines))),
+                        }
+                    }
+                    if self.pending.len() > self.max_line {
+                        self.state = State::Oversized;
+                        let all = self.pending.len();
+                        return Ok(Some(self.take(
+                            all,
+                            BlockKind::Oversized {
+                                first: true,
+                                last: false,
+                            },
+                        )));
+                    }
+                    if !self.fill()? {
+                        if self.pending.is_empty() {
+                            return Ok(None);
+                        }
+                        let all = self.pending.len();
+                        return Ok(Some(self.take(all, BlockKind::Lines)));
+                    }
+                }
+                State::Document { scan, scanned } => {
+                    // Feed whole lines only, so that a line is never split across two decisions.
+                    while let Some(nl) = memchr::memchr(b'\n', &self.pending[*scanned..]) {
+                        let line = &self.pending[*scanned..*scanned + nl + 1];
+                        // Pretty printers indent what is nested: a line that starts with `{` after
+                        // the first is a record of its own, and the lone `{` was just a bad line.
+                        if *scanned > 0 && line.first() == Some(&b'{') {
+                            let first_line = *scanned;
+                            self.state = State::Normal;
+                            return Ok(Some(self.take(first_line, BlockKind::Lines)));
+                        }
+                        scan.feed(line);
+                        *scanned += nl + 1;
+                        if scan.depth <= 0 {
+                            let end = *scanned;
+                            self.state = State::Normal;
+                            return Ok(Some(self.take(end, BlockKind::Document)));
+                        }
+                    }
+                    if self.pending.len() > self.max_line {
+                        // Too big to be a document we will hold: give its lines back one by one.
+                        let end = *scanned;
+                        self.state = State::Normal;
+                        if end > 0 {
+                            return Ok(Some(self.take(end, BlockKind::Lines)));
+                        }
+                        continue;
+                    }
+                    if !self.fill()? {
+                        let end = self.pending.len();
+                        self.state = State::Normal;
+                        if end == 0 {
+                            return Ok(None);
+                        }
+                        return Ok(Some(self.take(end, BlockKind::Lines)));
+                    }
+                }
+                State::Oversized => {
+                    if self.pending.is_empty() && !self.fill()? {
+                        self.state = State::Normal;
+                        return Ok(Some(Frame {
+                            data: Vec::new(),
+                            kind: BlockKind::Oversized {
+                                first: false,
+                                last: true,
+                            },
+                        }));
+                    }
+                    if let Some(nl) = memchr::memchr(b'\n', &self.pending) {
+                        self.state = State::Normal;
+                        return Ok(Some(self.take(
+                            nl + 1,
+                            BlockKind::Oversized {
+                                first: false,
+                                last: true,
+                            },
+                        )));
+                    }
+                    let all = self.pending.len();
+                    return Ok(Some(self.take(
+                        all,
+                        BlockKind::Oversized {
+                            first: false,
+                            last: false,
+                        },
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The offset of the first line of `lines` that is a lone `{` (an optional `\r` allowed).
+fn document_start(lines: &[u8]) -> Option<usize> {
+    if lines.starts_with(b"{\n") || lines.starts_with(b"{\r\n") {
+        return Some(0);
+    }
+    let a = memchr::memmem::find(lines, b"\n{\n");
+    let b = memchr::memmem::find(lines, b"\n{\r\n");
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y) + 1),
+        (Some(x), None) | (None, Some(x)) => Some(x + 1),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads everything with the given read size and limit.
+    fn frames(input: &[u8], read_size: usize, max_line: usize) -> Vec<(BlockKind, String)> {
+        let mut r = FrameReader::new(input, read_size, max_line);
+        let mut out = Vec::new();
+        while let Some(f) = r.next_frame().unwrap() {
+            out.push((f.kind, String::from_utf8(f.data).unwrap()));
+        }
+        out
+    }
+
+    fn joined(frames: &[(BlockKind, String)]) -> String {
+        frames.iter().map(|(_, s)| s.as_str()).collect()
+    }
+
+    #[test]
+    fn every_byte_comes_out_once_in_order_whatever_the_read_size() {
+        let input = "{\"a\":1}\n\n{\"b\":2}\r\nlast-without-newline";
+        for rs in [1, 2, 3, 7, 64, 4096] {
+            let f = frames(input.as_bytes(), rs, 1 << 20);
+            assert_eq!(joined(&f), input, "read size {rs}");
+            for (kind, s) in &f[..f.len() - 1] {
+                assert_eq!(*kind, BlockKind::Lines);
+                assert!(s.ends_with('\n'), "read size {rs}: {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_line_is_passed_on_in_pieces() {
+        let long = "x".repeat(100);
+        let input = format!("{{\"a\":1}}\n{long}\n{{\"b\":2}}\n");
+        let f = frames(input.as_bytes(), 8, 16);
+        assert_eq!(joined(&f), input);
+        let pieces: Vec<_> = f
+            .iter()
+            .filter(|(k, _)| matches!(k, BlockKind::Oversized { .. }))
+            .collect();
+        assert!(pieces.len() > 1);
+        assert_eq!(
+            pieces[0].0,
+            BlockKind::Oversized {
+                first: true,
+                last: false
+            }
+        );
+        assert_eq!(
+            pieces.last().unwrap().0,
+            BlockKind::Oversized {
+                first: false,
+                last: true
+            }
+        );
+        assert!(pieces.iter().all(|(_, s)| s.len() <= 24));
+        assert_eq!(f.last().unwrap(), &(BlockKind::Lines, "{\"b\":2}\n".to_string()));
+    }
+
+    #[test]
+    fn a_pretty_printed_document_is_one_block() {
+        let doc = "{\n  \"Records\": [\n    {\"x\": \"{\\\"\"}\n  ]\n}\n";
+        let input = format!("{{\"a\":1}}\n{doc}{{\"b\":2}}\n");
+        for rs in [1, 5, 4096] {
+            let f = frames(input.as_bytes(), rs, 1 << 20);
+            assert_eq!(joined(&f), input);
+            assert!(
+                f.contains(&(BlockKind::Document, doc.to_string())),
+                "read size {rs}: {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lone_brace_before_records_is_just_a_bad_line() {
+        let input = "{\n{\"a\":1}\n{\"b\":2}\n";
+        let f = frames(input.as_bytes(), 4096, 1 << 20);
+        assert_eq!(joined(&f), input);
+        assert!(f.iter().all(|(k, _)| *k == BlockKind::Lines));
+    }
+
+    #[test]
+    fn an_unclosed_document_comes_back_as_lines() {
+        let input = "{\n  \"a\": [\n";
+        let f = frames(input.as_bytes(), 3, 1 << 20);
+        assert_eq!(joined(&f), input);
+        assert!(f.iter().all(|(k, _)| *k == BlockKind::Lines));
+    }
+}

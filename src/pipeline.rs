@@ -1,0 +1,461 @@
+//! The threads: reader → parse workers → sequencer → shard owners → writer.
+//!
+//! ```text
+//!  input ─► reader ─► workers (N) ─► sequencer ─► shards (N) ─► writer ─► stdout
+//!           frames     stateless      input order   own disjoint   input order,
+//!           numbered   parse          + resolver    instances      flush when idle
+//! ```
+//! Every verdict is the one a sequential pass gives: the sequencer restores input order and runs
+//! the [`Resolver`] on it, each instance lives on one shard, and each shard applies its steps in the
+//! order it receives them, which is input order. Every channel is bounded, so a slow consumer
+//! slows the reader instead of filling memory.
+
+use crate::annotation;
+use crate::block::{BlockParser, ParsedBlock};
+use crate::config::{Config, Emit, Input};
+use crate::detector::{Resolver, Routed, Shard, VerdictKind};
+use crate::framing::{BlockKind, Frame, FrameReader};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::thread::{self, JoinHandle};
+
+/// What a run saw. `records` counts CloudTrail records and envelopes; `malformed` the lines (or
+/// body elements) that could not be read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub records: u64,
+    pub judged: u64,
+    pub alerts: u64,
+    pub malformed: u64,
+    pub sessions: u64,
+    /// Inputs that could not be opened or read to the end.
+    pub input_errors: u64,
+    /// The reader of our output went away (`| head -1`); the run stopped early.
+    pub output_closed: bool,
+}
+
+impl Stats {
+    pub fn summary(&self) -> String {
+        format!(
+            "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
+            self.records, self.judged, self.alerts, self.malformed, self.sessions
+        )
+    }
+}
+
+struct Work {
+    seq: u64,
+    source: u32,
+    frame: Option<Frame>,
+    note: Option<String>,
+}
+
+struct Parsed {
+    seq: u64,
+    source: u32,
+    block: Option<ParsedBlock>,
+    note: Option<String>,
+}
+
+struct ShardBatch {
+    seq: u64,
+    steps: Vec<(u32, Routed)>,
+}
+
+struct Judgement {
+    unit: u32,
+    annotation: Vec<u8>,
+}
+
+struct WriterBlock {
+    seq: u64,
+    block: Option<ParsedBlock>,
+    /// Shard batches to wait for before writing.
+    expect: usize,
+    messages: Vec<String>,
+}
+
+/// Opens an input, decompressing gzip when its first bytes say so (CloudTrail's S3 objects are
+/// `.json.gz`, but names are not to be trusted).
+pub fn open(input: Input) -> io::Result<Box<dyn Read + Send>> {
+    let raw: Box<dyn Read + Send> = match input {
+        Input::Stdin => Box::new(io::stdin()),
+        Input::Path(p) => Box::new(std::fs::File::open(p)?),
+        Input::Memory(_, bytes) => Box::new(io::Cursor::new(bytes)),
+    };
+    let mut buffered = BufReader::with_capacity(1 << 16, raw);
+    let head = buffered.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+fn shard_of(hasher: &ahash::RandomState, instance: &str, shards: usize) -> usize {
+    (hasher.hash_one(instance) % shards as u64) as usize
+}
+
+/// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
+pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+    let threads = cfg.threads.max(1);
+    let depth = 2 * threads;
+    let (work_tx, work_rx) = bounded::<Work>(depth);
+    let (parsed_tx, parsed_rx) = bounded::<Parsed>(depth);
+    let (writer_tx, writer_rx) = bounded::<WriterBlock>(4 * depth);
+    let (judged_tx, judged_rx) = bounded::<(u64, Vec<Judgement>)>(4 * depth);
+
+    let reader = spawn_reader(cfg, work_tx);
+    let workers: Vec<JoinHandle<()>> = (0..threads)
+        .map(|_| {
+            let (rx, tx) = (work_rx.clone(), parsed_tx.clone());
+            thread::spawn(move || parse_worker(rx, tx))
+        })
+        .collect();
+    drop((work_rx, parsed_tx));
+
+    let mut shard_txs = Vec::new();
+    let mut shards: Vec<JoinHandle<(u64, u64, u64)>> = Vec::new();
+    for _ in 0..threads {
+        let (tx, rx) = bounded::<ShardBatch>(depth);
+        shard_txs.push(tx);
+        let jtx = judged_tx.clone();
+        let dcfg = cfg.detector;
+        let emit = cfg.emit;
+        shards.push(thread::spawn(move || {
+            shard_owner(Shard::new(dcfg), emit, dcfg.change_window, rx, jtx)
+        }));
+    }
+    drop(judged_tx);
+
+    let names: Vec<String> = cfg.inputs.iter().map(Input::name).collect();
+    let (emit, report_limit) = (cfg.emit, cfg.report_limit);
+    let sequencer =
+        thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, names, emit, report_limit));
+
+    let mut stats = Stats::default();
+    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &mut stats)?;
+    if closed {
+        // Threads still blocked on input are left to end with the process.
+        stats.output_closed = true;
+        return Ok(stats);
+    }
+    let (records, malformed) = sequencer.join().unwrap_or_default();
+    for w in workers {
+        let _ = w.join();
+    }
+    for s in shards {
+        if let Ok((judged, alerts, sessions)) = s.join() {
+            stats.judged += judged;
+            stats.alerts += alerts;
+            stats.sessions += sessions;
+        }
+    }
+    stats.input_errors = reader.join().unwrap_or(1);
+    stats.records = records;
+    stats.malformed = malformed;
+    Ok(stats)
+}
+
+fn spawn_reader(cfg: &Config, tx: Sender<Work>) -> JoinHandle<u64> {
+    let inputs = cfg.inputs.clone();
+    let (read_size, max_line) = (cfg.read_size, cfg.max_line_bytes);
+    thread::spawn(move || {
+        let mut seq = 0u64;
+        let mut errors = 0u64;
+        for (source, input) in inputs.into_iter().enumerate() {
+            let source = source as u32;
+            let name = input.name();
+            let mut frames = match open(input) {
+                Ok(r) => FrameReader::new(r, read_size, max_line),
+                Err(e) => {
+                    errors += 1;
+                    let note = Some(format!("credtrail: {name}: {e}"));
+                    if tx
+                        .send(Work {
+                            seq,
+                            source,
+                            frame: None,
+                            note,
+                        })
+                        .is_err()
+                    {
+                        return errors;
+                    }
+                    seq += 1;
+                    continue;
+                }
+            };
+            loop {
+                let (frame, note) = match frames.next_frame() {
+                    Ok(Some(f)) => (Some(f), None),
+                    Ok(None) => break,
+                    Err(e) => {
+                        errors += 1;
+                        (None, Some(format!("credtrail: {name}: read error: {e}")))
+                    }
+                };
+                let failed = note.is_some();
+                if tx
+                    .send(Work {
+                        seq,
+                        source,
+                        frame,
+                        note,
+                    })
+                    .is_err()
+                {
+                    return errors;
+                }
+                seq += 1;
+                if failed {
+                    break;
+                }
+            }
+        }
+        errors
+    })
+}
+
+fn parse_worker(rx: Receiver<Work>, tx: Sender<Parsed>) {
+    let mut parser = BlockParser::default();
+    for w in rx {
+        let block = w.frame.map(|f| parser.parse(f));
+        if tx
+            .send(Parsed {
+                seq: w.seq,
+                source: w.source,
+                block,
+                note: w.note,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Restores input order, numbers lines, runs the resolver and deals steps to the shards.
+fn sequencer(
+    rx: Receiver<Parsed>,
+    shards: Vec<Sender<ShardBatch>>,
+    writer: Sender<WriterBlock>,
+    names: Vec<String>,
+    emit: Emit,
+    report_limit: u64,
+) -> (u64, u64) {
+    let hasher = ahash::RandomState::with_seeds(0x6372_6564, 0x7472_6169, 0x6c5f_7368, 0x6172_6473);
+    let mut resolver = Resolver::default();
+    let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
+    let mut next = 0u64;
+    let (mut records, mut malformed) = (0u64, 0u64);
+    let mut source = u32::MAX;
+    let mut line_base = 0u64;
+    let mut batches: Vec<Vec<(u32, Routed)>> = (0..shards.len()).map(|_| Vec::new()).collect();
+    for p in rx {
+        waiting.insert(p.seq, p);
+        while let Some(p) = waiting.remove(&next) {
+            next += 1;
+            if p.source != source {
+                source = p.source;
+                line_base = 0;
+            }
+            let name = names.get(source as usize).map_or("<input>", String::as_str);
+            let mut messages = Vec::new();
+            messages.extend(p.note);
+            let mut expect = 0;
+            if let Some(block) = &p.block {
+                records += u64::from(block.records);
+                for (unit, m) in &block.malformed {
+                    malformed += 1;
+                    let line = line_base + u64::from(block.units[*unit as usize].line) + 1;
+                    report(&mut messages, malformed, report_limit, || {
+                        format!("credtrail: {name}:{line}: malformed: {}", m.0)
+                    });
+                }
+                if let BlockKind::Oversized { first, last } = block.kind {
+                    if first {
+                        malformed += 1;
+                        let line = line_base + 1;
+                        report(&mut messages, malformed, report_limit, || {
+                            format!(
+                                "credtrail: {name}:{line}: malformed: line longer than --max-line-bytes; passed on unread"
+                            )
+                        });
+                    }
+                    if last {
+                        line_base += 1;
+                    }
+                } else {
+                    line_base += u64::from(block.lines);
+                }
+                for (unit, fact) in &block.facts {
+                    resolver.route(fact.clone(), |r| {
+                        batches[shard_of(&hasher, r.instance(), shards.len())].push((*unit, r));
+                    });
+                }
+                for (tx, steps) in shards.iter().zip(batches.iter_mut()) {
+                    if !steps.is_empty() {
+                        expect += 1;
+                        if tx
+                            .send(ShardBatch {
+                                seq: p.seq,
+                                steps: std::mem::take(steps),
+                            })
+                            .is_err()
+                        {
+                            return (records, malformed);
+                        }
+                    }
+                }
+            }
+            let needed = emit == Emit::All
+                || expect > 0
+                || !messages.is_empty()
+                || p.block
+                    .as_ref()
+                    .is_some_and(|b| matches!(b.kind, BlockKind::Oversized { .. }));
+            if needed
+                && writer
+                    .send(WriterBlock {
+                        seq: p.seq,
+                        block: p.block,
+                        expect,
+                        messages,
+                    })
+                    .is_err()
+            {
+                return (records, malformed);
+            }
+        }
+    }
+    (records, malformed)
+}
+
+/// Reports the first `limit` malformed lines one by one, then says that only the count goes on.
+fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> String) {
+    if n <= limit {
+        messages.push(msg());
+    }
+    if n == limit {
+        messages.push(format!(
+            "credtrail: {limit} malformed lines reported; further ones are only counted in the summary"
+        ));
+    }
+}
+
+fn shard_owner(
+    mut shard: Shard,
+    emit: Emit,
+    window: i64,
+    rx: Receiver<ShardBatch>,
+    tx: Sender<(u64, Vec<Judgement>)>,
+) -> (u64, u64, u64) {
+    let (mut judged, mut alerts) = (0u64, 0u64);
+    for batch in rx {
+        let mut out = Vec::new();
+        for (unit, routed) in batch.steps {
+            let Some(v) = shard.apply(routed) else { continue };
+            judged += 1;
+            let alert = v.kind == VerdictKind::Compromise;
+            alerts += u64::from(alert);
+            if alert || emit == Emit::All {
+                let mut annotation = Vec::with_capacity(512);
+                annotation::write(&v, window, &mut annotation);
+                out.push(Judgement { unit, annotation });
+            }
+        }
+        if tx.send((batch.seq, out)).is_err() {
+            break;
+        }
+    }
+    (judged, alerts, shard.sessions() as u64)
+}
+
+/// Writes blocks in input order once their shards have answered. Returns whether the output was
+/// closed by its reader.
+fn write_output(
+    emit: Emit,
+    blocks: Receiver<WriterBlock>,
+    judged: Receiver<(u64, Vec<Judgement>)>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    _stats: &mut Stats,
+) -> io::Result<bool> {
+    let mut early: HashMap<u64, (usize, Vec<Judgement>)> = HashMap::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    while let Ok(wb) = blocks.recv() {
+        let (mut got, mut js) = early.remove(&wb.seq).unwrap_or_default();
+        while got < wb.expect {
+            let Ok((seq, j)) = judged.recv() else { break };
+            if seq == wb.seq {
+                got += 1;
+                js.extend(j);
+            } else {
+                let e = early.entry(seq).or_default();
+                e.0 += 1;
+                e.1.extend(j);
+            }
+        }
+        for m in &wb.messages {
+            let _ = writeln!(err, "{m}");
+        }
+        if let Some(block) = &wb.block {
+            js.sort_unstable_by_key(|j| j.unit);
+            render(emit, block, &js, &mut buf);
+        }
+        if buf.len() >= (1 << 20) || blocks.is_empty() {
+            if let Some(closed) = flush(out, &mut buf)? {
+                return Ok(closed);
+            }
+        }
+    }
+    Ok(flush(out, &mut buf)?.unwrap_or(false))
+}
+
+/// Writes and flushes `buf`. `Some(true)`: the reader has gone.
+fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    let r = out.write_all(buf).and_then(|()| out.flush());
+    buf.clear();
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(true)),
+        Err(e) => Err(e),
+    }
+}
+
+fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) {
+    if let BlockKind::Oversized { last, .. } = block.kind {
+        if emit == Emit::All {
+            buf.extend_from_slice(&block.data);
+            if last && block.data.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+        }
+        return;
+    }
+    match emit {
+        Emit::Alerts => {
+            for j in js {
+                annotation::splice(block.bytes(&block.units[j.unit as usize]), &j.annotation, buf);
+            }
+        }
+        Emit::All => {
+            let mut js = js.iter().peekable();
+            for (i, u) in block.units.iter().enumerate() {
+                let bytes = block.bytes(u);
+                match js.peek() {
+                    Some(j) if j.unit as usize == i => {
+                        annotation::splice(bytes, &j.annotation, buf);
+                        js.next();
+                    }
+                    _ => {
+                        buf.extend_from_slice(bytes);
+                        buf.push(b'\n');
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! One CloudTrail record, read with simd-json's tape: only the fields the detector needs, and only
+//! as far as the kind of record requires. The result is a short list of [`Fact`]s.
+
+use crate::event_time::{self, Millis};
+use crate::session_key::{SessionKey, is_instance_id};
+use crate::source_address::Source;
+use compact_str::CompactString;
+use simd_json::prelude::*;
+use simd_json::tape::{Object, Value};
+use simd_json::{Buffers, INPUT_PADDING, Tape};
+use std::net::IpAddr;
+
+/// What a record tells the detector. A record may say more than one thing (an instance session
+/// that calls AssociateAddress is both judged and a change), in the order they apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact {
+    /// An EC2 instance session made a call: judge it.
+    Call {
+        session: SessionKey,
+        time: Millis,
+        source: Source,
+        /// `sourceIPAddress` as written, for the annotation.
+        source_text: CompactString,
+        /// `vpcEndpointId` is present and not empty.
+        via_endpoint: bool,
+    },
+    /// The EC2 service issued credentials for an instance: create or refresh its row.
+    Issue { session: SessionKey, time: Millis },
+    /// An address was attached to an instance, or to a network interface of one.
+    AddressChange {
+        target: ChangeTarget,
+        account: Option<CompactString>,
+        time: Millis,
+        address: ChangeAddress,
+    },
+    /// StopInstances / StartInstances: the instance comes back with a new public address.
+    Restart {
+        instance: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+    /// AllocateAddress: an allocation id stands for this Elastic IP.
+    Allocation {
+        allocation_id: CompactString,
+        ip: IpAddr,
+    },
+    /// AttachNetworkInterface / RunInstances: this interface belongs to that instance.
+    InterfaceOwner {
+        interface: CompactString,
+        instance: CompactString,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeTarget {
+    Instance(CompactString),
+    Interface(CompactString),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeAddress {
+    /// The event names the new address.
+    Named(IpAddr),
+    /// The event names an Elastic IP by allocation id; an earlier AllocateAddress may resolve it.
+    Allocation(CompactString),
+    /// The event does not say which address.
+    Unnamed,
+}
+
+/// How a parsed JSON value was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Record,
+    /// An EventBridge "AWS API Call via CloudTrail" envelope; the record is its `detail`.
+    EventBridge,
+    /// Another EventBridge event: a valid input the detector has nothing to do with.
+    OtherEvent,
+}
+
+/// Why an input value could not be used. The text ends up on stderr after the line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+impl Malformed {
+    fn wrong_type(field: &str, expected: &str, got: ValueType) -> Malformed {
+        Malformed(format!("{field} is {}, expected {expected}", type_name(got)))
+    }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Null => "null",
+        ValueType::Bool => "a boolean",
+        ValueType::String => "a string",
+        ValueType::Array => "an array",
+        ValueType::Object => "an object",
+        _ => "a number",
+    }
+}
+
+/// A reusable simd-json parser. simd-json unescapes strings in place, so every value is parsed
+/// from a scratch copy and the caller keeps the original bytes for output.
+pub struct Parser {
+    scratch: Vec<u8>,
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            scratch: Vec::new(),
+            buffers: Buffers::new(64 * 1024),
+            tape: Some(Tape::null()),
+        }
+    }
+}
+
+impl Parser {
+    /// Parses one JSON value and appends what it says to `facts`.
+    pub fn read(&mut self, bytes: &[u8], facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(bytes);
+        self.scratch.resize(bytes.len() + INPUT_PADDING, 0);
+        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let parsed =
+            simd_json::fill_tape_padded(&mut self.scratch, bytes.len(), &mut self.buffers, &mut tape);
+        let result = match parsed {
+            Ok(()) => classify(tape.as_value(), facts),
+            Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+        };
+        self.tape = Some(tape.reset());
+        result
+    }
+}
+
+fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+    let Some(obj) = root.as_object() else {
+        return Err(Malformed(format!(
+            "a JSON {} is not a CloudTrail record",
+            match root.value_type() {
+                ValueType::Array => "array",
+                ValueType::String => "string",
+                ValueType::Null => "null",
+                ValueType::Bool => "boolean",
+                _ => "number",
+            }
+        )));
+    };
+    let mut detail_type = None;
+    let mut detail = None;
+    let mut records = None;
+    for (k, v) in obj.iter() {
+        match k {
+            "detail-type" => detail_type = Some(v),
+            "detail" => detail = Some(v),
+            "Records" => records = Some(v),
+            _ => {}
+        }
+    }
+    if let Some(records) = records {
+        return Err(Malformed(if records.is_array() {
+            "a Records body must start with {\"Records\":[".into()
+        } else {
+            format!(
+                "Records is {}, expected an array",
+                type_name(records.value_type())
+            )
+        }));
+    }
+    if let Some(dt) = detail_type {
+        let dt = opt_str("detail-type", dt)?;
+        if dt != Some("AWS API Call via CloudTrail") {
+            return Ok(Shape::OtherEvent);
+        }
+        let detail = detail.ok_or_else(|| Malformed("EventBridge envelope without detail".into()))?;
+        let detail = detail
+            .as_object()
+            .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
+        read_record(&detail, facts)?;
+        return Ok(Shape::EventBridge);
+    }
+    read_record(&obj, facts)?;
+    Ok(Shape::Record)
+}
+
+/// The top-level fields every record is checked for. A field of the wrong type makes the record
+/// malformed (it is not judged); `null` counts as absent.
+#[derive(Default)]
+struct Top<'t, 'i> {
+    event_time: Option<&'i str>,
+    event_source: Option<&'i str>,
+    event_name: Option<&'i str>,
+    source_ip: Option<&'i str>,
+    identity_type: Option<&'i str>,
+    identity_arn: Option<&'i str>,
+    invoked_by: Option<&'i str>,
+    error_code: Option<&'i str>,
+    vpc_endpoint_id: Option<&'i str>,
+    recipient_account: Option<&'i str>,
+    request: Option<Object<'t, 'i>>,
+    response: Option<Object<'t, 'i>>,
+}
+
+fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
+    match v.value_type() {
+        ValueType::Null => Ok(None),
+        ValueType::String => Ok(v.into_string()),
+        t => Err(Malformed::wrong_type(field, "a string", t)),
+    }
+}
+
+fn opt_obj<'t, 'i>(field: &str, v: Value<'t, 'i>) -> Result<Option<Object<'t, 'i>>, Malformed> {
+    match v.value_type() {
+        ValueType::Null => Ok(None),
+        ValueType::Object => Ok(v.as_object()),
+        t => Err(Malformed::wrong_type(field, "an object", t)),
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
+    let mut top = Top::default();
+    for (k, v) in obj.iter() {
+        match k {
+            "eventTime" => top.event_time = opt_str(k, v)?,
+            "eventSource" => top.event_source = opt_str(k, v)?,
+            "eventName" => top.event_name = opt_str(k, v)?,
+            "sourceIPAddress" => top.source_ip = opt_str(k, v)?,
+            "errorCode" => top.error_code = opt_str(k, v)?,
+            "vpcEndpointId" => top.vpc_endpoint_id = opt_str(k, v)?,
+            "recipientAccountId" => top.recipient_account = opt_str(k, v)?,
+            "requestParameters" => top.request = opt_obj(k, v)?,
+            "responseElements" => top.response = opt_obj(k, v)?,
+            "userIdentity" => {
+                if let Some(id) = opt_obj(k, v)? {
+                    for (k, v) in id.iter() {
+                        match k {
+                            "type" => top.identity_type = opt_str("userIdentity.type", v)?,
+                            "arn" => top.identity_arn = opt_str("userIdentity.arn", v)?,
+                            "invokedBy" => top.invoked_by = opt_str("userIdentity.invokedBy", v)?,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(top)
+}
+
+impl Top<'_, '_> {
+    fn time(&self) -> Result<Millis, Malformed> {
+        let s = self.event_time.ok_or_else(|| Malformed("no eventTime".into()))?;
+        event_time::parse(s).ok_or_else(|| Malformed(format!("eventTime {s:?} is not an RFC 3339 time")))
+    }
+
+    fn failed(&self) -> bool {
+        non_empty(self.error_code).is_some()
+    }
+
+    fn request_str(&self, field: &str) -> Result<Option<&str>, Malformed> {
+        match self.request.as_ref().and_then(|r| r.get(field)) {
+            Some(v) => opt_str(field, v).map(non_empty),
+            None => Ok(None),
+        }
+    }
+}
+
+fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let top = read_top(obj)?;
+    let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
+        return Err(Malformed(
+            "not a CloudTrail record (no eventSource or eventName)".into(),
+        ));
+    };
+    let start = facts.len();
+    let result = read_facts(&top, source, name, facts);
+    if result.is_err() {
+        facts.truncate(start);
+    }
+    result
+}
+
+fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    if top.identity_type == Some("AssumedRole") {
+        if let Some(session) = top
+            .identity_arn
+            .and_then(SessionKey::from_session_arn)
+            .filter(|s| is_instance_id(&s.instance))
+        {
+            let ip = top
+                .source_ip
+                .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
+            facts.push(Fact::Call {
+                session,
+                time: top.time()?,
+                source: Source::classify(ip),
+                source_text: ip.into(),
+                via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+            });
+        }
+    }
+    match (source, name) {
+        ("sts.amazonaws.com", "AssumeRole") => read_issue(top, facts),
+        ("ec2.amazonaws.com", _) if !top.failed() => read_ec2_change(top, name, facts),
+        _ => Ok(()),
+    }
+}
+
+fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    const EC2: &str = "ec2.amazonaws.com";
+    if top.failed() || (top.source_ip != Some(EC2) && top.invoked_by != Some(EC2)) {
+        return Ok(());
+    }
+    let (Some(role_arn), Some(name)) = (top.request_str("roleArn")?, top.request_str("roleSessionName")?)
+    else {
+        return Ok(());
+    };
+    if let Some(session) = SessionKey::from_role_arn(role_arn, name).filter(|s| is_instance_id(&s.instance)) {
+        facts.push(Fact::Issue {
+            session,
+            time: top.time()?,
+        });
+    }
+    Ok(())
+}
+
+fn read_ec2_change(top: &Top<'_, '_>, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let account = non_empty(top.recipient_account).map(CompactString::from);
+    match name {
+        "AssociateAddress"
+        | "AttachNetworkInterface"
+        | "AssignPrivateIpAddresses"
+        | "AssignIpv6Addresses" => {
+            let instance = top.request_str("instanceId")?;
+            let interface = top.request_str("networkInterfaceId")?;
+            if name == "AttachNetworkInterface" {
+                if let (Some(i), Some(n)) = (instance, interface) {
+                    facts.push(Fact::InterfaceOwner {
+                        interface: n.into(),
+                        instance: i.into(),
+                    });
+                }
+            }
+            let target = match (instance, interface) {
+                (Some(i), _) => ChangeTarget::Instance(i.into()),
+                (None, Some(n)) => ChangeTarget::Interface(n.into()),
+                (None, None) => return Ok(()),
+            };
+            let address = if name == "AssociateAddress" {
+                match (top.request_str("publicIp")?, top.request_str("allocationId")?) {
+                    (Some(ip), _) => match ip.parse() {
+                        Ok(ip) => ChangeAddress::Named(ip),
+                        Err(_) => ChangeAddress::Unnamed,
+                    },
+                    (None, Some(id)) => ChangeAddress::Allocation(id.into()),
+                    (None, None) => ChangeAddress::Unnamed,
+                }
+            } else {
+                ChangeAddress::Unnamed
+            };
+            facts.push(Fact::AddressChange {
+                target,
+                account,
+                time: top.time()?,
+                address,
+            });
+        }
+        "StopInstances" | "StartInstances" => {
+            let time = top.time()?;
+            for instance in instances_set(top.request.as_ref())? {
+                facts.push(Fact::Restart {
+                    instance: instance.into(),
+                    account: account.clone(),
+                    time,
+                });
+            }
+        }
+        "AllocateAddress" => {
+            let Some(resp) = top.response.as_ref() else {
+                return Ok(());
+            };
+            let id = resp
+                .get("allocationId")
+                .map(|v| opt_str("allocationId", v))
+                .transpose()?
+                .flatten();
+            let ip = resp
+                .get("publicIp")
+                .map(|v| opt_str("publicIp", v))
+                .transpose()?
+                .flatten();
+            if let (Some(id), Some(Ok(ip))) = (non_empty(id), ip.map(str::parse::<IpAddr>)) {
+                facts.push(Fact::Allocation {
+                    allocation_id: id.into(),
+                    ip,
+                });
+            }
+        }
+        "RunInstances" => {
+            let Some(resp) = top.response.as_ref() else {
+                return Ok(());
+            };
+            for item in items(resp.get("instancesSet"))? {
+                let Some(instance) = item.get("instanceId").and_then(|v| v.into_string()) else {
+                    continue;
+                };
+                for nic in items(item.get("networkInterfaceSet"))? {
+                    if let Some(n) = nic.get("networkInterfaceId").and_then(|v| v.into_string()) {
+                        facts.push(Fact::InterfaceOwner {
+                            interface: n.into(),
+                            instance: instance.into(),
+                        });
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `{"items":[{…},…]}`, the EC2 list shape. Anything else is an empty list.
+fn items<'t, 'i>(set: Option<Value<'t, 'i>>) -> Result<Vec<Object<'t, 'i>>, Malformed> {
+    let Some(items) = set.and_then(|s| s.as_object()).and_then(|s| s.get("items")) else {
+        return Ok(Vec::new());
+    };
+    let Some(items) = items.as_array() else {
+        return Ok(Vec::new());
+    };
+    Ok(items.iter().filter_map(|v| v.as_object()).collect())
+}
+
+fn instances_set<'i>(request: Option<&Object<'_, 'i>>) -> Result<Vec<&'i str>, Malformed> {
+    let Some(request) = request else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for item in items(request.get("instancesSet"))? {
+        if let Some(v) = item.get("instanceId") {
+            if let Some(id) = non_empty(opt_str("instancesSet.items[].instanceId", v)?) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
