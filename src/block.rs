@@ -113,7 +113,13 @@ impl BlockParser {
 
     /// One line (or a compacted document) of `src`.
     fn line(&mut self, src: &[u8], span: Range<usize>, line: u32, compacted: bool, b: &mut ParsedBlock) {
-        let bytes = &src[span.clone()];
+        // A byte order mark (Windows editors write one) is read past, and kept in the output.
+        let bom = if src[span.clone()].starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let bytes = &src[span.start + bom..span.end];
         if bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
             self.malformed(
                 b,
@@ -127,7 +133,7 @@ impl BlockParser {
             let end = shape::split_body(bytes, start, &mut self.elements);
             let elements = std::mem::take(&mut self.elements);
             for (i, e) in elements.iter().enumerate() {
-                let r = span.start + e.start..span.start + e.end;
+                let r = span.start + bom + e.start..span.start + bom + e.end;
                 match self.parser.read(&src[r.clone()], &mut self.facts) {
                     Ok(Shape::Record) => self.record(b, unit(r, line, compacted, true)),
                     Ok(Shape::EventBridge | Shape::OtherEvent) => self.malformed(
@@ -146,7 +152,7 @@ impl BlockParser {
             }
             self.elements = elements;
             if let BodyEnd::Broken(rest) = end {
-                let r = span.start + rest.start..span.start + rest.end;
+                let r = span.start + bom + rest.start..span.start + bom + rest.end;
                 self.malformed(
                     b,
                     unit(r, line, compacted, false),

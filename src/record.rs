@@ -222,26 +222,73 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
+/// A record that names a field twice means whatever the parser decides; it is not judged.
+fn once(seen: &mut u32, bit: u32, field: &str) -> Result<(), Malformed> {
+    if *seen & bit != 0 {
+        return Err(Malformed(format!("duplicate key {field}")));
+    }
+    *seen |= bit;
+    Ok(())
+}
+
 fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
     let mut top = Top::default();
+    let mut seen = 0u32;
     for (k, v) in obj.iter() {
         match k {
-            "eventTime" => top.event_time = opt_str(k, v)?,
-            "eventSource" => top.event_source = opt_str(k, v)?,
-            "eventName" => top.event_name = opt_str(k, v)?,
-            "sourceIPAddress" => top.source_ip = opt_str(k, v)?,
-            "errorCode" => top.error_code = opt_str(k, v)?,
-            "vpcEndpointId" => top.vpc_endpoint_id = opt_str(k, v)?,
-            "recipientAccountId" => top.recipient_account = opt_str(k, v)?,
-            "requestParameters" => top.request = opt_obj(k, v)?,
-            "responseElements" => top.response = opt_obj(k, v)?,
+            "eventTime" => {
+                once(&mut seen, 1, k)?;
+                top.event_time = opt_str(k, v)?;
+            }
+            "eventSource" => {
+                once(&mut seen, 1 << 1, k)?;
+                top.event_source = opt_str(k, v)?;
+            }
+            "eventName" => {
+                once(&mut seen, 1 << 2, k)?;
+                top.event_name = opt_str(k, v)?;
+            }
+            "sourceIPAddress" => {
+                once(&mut seen, 1 << 3, k)?;
+                top.source_ip = opt_str(k, v)?;
+            }
+            "errorCode" => {
+                once(&mut seen, 1 << 4, k)?;
+                top.error_code = opt_str(k, v)?;
+            }
+            "vpcEndpointId" => {
+                once(&mut seen, 1 << 5, k)?;
+                top.vpc_endpoint_id = opt_str(k, v)?;
+            }
+            "recipientAccountId" => {
+                once(&mut seen, 1 << 6, k)?;
+                top.recipient_account = opt_str(k, v)?;
+            }
+            "requestParameters" => {
+                once(&mut seen, 1 << 7, k)?;
+                top.request = opt_obj(k, v)?;
+            }
+            "responseElements" => {
+                once(&mut seen, 1 << 8, k)?;
+                top.response = opt_obj(k, v)?;
+            }
             "userIdentity" => {
+                once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
                     for (k, v) in id.iter() {
                         match k {
-                            "type" => top.identity_type = opt_str("userIdentity.type", v)?,
-                            "arn" => top.identity_arn = opt_str("userIdentity.arn", v)?,
-                            "invokedBy" => top.invoked_by = opt_str("userIdentity.invokedBy", v)?,
+                            "type" => {
+                                once(&mut seen, 1 << 10, "userIdentity.type")?;
+                                top.identity_type = opt_str("userIdentity.type", v)?;
+                            }
+                            "arn" => {
+                                once(&mut seen, 1 << 11, "userIdentity.arn")?;
+                                top.identity_arn = opt_str("userIdentity.arn", v)?;
+                            }
+                            "invokedBy" => {
+                                once(&mut seen, 1 << 12, "userIdentity.invokedBy")?;
+                                top.invoked_by = opt_str("userIdentity.invokedBy", v)?;
+                            }
                             _ => {}
                         }
                     }

@@ -1,0 +1,98 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use credtrail::{Config, Emit, Input, Stats};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_credtrail"))
+}
+
+/// Runs the binary with `args`, feeding `stdin` from a thread.
+pub fn run_bin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn credtrail");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for credtrail");
+    feeder.join().unwrap();
+    out
+}
+
+pub struct Run {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub stats: Stats,
+}
+
+/// Runs the library over in-memory input.
+pub fn run_lib(input: &[u8], emit: Emit, threads: usize) -> Run {
+    run_cfg(Config {
+        inputs: vec![Input::Memory("input".into(), input.to_vec())],
+        emit,
+        threads,
+        ..Config::default()
+    })
+}
+
+pub fn run_cfg(cfg: Config) -> Run {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let stats = credtrail::run(&cfg, &mut out, &mut err).expect("run");
+    Run {
+        stdout: out,
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stats,
+    }
+}
+
+/// The records in output, parsed.
+pub fn records(stdout: &[u8]) -> Vec<serde_json::Value> {
+    stdout
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l)
+                .unwrap_or_else(|e| panic!("output line is not JSON ({e}): {}", String::from_utf8_lossy(l)))
+        })
+        .collect()
+}
+
+/// The record inside an EventBridge envelope, or the record itself.
+pub fn inner(o: &serde_json::Value) -> &serde_json::Value {
+    match o.get("detail") {
+        Some(d) if d.is_object() => d,
+        _ => o,
+    }
+}
+
+/// `eventID`s of the output records whose verdict is `verdict`, in output order.
+/// Lines that are not JSON (malformed input passed through by `--emit all`) are skipped.
+pub fn ids_with(stdout: &[u8], verdict: &str) -> Vec<String> {
+    stdout
+        .split(|&c| c == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .collect::<Vec<_>>()
+        .iter()
+        .filter(|o| o["credtrail"]["verdict"] == verdict)
+        .map(|o| inner(o)["eventID"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+pub fn alerts(stdout: &[u8]) -> Vec<String> {
+    ids_with(stdout, "compromise")
+}
