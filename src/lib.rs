@@ -17,4 +17,4 @@ pub mod shape;
 pub mod source_address;
 
 pub use config::{Config, Emit, Input};
-pub use pipeline::{Stats, run};
+pub use pipeline::{Stats, run, run_sequential};

@@ -93,8 +93,12 @@ pub fn open(input: Input) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
-fn shard_of(hasher: &ahash::RandomState, instance: &str, shards: usize) -> usize {
-    (hasher.hash_one(instance) % shards as u64) as usize
+/// Which shard owns an instance. Fixed seeds: the deal is the same in every run.
+fn shard_of(instance: &str, shards: usize) -> usize {
+    static HASHER: std::sync::LazyLock<ahash::RandomState> = std::sync::LazyLock::new(|| {
+        ahash::RandomState::with_seeds(0x6372_6564, 0x7472_6169, 0x6c5f_7368, 0x6172_6473)
+    });
+    (HASHER.hash_one(instance) % shards as u64) as usize
 }
 
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
@@ -129,10 +133,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     }
     drop(judged_tx);
 
-    let names: Vec<String> = cfg.inputs.iter().map(Input::name).collect();
-    let (emit, report_limit) = (cfg.emit, cfg.report_limit);
-    let sequencer =
-        thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, names, emit, report_limit));
+    let tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
+    let emit = cfg.emit;
+    let sequencer = thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, tally, emit));
 
     let mut stats = Stats::default();
     let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &mut stats)?;
@@ -236,63 +239,87 @@ fn parse_worker(rx: Receiver<Work>, tx: Sender<Parsed>) {
     }
 }
 
+/// Line numbers and counts, kept in input order: which line of which input each malformed unit is.
+struct Tally {
+    names: Vec<String>,
+    report_limit: u64,
+    source: u32,
+    line_base: u64,
+    records: u64,
+    malformed: u64,
+}
+
+impl Tally {
+    fn new(names: Vec<String>, report_limit: u64) -> Tally {
+        Tally {
+            names,
+            report_limit,
+            source: u32::MAX,
+            line_base: 0,
+            records: 0,
+            malformed: 0,
+        }
+    }
+
+    /// Counts a block and returns the messages it deserves, in order after `note`.
+    fn account(&mut self, source: u32, block: Option<&ParsedBlock>, note: Option<String>) -> Vec<String> {
+        if source != self.source {
+            self.source = source;
+            self.line_base = 0;
+        }
+        let mut messages: Vec<String> = note.into_iter().collect();
+        let Some(block) = block else { return messages };
+        let name = self.names.get(source as usize).map_or("<input>", String::as_str);
+        self.records += u64::from(block.records);
+        for (unit, m) in &block.malformed {
+            self.malformed += 1;
+            let line = self.line_base + u64::from(block.units[*unit as usize].line) + 1;
+            report(&mut messages, self.malformed, self.report_limit, || {
+                format!("credtrail: {name}:{line}: malformed: {}", m.0)
+            });
+        }
+        if let BlockKind::Oversized { first, last } = block.kind {
+            if first {
+                self.malformed += 1;
+                let line = self.line_base + 1;
+                report(&mut messages, self.malformed, self.report_limit, || {
+                    format!(
+                        "credtrail: {name}:{line}: malformed: line longer than --max-line-bytes; passed on unread"
+                    )
+                });
+            }
+            if last {
+                self.line_base += 1;
+            }
+        } else {
+            self.line_base += u64::from(block.lines);
+        }
+        messages
+    }
+}
+
 /// Restores input order, numbers lines, runs the resolver and deals steps to the shards.
 fn sequencer(
     rx: Receiver<Parsed>,
     shards: Vec<Sender<ShardBatch>>,
     writer: Sender<WriterBlock>,
-    names: Vec<String>,
+    mut tally: Tally,
     emit: Emit,
-    report_limit: u64,
 ) -> (u64, u64) {
-    let hasher = ahash::RandomState::with_seeds(0x6372_6564, 0x7472_6169, 0x6c5f_7368, 0x6172_6473);
     let mut resolver = Resolver::default();
     let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
     let mut next = 0u64;
-    let (mut records, mut malformed) = (0u64, 0u64);
-    let mut source = u32::MAX;
-    let mut line_base = 0u64;
     let mut batches: Vec<Vec<(u32, Routed)>> = (0..shards.len()).map(|_| Vec::new()).collect();
     for p in rx {
         waiting.insert(p.seq, p);
         while let Some(p) = waiting.remove(&next) {
             next += 1;
-            if p.source != source {
-                source = p.source;
-                line_base = 0;
-            }
-            let name = names.get(source as usize).map_or("<input>", String::as_str);
-            let mut messages = Vec::new();
-            messages.extend(p.note);
+            let messages = tally.account(p.source, p.block.as_ref(), p.note);
             let mut expect = 0;
             if let Some(block) = &p.block {
-                records += u64::from(block.records);
-                for (unit, m) in &block.malformed {
-                    malformed += 1;
-                    let line = line_base + u64::from(block.units[*unit as usize].line) + 1;
-                    report(&mut messages, malformed, report_limit, || {
-                        format!("credtrail: {name}:{line}: malformed: {}", m.0)
-                    });
-                }
-                if let BlockKind::Oversized { first, last } = block.kind {
-                    if first {
-                        malformed += 1;
-                        let line = line_base + 1;
-                        report(&mut messages, malformed, report_limit, || {
-                            format!(
-                                "credtrail: {name}:{line}: malformed: line longer than --max-line-bytes; passed on unread"
-                            )
-                        });
-                    }
-                    if last {
-                        line_base += 1;
-                    }
-                } else {
-                    line_base += u64::from(block.lines);
-                }
                 for (unit, fact) in &block.facts {
                     resolver.route(fact.clone(), |r| {
-                        batches[shard_of(&hasher, r.instance(), shards.len())].push((*unit, r));
+                        batches[shard_of(r.instance(), shards.len())].push((*unit, r));
                     });
                 }
                 for (tx, steps) in shards.iter().zip(batches.iter_mut()) {
@@ -305,7 +332,7 @@ fn sequencer(
                             })
                             .is_err()
                         {
-                            return (records, malformed);
+                            return (tally.records, tally.malformed);
                         }
                     }
                 }
@@ -326,11 +353,11 @@ fn sequencer(
                     })
                     .is_err()
             {
-                return (records, malformed);
+                break;
             }
         }
     }
-    (records, malformed)
+    (tally.records, tally.malformed)
 }
 
 /// Reports the first `limit` malformed lines one by one, then says that only the count goes on.
@@ -345,6 +372,95 @@ fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> 
     }
 }
 
+/// Applies one step; returns the annotation to write if the mode wants one.
+fn judge(
+    shard: &mut Shard,
+    emit: Emit,
+    window: i64,
+    unit: u32,
+    routed: Routed,
+    counts: &mut (u64, u64),
+) -> Option<Judgement> {
+    let v = shard.apply(routed)?;
+    counts.0 += 1;
+    let alert = v.kind == VerdictKind::Compromise;
+    counts.1 += u64::from(alert);
+    (alert || emit == Emit::All).then(|| {
+        let mut annotation = Vec::with_capacity(512);
+        annotation::write(&v, window, &mut annotation);
+        Judgement { unit, annotation }
+    })
+}
+
+/// The same stages in one loop, without threads: the reference the threaded pipeline must equal.
+pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+    let mut tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
+    let mut parser = BlockParser::default();
+    let mut resolver = Resolver::default();
+    let mut shard = Shard::new(cfg.detector);
+    let mut counts = (0, 0);
+    let mut input_errors = 0;
+    let mut buf = Vec::new();
+    for (source, input) in cfg.inputs.iter().enumerate() {
+        let name = input.name();
+        let mut frames = match open(input.clone()) {
+            Ok(r) => FrameReader::new(r, cfg.read_size, cfg.max_line_bytes),
+            Err(e) => {
+                input_errors += 1;
+                for m in tally.account(source as u32, None, Some(format!("credtrail: {name}: {e}"))) {
+                    writeln!(err, "{m}")?;
+                }
+                continue;
+            }
+        };
+        loop {
+            let (block, note) = match frames.next_frame() {
+                Ok(Some(f)) => (Some(parser.parse(f)), None),
+                Ok(None) => break,
+                Err(e) => {
+                    input_errors += 1;
+                    (None, Some(format!("credtrail: {name}: read error: {e}")))
+                }
+            };
+            let failed = note.is_some();
+            for m in tally.account(source as u32, block.as_ref(), note) {
+                writeln!(err, "{m}")?;
+            }
+            if let Some(block) = block {
+                let mut js = Vec::new();
+                for (unit, fact) in &block.facts {
+                    resolver.route(fact.clone(), |r| {
+                        js.extend(judge(
+                            &mut shard,
+                            cfg.emit,
+                            cfg.detector.change_window,
+                            *unit,
+                            r,
+                            &mut counts,
+                        ));
+                    });
+                }
+                render(cfg.emit, &block, &js, &mut buf);
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+            if failed {
+                break;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Stats {
+        records: tally.records,
+        judged: counts.0,
+        alerts: counts.1,
+        malformed: tally.malformed,
+        sessions: shard.sessions() as u64,
+        input_errors,
+        output_closed: false,
+    })
+}
+
 fn shard_owner(
     mut shard: Shard,
     emit: Emit,
@@ -352,25 +468,17 @@ fn shard_owner(
     rx: Receiver<ShardBatch>,
     tx: Sender<(u64, Vec<Judgement>)>,
 ) -> (u64, u64, u64) {
-    let (mut judged, mut alerts) = (0u64, 0u64);
+    let mut counts = (0u64, 0u64);
     for batch in rx {
         let mut out = Vec::new();
         for (unit, routed) in batch.steps {
-            let Some(v) = shard.apply(routed) else { continue };
-            judged += 1;
-            let alert = v.kind == VerdictKind::Compromise;
-            alerts += u64::from(alert);
-            if alert || emit == Emit::All {
-                let mut annotation = Vec::with_capacity(512);
-                annotation::write(&v, window, &mut annotation);
-                out.push(Judgement { unit, annotation });
-            }
+            out.extend(judge(&mut shard, emit, window, unit, routed, &mut counts));
         }
         if tx.send((batch.seq, out)).is_err() {
             break;
         }
     }
-    (judged, alerts, shard.sessions() as u64)
+    (counts.0, counts.1, shard.sessions() as u64)
 }
 
 /// Writes blocks in input order once their shards have answered. Returns whether the output was

@@ -96,3 +96,65 @@ pub fn ids_with(stdout: &[u8], verdict: &str) -> Vec<String> {
 pub fn alerts(stdout: &[u8]) -> Vec<String> {
     ids_with(stdout, "compromise")
 }
+
+/// Builders of minimal CloudTrail records, shaped like ../shared/spec/cases, for small fixtures.
+pub mod trail {
+    use serde_json::{Value, json};
+
+    pub const ACCOUNT: &str = "123456789012";
+    pub const INSTANCE: &str = "i-0123456789abcdef0";
+    pub const SESSION: &str = "arn:aws:sts::123456789012:assumed-role/app-role/i-0123456789abcdef0";
+
+    /// `2024-03-01T00:00:00Z` plus `minutes`.
+    pub fn at(minutes: f64) -> String {
+        let secs = (minutes * 60.0).round() as i64;
+        format!(
+            "2024-03-01T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
+    /// The EC2 service issues credentials for INSTANCE.
+    pub fn issue(id: &str, minutes: f64) -> Value {
+        json!({"eventTime": at(minutes), "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+               "sourceIPAddress": "ec2.amazonaws.com",
+               "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+               "requestParameters": {"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/app-role"), "roleSessionName": INSTANCE},
+               "eventID": id, "recipientAccountId": ACCOUNT})
+    }
+
+    /// INSTANCE's session calls S3 from `ip`.
+    pub fn call(id: &str, minutes: f64, ip: &str) -> Value {
+        json!({"eventTime": at(minutes), "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+               "sourceIPAddress": ip, "userIdentity": {"type": "AssumedRole", "arn": SESSION},
+               "eventID": id, "recipientAccountId": ACCOUNT})
+    }
+
+    /// The same through a VPC endpoint.
+    pub fn call_via_endpoint(id: &str, minutes: f64, ip: &str) -> Value {
+        let mut v = call(id, minutes, ip);
+        v["vpcEndpointId"] = json!("vpce-0a1b2c3d");
+        v
+    }
+
+    /// An administrator's EC2 call with these request parameters (and response elements).
+    pub fn ec2(id: &str, minutes: f64, name: &str, request: Value, response: Value) -> Value {
+        json!({"eventTime": at(minutes), "eventSource": "ec2.amazonaws.com", "eventName": name,
+               "sourceIPAddress": "198.51.100.7",
+               "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/admin")},
+               "requestParameters": request, "responseElements": response,
+               "eventID": id, "recipientAccountId": ACCOUNT})
+    }
+
+    /// NDJSON of the records.
+    pub fn lines(records: &[Value]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in records {
+            out.extend_from_slice(r.to_string().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+}
