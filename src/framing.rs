@@ -154,13 +154,21 @@ impl<R: Read> FrameReader<R> {
                         }
                         continue;
                     }
+                    let (mut scan, scanned) = (*scan, *scanned);
                     if !self.fill()? {
+                        // The last line may have no newline: it can still close the document.
                         let end = self.pending.len();
+                        scan.feed(&self.pending[scanned..]);
+                        let kind = if scan.depth <= 0 {
+                            BlockKind::Document
+                        } else {
+                            BlockKind::Lines
+                        };
                         self.state = State::Normal;
                         if end == 0 {
                             return Ok(None);
                         }
-                        return Ok(Some(self.take(end, BlockKind::Lines)));
+                        return Ok(Some(self.take(end, kind)));
                     }
                 }
                 State::Oversized => {
@@ -284,6 +292,13 @@ mod tests {
                 "read size {rs}: {f:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_document_may_end_without_a_newline() {
+        let doc = "{\n  \"Records\": []\n}";
+        let f = frames(doc.as_bytes(), 3, 1 << 20);
+        assert_eq!(f, vec![(BlockKind::Document, doc.to_string())]);
     }
 
     #[test]
