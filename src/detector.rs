@@ -200,10 +200,10 @@ impl<V> BoundedMap<V> {
     fn insert(&mut self, k: CompactString, v: V) {
         if self.map.insert(k.clone(), v).is_none() {
             self.order.push_back(k);
-            if self.order.len() > MAX_MAP_ENTRIES {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
+            if self.order.len() > MAX_MAP_ENTRIES
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
             }
         }
     }
@@ -512,14 +512,13 @@ impl Shard {
             ));
         };
         let change = row.pending.remove(used);
-        if row.locks.len() >= MAX_LOCKS {
-            if let Some(oldest) = row
+        if row.locks.len() >= MAX_LOCKS
+            && let Some(oldest) = row
                 .locks
                 .iter()
                 .position(|l| l.origin == LockOrigin::AddressChange)
-            {
-                row.locks.remove(oldest);
-            }
+        {
+            row.locks.remove(oldest);
         }
         row.locks.push(Lock {
             ip,

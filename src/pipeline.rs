@@ -513,10 +513,10 @@ fn write_output(
             js.sort_unstable_by_key(|j| j.unit);
             render(emit, block, &js, &mut buf);
         }
-        if buf.len() >= (1 << 20) || blocks.is_empty() {
-            if let Some(closed) = flush(out, &mut buf)? {
-                return Ok(closed);
-            }
+        if (buf.len() >= (1 << 20) || blocks.is_empty())
+            && let Some(closed) = flush(out, &mut buf)?
+        {
+            return Ok(closed);
         }
     }
     Ok(flush(out, &mut buf)?.unwrap_or(false))

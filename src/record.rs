@@ -334,23 +334,22 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
 }
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if top.identity_type == Some("AssumedRole") {
-        if let Some(session) = top
+    if top.identity_type == Some("AssumedRole")
+        && let Some(session) = top
             .identity_arn
             .and_then(SessionKey::from_session_arn)
             .filter(|s| is_instance_id(&s.instance))
-        {
-            let ip = top
-                .source_ip
-                .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
-            facts.push(Fact::Call {
-                session,
-                time: top.time()?,
-                source: Source::classify(ip),
-                source_text: ip.into(),
-                via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
-            });
-        }
+    {
+        let ip = top
+            .source_ip
+            .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
+        facts.push(Fact::Call {
+            session,
+            time: top.time()?,
+            source: Source::classify(ip),
+            source_text: ip.into(),
+            via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+        });
     }
     match (source, name) {
         ("sts.amazonaws.com", "AssumeRole") => read_issue(top, facts),
@@ -386,13 +385,13 @@ fn read_ec2_change(top: &Top<'_, '_>, name: &str, facts: &mut Vec<Fact>) -> Resu
         | "AssignIpv6Addresses" => {
             let instance = top.request_str("instanceId")?;
             let interface = top.request_str("networkInterfaceId")?;
-            if name == "AttachNetworkInterface" {
-                if let (Some(i), Some(n)) = (instance, interface) {
-                    facts.push(Fact::InterfaceOwner {
-                        interface: n.into(),
-                        instance: i.into(),
-                    });
-                }
+            if name == "AttachNetworkInterface"
+                && let (Some(i), Some(n)) = (instance, interface)
+            {
+                facts.push(Fact::InterfaceOwner {
+                    interface: n.into(),
+                    instance: i.into(),
+                });
             }
             let target = match (instance, interface) {
                 (Some(i), _) => ChangeTarget::Instance(i.into()),
@@ -489,10 +488,10 @@ fn instances_set<'i>(request: Option<&Object<'_, 'i>>) -> Result<Vec<&'i str>, M
     };
     let mut out = Vec::new();
     for item in items(request.get("instancesSet"))? {
-        if let Some(v) = item.get("instanceId") {
-            if let Some(id) = non_empty(opt_str("instancesSet.items[].instanceId", v)?) {
-                out.push(id);
-            }
+        if let Some(v) = item.get("instanceId")
+            && let Some(id) = non_empty(opt_str("instancesSet.items[].instanceId", v)?)
+        {
+            out.push(id);
         }
     }
     Ok(out)

@@ -8,8 +8,21 @@ use credtrail::{Config, Emit, Input};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const INSTANCES: [&str; 4] = ["i-0123456789abcdef0", "i-0aaaaaaaaaaaaaaa1", "i-0bbbbbbbbbbbbbbb2", "i-0ccccccccccccccc3"];
-const IPS: [&str; 7] = ["3.3.3.3", "9.9.9.9", "4.4.4.4", "10.0.0.5", "2600:1f18::1", "AWS Internal", "s3.amazonaws.com"];
+const INSTANCES: [&str; 4] = [
+    "i-0123456789abcdef0",
+    "i-0aaaaaaaaaaaaaaa1",
+    "i-0bbbbbbbbbbbbbbb2",
+    "i-0ccccccccccccccc3",
+];
+const IPS: [&str; 7] = [
+    "3.3.3.3",
+    "9.9.9.9",
+    "4.4.4.4",
+    "10.0.0.5",
+    "2600:1f18::1",
+    "AWS Internal",
+    "s3.amazonaws.com",
+];
 
 fn session(i: usize) -> String {
     format!("arn:aws:sts::{ACCOUNT}:assumed-role/app-role/{}", INSTANCES[i])
@@ -21,28 +34,52 @@ fn line(kind: u8, i: usize, ip: usize, minute: u32, n: usize) -> String {
     let at = at(f64::from(minute));
     let inst = INSTANCES[i];
     let rec: Value = match kind % 10 {
-        0 => json!({"eventTime": at, "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "sourceIPAddress": "ec2.amazonaws.com",
+        0 => {
+            json!({"eventTime": at, "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "sourceIPAddress": "ec2.amazonaws.com",
                      "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
-                     "requestParameters": {"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/app-role"), "roleSessionName": inst}, "eventID": id}),
-        1..=4 => json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "sourceIPAddress": IPS[ip],
-                        "userIdentity": {"type": "AssumedRole", "arn": session(i)}, "eventID": id}),
-        5 => json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "sourceIPAddress": IPS[ip], "vpcEndpointId": "vpce-1",
-                    "userIdentity": {"type": "AssumedRole", "arn": session(i)}, "eventID": id}),
-        6 => json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": "AssociateAddress", "sourceIPAddress": "1.1.1.1",
-                    "requestParameters": {"instanceId": inst, "publicIp": IPS[ip]}, "eventID": id, "recipientAccountId": ACCOUNT}),
-        7 => json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": "AttachNetworkInterface", "sourceIPAddress": "1.1.1.1",
-                    "requestParameters": {"instanceId": inst, "networkInterfaceId": format!("eni-{i}")}, "eventID": id}),
-        8 => json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": if ip % 2 == 0 { "StopInstances" } else { "AssignPrivateIpAddresses" },
+                     "requestParameters": {"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/app-role"), "roleSessionName": inst}, "eventID": id})
+        }
+        1..=4 => {
+            json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "sourceIPAddress": IPS[ip],
+                        "userIdentity": {"type": "AssumedRole", "arn": session(i)}, "eventID": id})
+        }
+        5 => {
+            json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "sourceIPAddress": IPS[ip], "vpcEndpointId": "vpce-1",
+                    "userIdentity": {"type": "AssumedRole", "arn": session(i)}, "eventID": id})
+        }
+        6 => {
+            json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": "AssociateAddress", "sourceIPAddress": "1.1.1.1",
+                    "requestParameters": {"instanceId": inst, "publicIp": IPS[ip]}, "eventID": id, "recipientAccountId": ACCOUNT})
+        }
+        7 => {
+            json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": "AttachNetworkInterface", "sourceIPAddress": "1.1.1.1",
+                    "requestParameters": {"instanceId": inst, "networkInterfaceId": format!("eni-{i}")}, "eventID": id})
+        }
+        8 => {
+            json!({"eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": if ip.is_multiple_of(2) { "StopInstances" } else { "AssignPrivateIpAddresses" },
                     "sourceIPAddress": "1.1.1.1",
-                    "requestParameters": {"instancesSet": {"items": [{"instanceId": inst}]}, "networkInterfaceId": format!("eni-{i}")}, "eventID": id}),
-        _ => return ["garbage", "", "{\"eventTime\":", "[1,2]", "{\"eventSource\":\"x\",\"eventName\":\"y\"}"][ip % 5].to_string(),
+                    "requestParameters": {"instancesSet": {"items": [{"instanceId": inst}]}, "networkInterfaceId": format!("eni-{i}")}, "eventID": id})
+        }
+        _ => {
+            return [
+                "garbage",
+                "",
+                "{\"eventTime\":",
+                "[1,2]",
+                "{\"eventSource\":\"x\",\"eventName\":\"y\"}",
+            ][ip % 5]
+                .to_string();
+        }
     };
     rec.to_string()
 }
 
 fn stream() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec((any::<u8>(), 0..INSTANCES.len(), 0..IPS.len(), 0u32..900), 1..160).prop_map(|v| {
-        v.into_iter().enumerate().map(|(n, (k, i, ip, m))| line(k, i, ip, m, n)).collect()
+        v.into_iter()
+            .enumerate()
+            .map(|(n, (k, i, ip, m))| line(k, i, ip, m, n))
+            .collect()
     })
 }
 
@@ -59,10 +96,12 @@ fn config(input: &[u8], emit: Emit, threads: usize, read_size: usize) -> Config 
 fn check(input: &[u8], read_size: usize) -> Result<(), TestCaseError> {
     for emit in [Emit::All, Emit::Alerts] {
         let (mut want, mut want_err) = (Vec::new(), Vec::new());
-        let want_stats = credtrail::run_sequential(&config(input, emit, 1, read_size), &mut want, &mut want_err).unwrap();
+        let want_stats =
+            credtrail::run_sequential(&config(input, emit, 1, read_size), &mut want, &mut want_err).unwrap();
         for threads in [1, 2, 3, 4] {
             let (mut got, mut got_err) = (Vec::new(), Vec::new());
-            let stats = credtrail::run(&config(input, emit, threads, read_size), &mut got, &mut got_err).unwrap();
+            let stats =
+                credtrail::run(&config(input, emit, threads, read_size), &mut got, &mut got_err).unwrap();
             prop_assert_eq!(&got, &want, "{:?} at --threads {}", emit, threads);
             prop_assert_eq!(&stats, &want_stats);
             prop_assert_eq!(&got_err, &want_err);
@@ -123,12 +162,21 @@ fn generated_streams_reach_every_verdict() {
     let lines: Vec<String> = (0..3000)
         .map(|n| {
             let r = next();
-            line((r % 9) as u8, (r >> 8) as usize % INSTANCES.len(), (r >> 16) as usize % IPS.len(), (n / 4) as u32, n)
+            line(
+                (r % 9) as u8,
+                (r >> 8) as usize % INSTANCES.len(),
+                (r >> 16) as usize % IPS.len(),
+                (n / 4) as u32,
+                n,
+            )
         })
         .collect();
     let input = lines.join("\n") + "\n";
     let out = common::run_lib(input.as_bytes(), Emit::All, 2).stdout;
     for verdict in ["compromise", "locked", "aws_service", "ip_added"] {
-        assert!(!common::ids_with(&out, verdict).is_empty(), "no {verdict} in the generated stream");
+        assert!(
+            !common::ids_with(&out, verdict).is_empty(),
+            "no {verdict} in the generated stream"
+        );
     }
 }
