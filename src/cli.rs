@@ -3,7 +3,7 @@
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit, Input};
 use crate::detector::DetectorConfig;
 use crate::event_time::parse_duration;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub const EXIT_CODES: &str = "\
@@ -23,8 +23,11 @@ pub enum EmitArg {
 /// Detects stolen EC2 instance credentials in CloudTrail records (Netflix's method: a session's
 /// first address locks it; a call from any other address is an alert).
 #[derive(Debug, Parser)]
-#[command(name = "credtrail", version, after_help = EXIT_CODES)]
+#[command(name = "credtrail", version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
     /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
     #[arg(value_name = "INPUT")]
@@ -53,7 +56,21 @@ pub struct Args {
     pub max_line_bytes: String,
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print `KEY<TAB>RECORD` per record for a keyed Kafka producer (`kcat -P -K '\t'`): KEY is the
+    /// instance id the record belongs to (empty when none), so partitions keep instances together.
+    Key {
+        /// Files to read in order; `-` or nothing reads stdin.
+        #[arg(value_name = "INPUT")]
+        inputs: Vec<PathBuf>,
+        /// Lines longer than this are reported and not keyed.
+        #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+        max_line_bytes: String,
+    },
+}
+
+pub fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let n: usize = s[..digits]
@@ -67,6 +84,64 @@ fn parse_size(s: &str) -> Result<usize, String> {
         u => return Err(format!("'{s}': unknown unit '{u}' (B, KiB, MiB, GiB)")),
     };
     n.checked_mul(unit).ok_or_else(|| format!("'{s}': too large"))
+}
+
+/// Paths as given; directories are walked and their files read in the time order their names give
+/// (`…_CloudTrail_REGION_20240301T1205Z_…`), merging regions and accounts, then by path.
+pub fn inputs(paths: Vec<PathBuf>) -> Result<Vec<Input>, String> {
+    if paths.is_empty() {
+        return Ok(vec![Input::Stdin]);
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            walk(&p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.sort_by(|a, b| (time_in_name(a), a).cmp(&(time_in_name(b), b)));
+            out.extend(files.into_iter().map(Input::Path));
+        } else {
+            out.push(Input::Path(p));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The `YYYYMMDDTHHMMZ` token of a CloudTrail log file name; names without one sort first.
+fn time_in_name(p: &std::path::Path) -> String {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.split('_')
+        .find(|t| {
+            t.len() == 14
+                && t.as_bytes()[8] == b'T'
+                && t.ends_with('Z')
+                && t[..8].bytes().all(|c| c.is_ascii_digit())
+        })
+        .unwrap_or("")
+        .to_string()
 }
 
 impl TryFrom<Args> for Config {
@@ -91,20 +166,7 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = if a.inputs.is_empty() {
-            vec![Input::Stdin]
-        } else {
-            a.inputs
-                .into_iter()
-                .map(|p| {
-                    if p.as_os_str() == "-" {
-                        Input::Stdin
-                    } else {
-                        Input::Path(p)
-                    }
-                })
-                .collect()
-        };
+        let inputs = inputs(a.inputs)?;
         Ok(Config {
             inputs,
             emit: match a.emit {

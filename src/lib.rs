@@ -10,6 +10,7 @@ pub mod config;
 pub mod detector;
 pub mod event_time;
 pub mod framing;
+pub mod keying;
 pub mod pipeline;
 pub mod record;
 pub mod session_key;
@@ -18,3 +19,4 @@ pub mod source_address;
 
 pub use config::{Config, Emit, Input};
 pub use pipeline::{Stats, run, run_sequential};
+pub mod generator;

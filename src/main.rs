@@ -1,5 +1,5 @@
 use clap::Parser;
-use credtrail::cli::Args;
+use credtrail::cli::{Args, Command};
 use credtrail::{Config, run};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -11,7 +11,15 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let config = match Config::try_from(Args::parse()) {
+    let args = Args::parse();
+    if let Some(Command::Key {
+        inputs,
+        max_line_bytes,
+    }) = args.command
+    {
+        return key(inputs, &max_line_bytes);
+    }
+    let config = match Config::try_from(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("credtrail: {e}");
@@ -33,6 +41,33 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let _ = writeln!(err, "credtrail: output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn key(inputs: Vec<std::path::PathBuf>, max_line_bytes: &str) -> ExitCode {
+    let config = match credtrail::cli::inputs(inputs).and_then(|inputs| {
+        let max_line_bytes =
+            credtrail::cli::parse_size(max_line_bytes).map_err(|e| format!("--max-line-bytes {e}"))?;
+        Ok(Config {
+            inputs,
+            max_line_bytes,
+            ..Config::default()
+        })
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("credtrail: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    match credtrail::keying::run_key(&config, &mut stdout.lock(), &mut io::stderr()) {
+        Ok(stats) if stats.input_errors > 0 => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("credtrail: output: {e}");
             ExitCode::from(1)
         }
     }
