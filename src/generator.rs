@@ -21,6 +21,27 @@
 //! An instance's own calls made before one of its address changes (AssociateAddress,
 //! AttachNetworkInterface, StopInstances) are held to be delivered before that change.
 //!
+//! What a first-use detector (Netflix's rules) can rely on, checked by the tests with a reference
+//! implementation of those rules:
+//! - Every key an `…/assumed-role/ROLE/i-…` session uses was issued by an EC2 AssumeRole
+//!   (`sourceIPAddress` `ec2.amazonaws.com`) delivered earlier; refreshes come every 1 h to 5.5 h
+//!   of event time, so a 6 h row never lapses while the instance runs.
+//! - AssociateAddress names the address (`publicIp`) or an `allocationId` whose AllocateAddress was
+//!   delivered earlier; with `networkInterfaceId` instead of `instanceId` the interface was named
+//!   by an earlier RunInstances. The instance calls from the new address right after it.
+//! - AttachNetworkInterface: either no new address, or exactly one, first used 5 s to 10 min after
+//!   the change's eventTime (a record with an anchor delivery).
+//! - StopInstances … StartInstances: stopped longer than `jitter_secs`; after the start the
+//!   instance calls from a new public address (70 %: after a new AssumeRole; else with its old key).
+//! - Instances of incidents never get address changes; thieves call only from addresses no
+//!   instance ever had (disjoint first octets), within an hour of the stolen key's AssumeRole.
+//! - VPC endpoint calls (`vpcEndpointId` set) come from the instance's private address: all calls
+//!   of ~10 % of instances, S3 calls of another ~10 % that otherwise call from a public IPv4.
+//!   About 10 % of instances call over IPv6. An instance's first call with new credentials is
+//!   never a VPC endpoint call unless all its calls are.
+//! - Calls AWS makes for a session (`sourceIPAddress` `s3.amazonaws.com`, `AWS Internal`, …,
+//!   with `userIdentity.invokedBy`) can come at any time, jittered.
+//!
 //! Memory: only records whose delivery time has not been reached are held (about
 //! `jitter_secs * events_per_sec` records), so any `records` count streams in bounded memory.
 
