@@ -131,6 +131,12 @@ impl BlockParser {
         if let Some(start) = shape::records_body_start(bytes) {
             self.elements.clear();
             let end = shape::split_body(bytes, start, &mut self.elements);
+            if self.elements.is_empty() && end != BodyEnd::Clean {
+                // Nothing could be cut out of it: the line goes on whole, as it came.
+                let m = Malformed("Records body is cut short or has bytes after it".into());
+                self.malformed(b, unit(span, line, compacted, false), m);
+                return;
+            }
             let elements = std::mem::take(&mut self.elements);
             for (i, e) in elements.iter().enumerate() {
                 let r = span.start + bom + e.start..span.start + bom + e.end;

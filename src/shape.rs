@@ -88,8 +88,9 @@ fn body_tail(line: &[u8], after_bracket: usize) -> BodyEnd {
 /// Given the index just after an opening quote, the index just after the closing one.
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
-        i += memchr::memchr2(b'"', b'\\', &b[i..])?;
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
         if b[i] == b'\\' {
+            // An escape may be the last byte: then the string never ends.
             i += 2;
         } else {
             return Some(i + 1);
@@ -202,6 +203,16 @@ mod tests {
         assert!(matches!(end, BodyEnd::Broken(_)));
         let (_, end) = spans(r#"{"Records":[{"a":"unterminated}]}"#);
         assert!(matches!(end, BodyEnd::Broken(_)));
+    }
+
+    #[test]
+    fn a_trailing_backslash_ends_nothing() {
+        let (v, end) = spans("{\"Records\":[{\"a\":\"x\\");
+        assert!(v.is_empty());
+        assert!(matches!(end, BodyEnd::Broken(_)));
+        let mut out = Vec::new();
+        compact(b"{\"a\":\"\\", &mut out);
+        assert_eq!(out, b"{\"a\":\"\\");
     }
 
     #[test]
