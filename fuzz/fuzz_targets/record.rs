@@ -17,24 +17,7 @@ use credtrail::shape;
 use credtrail::{Config, Emit, Input};
 use libfuzzer_sys::fuzz_target;
 
-/// Inputs that hit a bug already reported (and pinned by a test in tests/malformed.rs) are skipped,
-/// so that the fuzzer looks for new ones. Set to false once the bug is fixed.
-const SKIP_KNOWN_BUGS: bool = true;
-
-/// `shape::string_end` steps past the end of its slice on a backslash that is the last byte
-/// (src/shape.rs, `i += 2`): a `{"Records":[` line ending in `\`, or a document ending in one.
-fn hits_known_bug(data: &[u8]) -> bool {
-    data.ends_with(b"\\")
-        || data.split(|&c| c == b'\n').any(|line| {
-            let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-            line.ends_with(b"\\") && shape::records_body_start(line).is_some()
-        })
-}
-
 fuzz_target!(|data: &[u8]| {
-    if SKIP_KNOWN_BUGS && hits_known_bug(data) {
-        return;
-    }
     // The parser alone.
     let mut facts = Vec::new();
     let _ = Parser::default().read(data, &mut facts);
