@@ -43,14 +43,34 @@ impl ParsedBlock {
 }
 
 /// Per-worker scratch, reused from block to block.
-#[derive(Default)]
 pub struct BlockParser {
     parser: Parser,
     elements: Vec<Range<usize>>,
     facts: Vec<Fact>,
+    max_line: usize,
 }
 
+impl Default for BlockParser {
+    fn default() -> Self {
+        BlockParser::with_max_line(usize::MAX)
+    }
+}
+
+/// The reason given for a line over `--max-line-bytes`, wherever it is caught.
+pub const OVERSIZED: &str = "line longer than --max-line-bytes; passed on unread";
+
 impl BlockParser {
+    /// Lines longer than `max_line` are reported and passed on unread. The reader already cuts
+    /// lines that outgrow its buffer; this catches the ones whose newline came in the same read.
+    pub fn with_max_line(max_line: usize) -> Self {
+        BlockParser {
+            parser: Parser::default(),
+            elements: Vec::new(),
+            facts: Vec::new(),
+            max_line,
+        }
+    }
+
     pub fn parse(&mut self, frame: Frame) -> ParsedBlock {
         let mut b = ParsedBlock {
             data: frame.data,
@@ -120,6 +140,10 @@ impl BlockParser {
             0
         };
         let bytes = &src[span.start + bom..span.end];
+        if span.len() > self.max_line {
+            self.malformed(b, unit(span, line, compacted, false), Malformed(OVERSIZED.into()));
+            return;
+        }
         if bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
             self.malformed(
                 b,

@@ -115,7 +115,13 @@ impl Resolver {
             Fact::Allocation { .. } | Fact::InterfaceOwner { .. } => None,
         };
         if let Some(t) = time {
-            self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
+            // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
+            // (year 2099) must not expire every session, and LATE_GRACE is exactly what a live row
+            // survives. A real gap in the trail is caught up over a few records.
+            self.watermark = Some(
+                self.watermark
+                    .map_or(t, |w| w.max(t.min(w.saturating_add(LATE_GRACE)))),
+            );
         }
         let watermark = self.watermark.unwrap_or(Millis::MIN);
         let step = match fact {

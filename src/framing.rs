@@ -206,18 +206,22 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
-/// The offset of the first line of `lines` that is a lone `{` (an optional `\r` allowed).
+/// The offset of the first line of `lines` that is a lone `{`: blanks may follow it, and a byte
+/// order mark may precede it on the first line (as an editor saves a whole log file).
 fn document_start(lines: &[u8]) -> Option<usize> {
-    if lines.starts_with(b"{\n") || lines.starts_with(b"{\r\n") {
+    let lone_brace = |rest: &[u8]| {
+        rest.first() == Some(&b'{')
+            && rest[1..]
+                .iter()
+                .find(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+                .is_some_and(|&c| c == b'\n')
+    };
+    if lone_brace(lines.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(lines)) {
         return Some(0);
     }
-    let a = memchr::memmem::find(lines, b"\n{\n");
-    let b = memchr::memmem::find(lines, b"\n{\r\n");
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y) + 1),
-        (Some(x), None) | (None, Some(x)) => Some(x + 1),
-        (None, None) => None,
-    }
+    memchr::memmem::find_iter(lines, b"\n{")
+        .map(|p| p + 1)
+        .find(|&p| lone_brace(&lines[p..]))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::pipeline::{Stats, open};
 use std::io::{self, Write};
 
 pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
-    let mut parser = BlockParser::default();
+    let mut parser = BlockParser::with_max_line(cfg.max_line_bytes);
     let mut resolver = Resolver::default();
     let mut stats = Stats::default();
     let mut buf = Vec::with_capacity(1 << 20);

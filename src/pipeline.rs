@@ -56,6 +56,8 @@ struct Parsed {
     source: u32,
     block: Option<ParsedBlock>,
     note: Option<String>,
+    /// The block's parse failed: its lines are lost.
+    lost: bool,
 }
 
 struct ShardBatch {
@@ -111,10 +113,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     let (judged_tx, judged_rx) = bounded::<(u64, Vec<Judgement>)>(4 * depth);
 
     let reader = spawn_reader(cfg, work_tx);
+    let max_line = cfg.max_line_bytes;
     let workers: Vec<JoinHandle<()>> = (0..threads)
         .map(|_| {
             let (rx, tx) = (work_rx.clone(), parsed_tx.clone());
-            thread::spawn(move || parse_worker(rx, tx))
+            thread::spawn(move || parse_worker(rx, tx, max_line))
         })
         .collect();
     drop((work_rx, parsed_tx));
@@ -144,7 +147,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
         stats.output_closed = true;
         return Ok(stats);
     }
-    let (records, malformed) = sequencer.join().unwrap_or_default();
+    let tally = sequencer.join().ok();
     for w in workers {
         let _ = w.join();
     }
@@ -155,9 +158,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
             stats.sessions += sessions;
         }
     }
-    stats.input_errors = reader.join().unwrap_or(1);
-    stats.records = records;
-    stats.malformed = malformed;
+    stats.input_errors = reader.join().unwrap_or(1) + tally.as_ref().map_or(1, |t| t.lost_blocks);
+    stats.records = tally.as_ref().map_or(0, |t| t.records);
+    stats.malformed = tally.as_ref().map_or(0, |t| t.malformed);
     Ok(stats)
 }
 
@@ -221,16 +224,33 @@ fn spawn_reader(cfg: &Config, tx: Sender<Work>) -> JoinHandle<u64> {
     })
 }
 
-fn parse_worker(rx: Receiver<Work>, tx: Sender<Parsed>) {
-    let mut parser = BlockParser::default();
+fn parse_worker(rx: Receiver<Work>, tx: Sender<Parsed>, max_line: usize) {
+    let mut parser = BlockParser::with_max_line(max_line);
     for w in rx {
-        let block = w.frame.map(|f| parser.parse(f));
+        let mut note = w.note;
+        let mut lost = false;
+        let block = w.frame.and_then(|f| {
+            // A bug in parsing must not stall the sequencer, which waits for every block in turn:
+            // the block is reported lost, counted as an error, and the run goes on.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(f))) {
+                Ok(b) => Some(b),
+                Err(_) => {
+                    parser = BlockParser::with_max_line(max_line);
+                    lost = true;
+                    note = Some(
+                        "credtrail: internal error: a block of input could not be parsed and was lost".into(),
+                    );
+                    None
+                }
+            }
+        });
         if tx
             .send(Parsed {
                 seq: w.seq,
                 source: w.source,
                 block,
-                note: w.note,
+                note,
+                lost,
             })
             .is_err()
         {
@@ -247,6 +267,7 @@ struct Tally {
     line_base: u64,
     records: u64,
     malformed: u64,
+    lost_blocks: u64,
 }
 
 impl Tally {
@@ -258,6 +279,7 @@ impl Tally {
             line_base: 0,
             records: 0,
             malformed: 0,
+            lost_blocks: 0,
         }
     }
 
@@ -305,7 +327,7 @@ fn sequencer(
     writer: Sender<WriterBlock>,
     mut tally: Tally,
     emit: Emit,
-) -> (u64, u64) {
+) -> Tally {
     let mut resolver = Resolver::default();
     let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
     let mut next = 0u64;
@@ -314,6 +336,7 @@ fn sequencer(
         waiting.insert(p.seq, p);
         while let Some(p) = waiting.remove(&next) {
             next += 1;
+            tally.lost_blocks += u64::from(p.lost);
             let messages = tally.account(p.source, p.block.as_ref(), p.note);
             let mut expect = 0;
             if let Some(block) = &p.block {
@@ -332,7 +355,7 @@ fn sequencer(
                             })
                             .is_err()
                         {
-                            return (tally.records, tally.malformed);
+                            return tally;
                         }
                     }
                 }
@@ -357,7 +380,7 @@ fn sequencer(
             }
         }
     }
-    (tally.records, tally.malformed)
+    tally
 }
 
 /// Reports the first `limit` malformed lines one by one, then says that only the count goes on.
@@ -395,7 +418,7 @@ fn judge(
 /// The same stages in one loop, without threads: the reference the threaded pipeline must equal.
 pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
     let mut tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
-    let mut parser = BlockParser::default();
+    let mut parser = BlockParser::with_max_line(cfg.max_line_bytes);
     let mut resolver = Resolver::default();
     let mut shard = Shard::new(cfg.detector);
     let mut counts = (0, 0);
