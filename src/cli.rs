@@ -68,6 +68,25 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", default_value = "64MiB")]
         max_line_bytes: String,
     },
+    /// Write seeded, realistic CloudTrail traffic (NDJSON) with injected credential thefts, for
+    /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
+    Generate {
+        /// Records to write.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// EC2 instances with instance roles.
+        #[arg(long, default_value_t = 200)]
+        instances: usize,
+        /// Credential thefts to inject.
+        #[arg(long, default_value_t = 3)]
+        attacks: usize,
+        /// Records per second of event time.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+    },
 }
 
 pub fn parse_size(s: &str) -> Result<usize, String> {

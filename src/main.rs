@@ -12,12 +12,28 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Key {
-        inputs,
-        max_line_bytes,
-    }) = args.command
-    {
-        return key(inputs, &max_line_bytes);
+    match args.command {
+        Some(Command::Key {
+            inputs,
+            max_line_bytes,
+        }) => return key(inputs, &max_line_bytes),
+        Some(Command::Generate {
+            records,
+            seed,
+            instances,
+            attacks,
+            rate,
+        }) => {
+            return generate(credtrail::generator::GenConfig {
+                seed,
+                records,
+                instances: instances.max(1),
+                attacks,
+                events_per_sec: rate,
+                ..Default::default()
+            });
+        }
+        None => {}
     }
     let config = match Config::try_from(args) {
         Ok(c) => c,
@@ -68,6 +84,18 @@ fn key(inputs: Vec<std::path::PathBuf>, max_line_bytes: &str) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("credtrail: output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn generate(cfg: credtrail::generator::GenConfig) -> ExitCode {
+    let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    match credtrail::generator::generate(&cfg, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("credtrail: generate: {e}");
             ExitCode::from(1)
         }
     }
