@@ -20,3 +20,4 @@ pub mod source_address;
 pub use config::{Config, Emit, Input};
 pub use pipeline::{Stats, run, run_sequential};
 pub mod generator;
+pub mod ip_ranges;

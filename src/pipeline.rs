@@ -14,7 +14,7 @@ use crate::annotation;
 use crate::block::{BlockParser, ParsedBlock};
 use crate::config::{Config, Emit, Input};
 use crate::detector::{Resolver, Routed, Shard, VerdictKind};
-use crate::framing::{BlockKind, Frame, FrameReader};
+use crate::framing::{BlockKind, BufferPool, Frame, FrameReader};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -112,7 +112,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     let (writer_tx, writer_rx) = bounded::<WriterBlock>(4 * depth);
     let (judged_tx, judged_rx) = bounded::<(u64, Vec<Judgement>)>(4 * depth);
 
-    let reader = spawn_reader(cfg, work_tx);
+    let pool = BufferPool::new(8 * threads);
+    let reader = spawn_reader(cfg, work_tx, pool.clone());
     let max_line = cfg.max_line_bytes;
     let workers: Vec<JoinHandle<()>> = (0..threads)
         .map(|_| {
@@ -138,10 +139,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
 
     let tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
     let emit = cfg.emit;
-    let sequencer = thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, tally, emit));
+    let seq_pool = pool.clone();
+    let sequencer = thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, tally, emit, seq_pool));
 
     let mut stats = Stats::default();
-    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &mut stats)?;
+    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &pool)?;
     if closed {
         // Threads still blocked on input are left to end with the process.
         stats.output_closed = true;
@@ -164,7 +166,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     Ok(stats)
 }
 
-fn spawn_reader(cfg: &Config, tx: Sender<Work>) -> JoinHandle<u64> {
+fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<u64> {
     let inputs = cfg.inputs.clone();
     let (read_size, max_line) = (cfg.read_size, cfg.max_line_bytes);
     thread::spawn(move || {
@@ -174,7 +176,7 @@ fn spawn_reader(cfg: &Config, tx: Sender<Work>) -> JoinHandle<u64> {
             let source = source as u32;
             let name = input.name();
             let mut frames = match open(input) {
-                Ok(r) => FrameReader::new(r, read_size, max_line),
+                Ok(r) => FrameReader::with_pool(r, read_size, max_line, pool.clone()),
                 Err(e) => {
                     errors += 1;
                     let note = Some(format!("credtrail: {name}: {e}"));
@@ -327,6 +329,7 @@ fn sequencer(
     writer: Sender<WriterBlock>,
     mut tally: Tally,
     emit: Emit,
+    pool: BufferPool,
 ) -> Tally {
     let mut resolver = Resolver::default();
     let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
@@ -366,15 +369,20 @@ fn sequencer(
                 || p.block
                     .as_ref()
                     .is_some_and(|b| matches!(b.kind, BlockKind::Oversized { .. }));
-            if needed
-                && writer
-                    .send(WriterBlock {
-                        seq: p.seq,
-                        block: p.block,
-                        expect,
-                        messages,
-                    })
-                    .is_err()
+            if !needed {
+                if let Some(b) = p.block {
+                    pool.give(b.data);
+                }
+                continue;
+            }
+            if writer
+                .send(WriterBlock {
+                    seq: p.seq,
+                    block: p.block,
+                    expect,
+                    messages,
+                })
+                .is_err()
             {
                 break;
             }
@@ -512,7 +520,7 @@ fn write_output(
     judged: Receiver<(u64, Vec<Judgement>)>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    _stats: &mut Stats,
+    pool: &BufferPool,
 ) -> io::Result<bool> {
     let mut early: HashMap<u64, (usize, Vec<Judgement>)> = HashMap::new();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
@@ -532,9 +540,10 @@ fn write_output(
         for m in &wb.messages {
             let _ = writeln!(err, "{m}");
         }
-        if let Some(block) = &wb.block {
+        if let Some(block) = wb.block {
             js.sort_unstable_by_key(|j| j.unit);
-            render(emit, block, &js, &mut buf);
+            render(emit, &block, &js, &mut buf);
+            pool.give(block.data);
         }
         if (buf.len() >= (1 << 20) || blocks.is_empty())
             && let Some(closed) = flush(out, &mut buf)?
