@@ -54,6 +54,25 @@ pub struct Args {
     /// Lines longer than this are reported and passed on unread (e.g. 64MiB, 512KiB, 1000000).
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
+
+    /// Sessions held at most; past it the ones closest to expiry are evicted (and counted), so a
+    /// flood of AssumeRoles for made-up instances cannot exhaust memory.
+    #[arg(long, value_name = "N", default_value_t = crate::detector::DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+
+    /// Load the session table from FILE at start, save it at exit (end of input, SIGTERM, SIGINT)
+    /// and every --checkpoint-interval, so a restart is not blind until the next credential refresh.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Start with an empty table when the --state file cannot be read (with a warning) instead of
+    /// refusing to start.
+    #[arg(long, requires = "state")]
+    pub state_reset: bool,
+
+    /// Wall-clock time between saves of --state while running.
+    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "state")]
+    pub checkpoint_interval: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +198,16 @@ impl TryFrom<Args> for Config {
                 "--max-line-bytes must be between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"
             ));
         }
+        if a.max_sessions < 1000 {
+            return Err("--max-sessions must be at least 1000".into());
+        }
+        let max_sessions = a.max_sessions;
+        let checkpoint_interval =
+            parse_duration(&a.checkpoint_interval).map_err(|e| format!("--checkpoint-interval {e}"))?;
+        if checkpoint_interval < 1000 {
+            return Err("--checkpoint-interval must be at least 1s".into());
+        }
+        let checkpoint_interval = std::time::Duration::from_millis(checkpoint_interval as u64);
         let threads = match a.threads {
             Some(0) => return Err("--threads must be at least 1".into()),
             Some(n) if n > 256 => return Err("--threads must be at most 256".into()),
@@ -193,7 +222,14 @@ impl TryFrom<Args> for Config {
                 EmitArg::All => Emit::All,
             },
             threads,
-            detector: DetectorConfig { ttl, change_window },
+            detector: DetectorConfig {
+                ttl,
+                change_window,
+                max_sessions,
+            },
+            state: a.state,
+            state_reset: a.state_reset,
+            checkpoint_interval,
             max_line_bytes,
             ..Config::default()
         })

@@ -41,6 +41,13 @@ pub struct Config {
     pub read_size: usize,
     /// Malformed lines reported one by one before only the count goes on.
     pub report_limit: u64,
+    /// Where the session table is loaded from and saved to.
+    pub state: Option<PathBuf>,
+    /// An unreadable state file starts an empty table instead of stopping.
+    pub state_reset: bool,
+    pub checkpoint_interval: std::time::Duration,
+    /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -55,6 +62,10 @@ impl Default for Config {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             read_size: 1 << 20,
             report_limit: 100,
+            state: None,
+            state_reset: false,
+            checkpoint_interval: std::time::Duration::from_secs(60),
+            stop: None,
         }
     }
 }

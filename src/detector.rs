@@ -18,6 +18,7 @@ use crate::record::{ChangeAddress, ChangeTarget, Fact};
 use crate::session_key::SessionKey;
 use crate::source_address::{Source, is_private};
 use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -38,13 +39,19 @@ pub const MAX_MAP_ENTRIES: usize = 1 << 20;
 pub struct DetectorConfig {
     pub ttl: Millis,
     pub change_window: Millis,
+    /// Rows held at most, over all partitions.
+    pub max_sessions: usize,
 }
+
+/// Room for two million sessions: about 400 MB of table.
+pub const DEFAULT_MAX_SESSIONS: usize = 2_000_000;
 
 impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             ttl: 6 * HOUR,
             change_window: 15 * crate::event_time::MINUTE,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -103,6 +110,27 @@ pub struct Resolver {
 impl Resolver {
     pub fn watermark(&self) -> Option<Millis> {
         self.watermark
+    }
+
+    /// The maps and watermark into a snapshot (rows are the shards' part).
+    pub fn export(&self, into: &mut crate::state::Snapshot) {
+        into.watermark = self.watermark;
+        into.allocations = self.allocations.export();
+        into.interfaces = self.interfaces.export();
+    }
+
+    pub fn import(s: &crate::state::Snapshot) -> Resolver {
+        let mut r = Resolver {
+            watermark: s.watermark,
+            ..Resolver::default()
+        };
+        for (k, v) in &s.allocations {
+            r.allocations.insert(k.clone(), *v);
+        }
+        for (k, v) in &s.interfaces {
+            r.interfaces.insert(k.clone(), v.clone());
+        }
+        r
     }
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
@@ -217,16 +245,26 @@ impl<V> BoundedMap<V> {
     fn get(&self, k: &str) -> Option<&V> {
         self.map.get(k)
     }
+
+    fn export(&self) -> Vec<(CompactString, V)>
+    where
+        V: Clone,
+    {
+        self.order
+            .iter()
+            .filter_map(|k| Some((k.clone(), self.map.get(k)?.clone())))
+            .collect()
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Slot {
     Public,
     /// A private address seen through a VPC endpoint.
     Private,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LockOrigin {
     /// The slot's first address.
     FirstUse,
@@ -234,7 +272,7 @@ pub enum LockOrigin {
     AddressChange,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
     pub ip: IpAddr,
     pub slot: Slot,
@@ -242,15 +280,16 @@ pub struct Lock {
     pub origin: LockOrigin,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct PendingChange {
     at: Millis,
     /// `None`: the change did not say which address; it accepts one within the window.
     ip: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone)]
-struct Row {
+/// One session's row: its identity beside the instance id, expiry, lock and pending changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
     account: CompactString,
     partition: crate::session_key::Partition,
     role: CompactString,
@@ -314,33 +353,92 @@ pub struct Verdict {
     pub change: Option<(Millis, bool)>,
 }
 
-/// The rows of the instances a shard owns.
+/// The session table is cut into this many partitions by a fixed hash of the instance id. A
+/// partition's records arrive in input order whatever the thread count, and every bound on memory
+/// is applied per partition, so that evictions too are the same for any `--threads`.
+pub const PARTITIONS: usize = 64;
+
+/// The partition an instance's rows live in.
+pub fn partition_of(instance: &str) -> usize {
+    static HASHER: std::sync::LazyLock<ahash::RandomState> = std::sync::LazyLock::new(|| {
+        ahash::RandomState::with_seeds(0x6372_6564, 0x7472_6169, 0x6c5f_7368, 0x6172_6473)
+    });
+    (HASHER.hash_one(instance) % PARTITIONS as u64) as usize
+}
+
+/// The rows of the partitions a thread owns.
 pub struct Shard {
-    cfg: DetectorConfig,
-    rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
-    live_rows: usize,
-    swept_at: Millis,
-    steps_since_sweep: usize,
+    tables: Vec<Table>,
 }
 
 impl Shard {
     pub fn new(cfg: DetectorConfig) -> Shard {
+        let cap = (cfg.max_sessions / PARTITIONS).max(1);
         Shard {
-            cfg,
-            rows: HashMap::default(),
-            live_rows: 0,
-            swept_at: Millis::MIN,
-            steps_since_sweep: 0,
+            tables: (0..PARTITIONS).map(|_| Table::new(cfg, cap)).collect(),
         }
     }
 
     /// Rows held (live, or expired less than [`LATE_GRACE`] ago on the watermark).
     pub fn sessions(&self) -> usize {
-        self.live_rows
+        self.tables.iter().map(|t| t.live_rows).sum()
+    }
+
+    /// Rows dropped because their partition was full.
+    pub fn evicted(&self) -> u64 {
+        self.tables.iter().map(|t| t.evicted).sum()
     }
 
     /// Applies one step. A call is judged against the state before it; only calls get a verdict.
     pub fn apply(&mut self, r: Routed) -> Option<Verdict> {
+        let part = partition_of(r.instance());
+        self.tables[part].apply(r)
+    }
+
+    /// Every row, for saving: `(instance, rows)`, sorted by instance.
+    pub fn export(&self) -> Vec<(CompactString, Vec<Row>)> {
+        let mut out: Vec<(CompactString, Vec<Row>)> = self
+            .tables
+            .iter()
+            .flat_map(|t| t.rows.iter().map(|(k, v)| (k.clone(), v.to_vec())))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Takes rows saved by [`Shard::export`] (of any shard: each goes to its partition).
+    pub fn import(&mut self, instance: CompactString, rows: Vec<Row>) {
+        let t = &mut self.tables[partition_of(&instance)];
+        t.live_rows += rows.len();
+        t.rows.entry(instance).or_default().extend(rows);
+    }
+}
+
+/// One partition of the session table.
+struct Table {
+    cfg: DetectorConfig,
+    cap: usize,
+    rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
+    live_rows: usize,
+    swept_at: Millis,
+    steps_since_sweep: usize,
+    evicted: u64,
+}
+
+impl Table {
+    fn new(cfg: DetectorConfig, cap: usize) -> Table {
+        Table {
+            cfg,
+            cap,
+            rows: HashMap::default(),
+            live_rows: 0,
+            swept_at: Millis::MIN,
+            steps_since_sweep: 0,
+            evicted: 0,
+        }
+    }
+
+    fn apply(&mut self, r: Routed) -> Option<Verdict> {
         let wm = r.watermark;
         self.maybe_sweep(wm);
         match r.step {
@@ -430,8 +528,46 @@ impl Shard {
                     pending: Vec::new(),
                 });
                 self.live_rows += 1;
+                if self.live_rows > self.cap {
+                    self.make_room(wm);
+                }
             }
         }
+    }
+
+    /// The partition is full (a flood of AssumeRoles for made-up instances, or a table sized too
+    /// small): drop what has expired, then the eighth of the rows closest to expiry. Ties are broken
+    /// by key, so the choice depends only on the partition's own records.
+    fn make_room(&mut self, wm: Millis) {
+        self.sweep(wm);
+        if self.live_rows <= self.cap {
+            return;
+        }
+        let mut all: Vec<(Millis, CompactString, usize)> = self
+            .rows
+            .iter()
+            .flat_map(|(k, rows)| {
+                rows.iter()
+                    .enumerate()
+                    .map(move |(i, r)| (r.expires, k.clone(), i))
+            })
+            .collect();
+        let n = (self.cap / 8).max(1).min(all.len());
+        all.select_nth_unstable_by(n - 1, |a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        let mut doomed: Vec<(CompactString, usize)> =
+            all.into_iter().take(n).map(|(_, k, i)| (k, i)).collect();
+        // Remove higher indexes first so that the lower ones stay valid.
+        doomed.sort_by(|a, b| (&a.0, std::cmp::Reverse(a.1)).cmp(&(&b.0, std::cmp::Reverse(b.1))));
+        for (k, i) in doomed {
+            if let Some(rows) = self.rows.get_mut(&k) {
+                rows.remove(i);
+                if rows.is_empty() {
+                    self.rows.remove(&k);
+                }
+            }
+        }
+        self.live_rows -= n;
+        self.evicted += n as u64;
     }
 
     fn call(&mut self, c: Call, wm: Millis) -> Option<Verdict> {

@@ -24,7 +24,7 @@ pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut buf = Vec::with_capacity(1 << 20);
     for input in &cfg.inputs {
         let name = input.name();
-        let mut frames = match open(input.clone()) {
+        let mut frames = match open(input.clone(), cfg.stop.as_ref()) {
             Ok(r) => FrameReader::new(r, cfg.read_size, cfg.max_line_bytes),
             Err(e) => {
                 stats.input_errors += 1;

@@ -16,8 +16,8 @@ pub mod record;
 pub mod session_key;
 pub mod shape;
 pub mod source_address;
+pub mod state;
 
 pub use config::{Config, Emit, Input};
 pub use pipeline::{Stats, run, run_sequential};
 pub mod generator;
-pub mod ip_ranges;

@@ -35,13 +35,14 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let config = match Config::try_from(args) {
+    let mut config = match Config::try_from(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("credtrail: {e}");
             return ExitCode::from(2);
         }
     };
+    config.stop = Some(stop_on_signals());
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut err = io::stderr();
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            let _ = writeln!(err, "credtrail: output: {e}");
+            let _ = writeln!(err, "credtrail: {e}");
             ExitCode::from(1)
         }
     }
@@ -99,4 +100,16 @@ fn generate(cfg: credtrail::generator::GenConfig) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// SIGTERM and SIGINT stop the reading: what was read is finished, flushed and saved, and the
+/// exit is 0. A second signal ends the process at once.
+fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    stop
 }

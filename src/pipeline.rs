@@ -13,12 +13,18 @@
 use crate::annotation;
 use crate::block::{BlockParser, ParsedBlock};
 use crate::config::{Config, Emit, Input};
-use crate::detector::{Resolver, Routed, Shard, VerdictKind};
+use crate::detector::{Resolver, Routed, Row, Shard, VerdictKind};
 use crate::framing::{BlockKind, BufferPool, Frame, FrameReader};
+use crate::state::{self, Snapshot};
+use compact_str::CompactString;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 /// What a run saw. `records` counts CloudTrail records and envelopes; `malformed` the lines (or
 /// body elements) that could not be read.
@@ -31,16 +37,26 @@ pub struct Stats {
     pub sessions: u64,
     /// Inputs that could not be opened or read to the end.
     pub input_errors: u64,
+    /// Sessions dropped because the table was full (`--max-sessions`).
+    pub evicted: u64,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
 }
 
 impl Stats {
     pub fn summary(&self) -> String {
-        format!(
+        let mut s = format!(
             "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
             self.records, self.judged, self.alerts, self.malformed, self.sessions
-        )
+        );
+        if self.evicted > 0 {
+            s.push_str(&format!(
+                "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
+                 to expiry were evicted and their later calls not judged",
+                self.evicted
+            ));
+        }
+        s
     }
 }
 
@@ -65,6 +81,14 @@ struct ShardBatch {
     steps: Vec<(u32, Routed)>,
 }
 
+type Rows = Vec<(CompactString, Vec<Row>)>;
+
+enum ShardMsg {
+    Batch(ShardBatch),
+    /// Send a copy of your rows here: a checkpoint cut after the batches before this message.
+    Checkpoint(Sender<Rows>),
+}
+
 struct Judgement {
     unit: u32,
     annotation: Vec<u8>,
@@ -79,12 +103,26 @@ struct WriterBlock {
 }
 
 /// Opens an input, decompressing gzip when its first bytes say so (CloudTrail's S3 objects are
-/// `.json.gz`, but names are not to be trusted).
-pub fn open(input: Input) -> io::Result<Box<dyn Read + Send>> {
-    let raw: Box<dyn Read + Send> = match input {
-        Input::Stdin => Box::new(io::stdin()),
-        Input::Path(p) => Box::new(std::fs::File::open(p)?),
-        Input::Memory(_, bytes) => Box::new(io::Cursor::new(bytes)),
+/// `.json.gz`, but names are not to be trusted). With `stop`, the input ends as soon as it is set.
+pub fn open(input: Input, stop: Option<&Arc<AtomicBool>>) -> io::Result<Box<dyn Read + Send>> {
+    use std::os::fd::AsRawFd;
+    let raw: Box<dyn Read + Send> = match (input, stop) {
+        (Input::Stdin, Some(stop)) => Box::new(Stoppable {
+            fd: io::stdin().as_raw_fd(),
+            inner: io::stdin(),
+            stop: stop.clone(),
+        }),
+        (Input::Stdin, None) => Box::new(io::stdin()),
+        (Input::Path(p), Some(stop)) => {
+            let f = std::fs::File::open(p)?;
+            Box::new(Stoppable {
+                fd: f.as_raw_fd(),
+                inner: f,
+                stop: stop.clone(),
+            })
+        }
+        (Input::Path(p), None) => Box::new(std::fs::File::open(p)?),
+        (Input::Memory(_, bytes), _) => Box::new(io::Cursor::new(bytes)),
     };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
@@ -95,12 +133,37 @@ pub fn open(input: Input) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
-/// Which shard owns an instance. Fixed seeds: the deal is the same in every run.
+/// A source that ends when `stop` is set, even while it waits on an idle pipe: it polls the
+/// descriptor with a short timeout instead of blocking in `read`.
+struct Stoppable<R> {
+    fd: std::os::fd::RawFd,
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+            if n > 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted) {
+                return self.inner.read(buf);
+            }
+        }
+    }
+}
+
+/// Which shard owns an instance: partitions are dealt round the shards.
 fn shard_of(instance: &str, shards: usize) -> usize {
-    static HASHER: std::sync::LazyLock<ahash::RandomState> = std::sync::LazyLock::new(|| {
-        ahash::RandomState::with_seeds(0x6372_6564, 0x7472_6169, 0x6c5f_7368, 0x6172_6473)
-    });
-    (HASHER.hash_one(instance) % shards as u64) as usize
+    crate::detector::partition_of(instance) % shards
 }
 
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
@@ -123,24 +186,40 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
         .collect();
     drop((work_rx, parsed_tx));
 
+    let snapshot = load_state(cfg, err)?;
     let mut shard_txs = Vec::new();
-    let mut shards: Vec<JoinHandle<(u64, u64, u64)>> = Vec::new();
-    for _ in 0..threads {
-        let (tx, rx) = bounded::<ShardBatch>(depth);
+    let mut shards: Vec<JoinHandle<(u64, u64, Shard)>> = Vec::new();
+    let mut dealt: Vec<Shard> = (0..threads).map(|_| Shard::new(cfg.detector)).collect();
+    for (instance, rows) in &snapshot.rows {
+        dealt[shard_of(instance, threads)].import(instance.clone(), rows.clone());
+    }
+    for shard in dealt {
+        let (tx, rx) = bounded::<ShardMsg>(depth);
         shard_txs.push(tx);
         let jtx = judged_tx.clone();
-        let dcfg = cfg.detector;
-        let emit = cfg.emit;
-        shards.push(thread::spawn(move || {
-            shard_owner(Shard::new(dcfg), emit, dcfg.change_window, rx, jtx)
-        }));
+        let (emit, window) = (cfg.emit, cfg.detector.change_window);
+        shards.push(thread::spawn(move || shard_owner(shard, emit, window, rx, jtx)));
     }
     drop(judged_tx);
 
     let tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
     let emit = cfg.emit;
     let seq_pool = pool.clone();
-    let sequencer = thread::spawn(move || sequencer(parsed_rx, shard_txs, writer_tx, tally, emit, seq_pool));
+    let resolver = Resolver::import(&snapshot);
+    drop(snapshot);
+    let checkpoints = cfg.state.clone().map(|p| (cfg.checkpoint_interval, p));
+    let sequencer = thread::spawn(move || {
+        sequencer(
+            parsed_rx,
+            shard_txs,
+            writer_tx,
+            tally,
+            emit,
+            seq_pool,
+            resolver,
+            checkpoints,
+        )
+    });
 
     let mut stats = Stats::default();
     let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &pool)?;
@@ -149,25 +228,65 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
         stats.output_closed = true;
         return Ok(stats);
     }
-    let tally = sequencer.join().ok();
+    let (tally, resolver) = match sequencer.join() {
+        Ok((t, r)) => (Some(t), Some(r)),
+        Err(_) => (None, None),
+    };
     for w in workers {
         let _ = w.join();
     }
+    let mut owned = Vec::new();
     for s in shards {
-        if let Ok((judged, alerts, sessions)) = s.join() {
+        if let Ok((judged, alerts, shard)) = s.join() {
             stats.judged += judged;
             stats.alerts += alerts;
-            stats.sessions += sessions;
+            stats.sessions += shard.sessions() as u64;
+            stats.evicted += shard.evicted();
+            owned.push(shard);
         }
     }
     stats.input_errors = reader.join().unwrap_or(1) + tally.as_ref().map_or(1, |t| t.lost_blocks);
     stats.records = tally.as_ref().map_or(0, |t| t.records);
     stats.malformed = tally.as_ref().map_or(0, |t| t.malformed);
+    if let (Some(path), Some(resolver)) = (&cfg.state, &resolver) {
+        let rows = owned.iter().map(Shard::export).collect();
+        save_state(path, resolver, rows)?;
+    }
     Ok(stats)
+}
+
+/// The table to start from: the `--state` file, or empty.
+fn load_state(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
+    let Some(path) = &cfg.state else {
+        return Ok(Snapshot::default());
+    };
+    match state::load(path) {
+        Ok(s) => Ok(s),
+        Err(e) if cfg.state_reset => {
+            writeln!(
+                err,
+                "credtrail: warning: {e}; starting with an empty session table (--state-reset)"
+            )?;
+            Ok(Snapshot::default())
+        }
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{e} (use --state-reset to start empty)"),
+        )),
+    }
+}
+
+fn save_state(path: &std::path::Path, resolver: &Resolver, parts: Vec<Rows>) -> io::Result<()> {
+    let mut snap = Snapshot::default();
+    resolver.export(&mut snap);
+    snap.rows = parts.into_iter().flatten().collect();
+    snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    state::save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
 fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<u64> {
     let inputs = cfg.inputs.clone();
+    let stop = cfg.stop.clone();
     let (read_size, max_line) = (cfg.read_size, cfg.max_line_bytes);
     thread::spawn(move || {
         let mut seq = 0u64;
@@ -175,7 +294,7 @@ fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<
         for (source, input) in inputs.into_iter().enumerate() {
             let source = source as u32;
             let name = input.name();
-            let mut frames = match open(input) {
+            let mut frames = match open(input, stop.as_ref()) {
                 Ok(r) => FrameReader::with_pool(r, read_size, max_line, pool.clone()),
                 Err(e) => {
                     errors += 1;
@@ -323,15 +442,19 @@ impl Tally {
 }
 
 /// Restores input order, numbers lines, runs the resolver and deals steps to the shards.
+#[allow(clippy::too_many_arguments)]
 fn sequencer(
     rx: Receiver<Parsed>,
-    shards: Vec<Sender<ShardBatch>>,
+    shards: Vec<Sender<ShardMsg>>,
     writer: Sender<WriterBlock>,
     mut tally: Tally,
     emit: Emit,
     pool: BufferPool,
-) -> Tally {
-    let mut resolver = Resolver::default();
+    mut resolver: Resolver,
+    checkpoints: Option<(Duration, PathBuf)>,
+) -> (Tally, Resolver) {
+    let mut next_checkpoint = checkpoints.as_ref().map(|(every, _)| Instant::now() + *every);
+    let mut saver: Option<JoinHandle<()>> = None;
     let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
     let mut next = 0u64;
     let mut batches: Vec<Vec<(u32, Routed)>> = (0..shards.len()).map(|_| Vec::new()).collect();
@@ -339,6 +462,14 @@ fn sequencer(
         waiting.insert(p.seq, p);
         while let Some(p) = waiting.remove(&next) {
             next += 1;
+            if let (Some(due), Some((every, path))) = (next_checkpoint, &checkpoints)
+                && Instant::now() >= due
+            {
+                next_checkpoint = Some(Instant::now() + *every);
+                if saver.as_ref().is_none_or(|h| h.is_finished()) {
+                    saver = Some(checkpoint(&shards, &resolver, path.clone()));
+                }
+            }
             tally.lost_blocks += u64::from(p.lost);
             let messages = tally.account(p.source, p.block.as_ref(), p.note);
             let mut expect = 0;
@@ -352,13 +483,13 @@ fn sequencer(
                     if !steps.is_empty() {
                         expect += 1;
                         if tx
-                            .send(ShardBatch {
+                            .send(ShardMsg::Batch(ShardBatch {
                                 seq: p.seq,
                                 steps: std::mem::take(steps),
-                            })
+                            }))
                             .is_err()
                         {
-                            return tally;
+                            return (tally, resolver);
                         }
                     }
                 }
@@ -388,7 +519,29 @@ fn sequencer(
             }
         }
     }
-    tally
+    (tally, resolver)
+}
+
+/// Asks every shard for a copy of its rows as of now, and saves them with the resolver's maps on a
+/// thread of its own: the stream waits only for the copies.
+fn checkpoint(shards: &[Sender<ShardMsg>], resolver: &Resolver, path: PathBuf) -> JoinHandle<()> {
+    let (tx, rx) = bounded::<Rows>(shards.len());
+    let asked = shards
+        .iter()
+        .filter(|s| s.send(ShardMsg::Checkpoint(tx.clone())).is_ok())
+        .count();
+    drop(tx);
+    let mut snap = Snapshot::default();
+    resolver.export(&mut snap);
+    let resolver = Resolver::import(&snap);
+    thread::spawn(move || {
+        let parts: Vec<Rows> = rx.iter().take(asked).collect();
+        if parts.len() == asked
+            && let Err(e) = save_state(&path, &resolver, parts)
+        {
+            eprintln!("credtrail: warning: checkpoint not saved: {e}");
+        }
+    })
 }
 
 /// Reports the first `limit` malformed lines one by one, then says that only the count goes on.
@@ -427,14 +580,18 @@ fn judge(
 pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
     let mut tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
     let mut parser = BlockParser::with_max_line(cfg.max_line_bytes);
-    let mut resolver = Resolver::default();
+    let snapshot = load_state(cfg, err)?;
+    let mut resolver = Resolver::import(&snapshot);
     let mut shard = Shard::new(cfg.detector);
+    for (instance, rows) in snapshot.rows {
+        shard.import(instance, rows);
+    }
     let mut counts = (0, 0);
     let mut input_errors = 0;
     let mut buf = Vec::new();
     for (source, input) in cfg.inputs.iter().enumerate() {
         let name = input.name();
-        let mut frames = match open(input.clone()) {
+        let mut frames = match open(input.clone(), cfg.stop.as_ref()) {
             Ok(r) => FrameReader::new(r, cfg.read_size, cfg.max_line_bytes),
             Err(e) => {
                 input_errors += 1;
@@ -481,12 +638,16 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
         }
     }
     out.flush()?;
+    if let Some(path) = &cfg.state {
+        save_state(path, &resolver, vec![shard.export()])?;
+    }
     Ok(Stats {
         records: tally.records,
         judged: counts.0,
         alerts: counts.1,
         malformed: tally.malformed,
         sessions: shard.sessions() as u64,
+        evicted: shard.evicted(),
         input_errors,
         output_closed: false,
     })
@@ -496,11 +657,18 @@ fn shard_owner(
     mut shard: Shard,
     emit: Emit,
     window: i64,
-    rx: Receiver<ShardBatch>,
+    rx: Receiver<ShardMsg>,
     tx: Sender<(u64, Vec<Judgement>)>,
-) -> (u64, u64, u64) {
+) -> (u64, u64, Shard) {
     let mut counts = (0u64, 0u64);
-    for batch in rx {
+    for msg in rx {
+        let batch = match msg {
+            ShardMsg::Batch(b) => b,
+            ShardMsg::Checkpoint(to) => {
+                let _ = to.send(shard.export());
+                continue;
+            }
+        };
         let mut out = Vec::new();
         for (unit, routed) in batch.steps {
             out.extend(judge(&mut shard, emit, window, unit, routed, &mut counts));
@@ -509,7 +677,7 @@ fn shard_owner(
             break;
         }
     }
-    (counts.0, counts.1, shard.sessions() as u64)
+    (counts.0, counts.1, shard)
 }
 
 /// Writes blocks in input order once their shards have answered. Returns whether the output was
@@ -561,7 +729,7 @@ fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
     match r {
         Ok(()) => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(true)),
-        Err(e) => Err(e),
+        Err(e) => Err(io::Error::new(e.kind(), format!("output: {e}"))),
     }
 }
 

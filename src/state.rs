@@ -1,0 +1,172 @@
+//! The session table saved to a file, so that a restart is not blind for up to six hours (until
+//! every instance's next credential refresh).
+//!
+//! Layout: a 16-byte magic, a format version (u32 LE), the payload length (u64 LE) and its CRC-32
+//! (u32 LE), then the payload (postcard). Writes go to a temporary file in the same folder, are
+//! fsynced and renamed over the old file, so a crash leaves either the old or the new state.
+
+use crate::detector::Row;
+use crate::event_time::Millis;
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::Path;
+
+const MAGIC: &[u8; 16] = b"credtrail-state\n";
+const VERSION: u32 = 1;
+const HEADER: usize = 16 + 4 + 8 + 4;
+
+/// Everything verdicts depend on, as of some point in the input.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub watermark: Option<Millis>,
+    /// Allocation id → Elastic IP, oldest first.
+    pub allocations: Vec<(CompactString, IpAddr)>,
+    /// Network interface → instance, oldest first.
+    pub interfaces: Vec<(CompactString, CompactString)>,
+    /// Instance id → its rows, sorted by instance id.
+    pub rows: Vec<(CompactString, Vec<Row>)>,
+}
+
+impl Snapshot {
+    pub fn sessions(&self) -> usize {
+        self.rows.iter().map(|(_, r)| r.len()).sum()
+    }
+}
+
+pub fn encode(s: &Snapshot) -> Vec<u8> {
+    let payload = postcard::to_stdvec(s).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+    if bytes.len() < HEADER || &bytes[..16] != MAGIC {
+        return Err("not a credtrail state file".into());
+    }
+    let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+    if version != VERSION {
+        return Err(format!(
+            "state format version {version}, this credtrail reads version {VERSION}"
+        ));
+    }
+    let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(bytes[28..32].try_into().unwrap_or_default());
+    let payload = &bytes[HEADER..];
+    if payload.len() as u64 != len {
+        return Err(format!(
+            "truncated or torn: {} bytes of payload, the header says {len}",
+            payload.len()
+        ));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err("checksum mismatch: the file is damaged".into());
+    }
+    postcard::from_bytes(payload).map_err(|e| format!("unreadable payload: {e}"))
+}
+
+/// Reads a state file. A missing file is an empty table (the first start).
+pub fn load(path: &Path) -> Result<Snapshot, String> {
+    match fs::read(path) {
+        Ok(bytes) => decode(&bytes).map_err(|e| format!("--state {}: {e}", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Snapshot::default()),
+        Err(e) => Err(format!("--state {}: {e}", path.display())),
+    }
+}
+
+/// Writes a state file atomically: temporary file, fsync, rename, fsync of the folder.
+pub fn save(path: &Path, s: &Snapshot) -> io::Result<()> {
+    let bytes = encode(s);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            watermark: Some(1_709_251_200_000),
+            allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
+            interfaces: vec![("eni-1".into(), "i-1".into())],
+            rows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        assert_eq!(decode(&encode(&sample())), Ok(sample()));
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_the_reason() {
+        let good = encode(&sample());
+        assert!(
+            decode(b"{\"Records\":[]}")
+                .unwrap_err()
+                .contains("not a credtrail state file")
+        );
+        assert!(decode(&good[..good.len() - 1]).unwrap_err().contains("truncated"));
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(decode(&flipped).unwrap_err().contains("checksum"));
+        let mut future = good.clone();
+        future[16] = 9;
+        assert!(decode(&future).unwrap_err().contains("version 9"));
+    }
+
+    #[test]
+    fn save_replaces_atomically_and_load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("credtrail-state-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.bin");
+        assert_eq!(
+            load(&path),
+            Ok(Snapshot::default()),
+            "a missing file is a first start"
+        );
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path), Ok(sample()));
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
+        fs::write(&path, b"garbage").unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(
+            err.contains("state.bin") && err.contains("not a credtrail state file"),
+            "{err}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

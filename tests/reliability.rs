@@ -1,0 +1,305 @@
+//! Reliability: the session table outlives the process (`--state`), signals stop cleanly without
+//! losing what was read, a closed or slow stdout is handled, and a flood of sessions is bounded.
+
+mod common;
+use common::trail::*;
+use common::*;
+use credtrail::generator::{GenConfig, generate_to_vec};
+use credtrail::{Config, Emit, Input};
+use proptest::prelude::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("credtrail-rel-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_with_state(input: &[u8], state: &std::path::Path, threads: usize) -> Run {
+    run_cfg(Config {
+        inputs: vec![Input::Memory("input".into(), input.to_vec())],
+        emit: Emit::All,
+        threads,
+        state: Some(state.to_path_buf()),
+        ..Config::default()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Splitting a stream anywhere into two runs joined by `--state` gives exactly the output of
+    /// one run over the whole stream, whatever the thread counts of the two runs.
+    #[test]
+    fn restart_equivalence(seed in 0u64..1000, split in 0.0f64..1.0, t1 in 1usize..4, t2 in 1usize..4) {
+        let cfg = GenConfig { seed, records: 3000, instances: 12, attacks: 3, events_per_sec: 0.5, ..GenConfig::default() };
+        let (input, _) = generate_to_vec(&cfg);
+        let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
+        let at = ((lines.len() as f64) * split) as usize;
+        let (a, b): (Vec<u8>, Vec<u8>) = (lines[..at].concat(), lines[at..].concat());
+        let dir = temp(&format!("split-{seed}-{at}"));
+        let state = dir.join("state.bin");
+        let whole = run_lib(&input, Emit::All, 2);
+        let first = run_with_state(&a, &state, t1);
+        let second = run_with_state(&b, &state, t2);
+        prop_assert_eq!([first.stdout, second.stdout].concat(), whole.stdout);
+        prop_assert_eq!(first.stats.alerts + second.stats.alerts, whole.stats.alerts);
+        prop_assert_eq!(second.stats.sessions, whole.stats.sessions);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_restart_without_state_is_blind_and_with_state_is_not() {
+    // The control for the test above: the thief after a restart is only caught with --state.
+    let dir = temp("blind");
+    let state = dir.join("state.bin");
+    let before = lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]);
+    let after = lines(&[call("b", 2.0, "9.9.9.9")]);
+    assert!(alerts(&run_lib(&after, Emit::Alerts, 1).stdout).is_empty());
+    run_with_state(&before, &state, 1);
+    assert_eq!(alerts(&run_with_state(&after, &state, 2).stdout), ["b"]);
+}
+
+#[test]
+fn damaged_state_is_refused_naming_the_file_unless_reset() {
+    let dir = temp("damaged");
+    let state = dir.join("state.bin");
+    run_with_state(&lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]), &state, 1);
+    let good = std::fs::read(&state).unwrap();
+    for (what, bytes) in [
+        ("truncated", good[..good.len() - 3].to_vec()),
+        ("torn", good[..20].to_vec()),
+        ("foreign", b"{\"Records\":[]}".to_vec()),
+        ("flipped", {
+            let mut b = good.clone();
+            let n = b.len() - 1;
+            b[n] ^= 0x40;
+            b
+        }),
+    ] {
+        std::fs::write(&state, &bytes).unwrap();
+        let out = bin()
+            .arg("--state")
+            .arg(&state)
+            .arg("/dev/null")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&state.display().to_string()), "{what}: {stderr}");
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            bytes,
+            "{what}: a refused file is left as it was"
+        );
+        let out = bin()
+            .arg("--state")
+            .arg(&state)
+            .arg("--state-reset")
+            .arg("/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("warning"), "{what}");
+        assert!(
+            credtrail::state::load(&state).is_ok(),
+            "{what}: reset then saved a good file"
+        );
+    }
+}
+
+/// Reads stdout lines on a thread, so that the child never blocks on a full pipe.
+fn collect_lines(out: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn sigterm_mid_stream_finishes_what_was_read_saves_and_exits_0() {
+    let dir = temp("sigterm");
+    let state = dir.join("state.bin");
+    let mut child = bin()
+        .args(["--emit", "all", "--state"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = collect_lines(child.stdout.take().unwrap());
+    let records = [
+        issue("ar", 0.0),
+        call("a", 1.0, "3.3.3.3"),
+        call("b", 2.0, "9.9.9.9"),
+    ];
+    let sent = lines(&records);
+    stdin.write_all(&sent).unwrap();
+    stdin.flush().unwrap();
+    // Every line written so far comes out while the input stays open...
+    let got: Vec<String> = (0..3)
+        .map(|_| out.recv_timeout(Duration::from_secs(10)).expect("a line"))
+        .collect();
+    assert!(got[2].contains("\"compromise\""));
+    // ...then SIGTERM with the pipe still open: a clean exit 0, the table saved.
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        out.recv_timeout(Duration::from_secs(1)).is_err(),
+        "nothing after the lines already read"
+    );
+    let snap = credtrail::state::load(&state).unwrap();
+    assert_eq!(snap.sessions(), 1);
+    drop(stdin);
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn a_checkpoint_is_saved_while_running() {
+    let dir = temp("checkpoint");
+    let state = dir.join("state.bin");
+    let mut child = bin()
+        .args(["--checkpoint-interval", "1s", "--state"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]))
+        .unwrap();
+    // Keep the input alive and trickling so that the sequencer sees blocks after the interval.
+    let start = Instant::now();
+    let mut saved = false;
+    while start.elapsed() < Duration::from_secs(15) && !saved {
+        std::thread::sleep(Duration::from_millis(300));
+        stdin
+            .write_all(&lines(&[call("x", 1.5, "AWS Internal")]))
+            .unwrap();
+        stdin.flush().unwrap();
+        saved = credtrail::state::load(&state).is_ok_and(|s| s.sessions() == 1);
+    }
+    assert!(saved, "no checkpoint within 15 s with --checkpoint-interval 1s");
+    drop(stdin);
+    assert!(
+        wait_timeout(&mut child, Duration::from_secs(10))
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn a_closed_stdout_exits_0_quietly_at_every_thread_count() {
+    let (input, _) = generate_to_vec(&GenConfig {
+        records: 40_000,
+        ..GenConfig::default()
+    });
+    for threads in ["1", "2", "4"] {
+        let mut child = bin()
+            .args(["--emit", "all", "--threads", threads])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.clone();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader goes away after one line, like `| head -1`.
+        let status = wait_timeout(&mut child, Duration::from_secs(20)).expect("exits");
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(status.success(), "--threads {threads}: {status:?}");
+        assert!(!stderr.contains("panicked"), "--threads {threads}: {stderr}");
+        feeder.join().unwrap();
+    }
+}
+
+#[test]
+fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
+    // 20 000 AssumeRoles for made-up instances around the real instance's session, which was
+    // issued later than them: closest to expiry first means the flood goes before it does.
+    let flood = |from: usize, recs: &mut Vec<serde_json::Value>| {
+        for n in from..from + 10_000 {
+            let mut r = issue(&format!("flood-{n}"), 0.0);
+            r["requestParameters"]["roleSessionName"] = serde_json::json!(format!("i-f{n:016x}"));
+            recs.push(r);
+        }
+    };
+    let mut recs = Vec::new();
+    flood(0, &mut recs);
+    recs.push(issue("ar", 1.0));
+    recs.push(call("a", 1.5, "3.3.3.3"));
+    flood(10_000, &mut recs);
+    recs.push(call("b", 2.0, "9.9.9.9"));
+    let input = lines(&recs);
+    let run = |threads| {
+        run_cfg(Config {
+            inputs: vec![Input::Memory("flood".into(), input.clone())],
+            threads,
+            detector: credtrail::detector::DetectorConfig {
+                max_sessions: 4_000,
+                ..Default::default()
+            },
+            ..Config::default()
+        })
+    };
+    let one = run(1);
+    assert!(one.stats.evicted > 0);
+    assert!(one.stats.sessions <= 4_000 + 64, "{}", one.stats.sessions);
+    assert_eq!(
+        alerts(&one.stdout),
+        ["b"],
+        "the real session, latest to expire, survives"
+    );
+    for threads in [2, 3] {
+        let many = run(threads);
+        assert_eq!(
+            many.stats, one.stats,
+            "evictions are the same for every thread count"
+        );
+        assert_eq!(many.stdout, one.stdout);
+    }
+    assert!(
+        one.stats
+            .summary()
+            .contains("warning: the session table was full")
+    );
+}
