@@ -395,14 +395,13 @@ impl Shard {
         self.tables[part].apply(r)
     }
 
-    /// Every row, for saving: `(instance, rows)`, sorted by instance.
+    /// A copy of every row, for saving: `(instance, rows)`, in no particular order (the saver
+    /// sorts, off the stream's path).
     pub fn export(&self) -> Vec<(CompactString, Vec<Row>)> {
-        let mut out: Vec<(CompactString, Vec<Row>)> = self
-            .tables
-            .iter()
-            .flat_map(|t| t.rows.iter().map(|(k, v)| (k.clone(), v.to_vec())))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::with_capacity(self.sessions());
+        for t in &self.tables {
+            out.extend(t.rows.iter().map(|(k, v)| (k.clone(), v.to_vec())));
+        }
         out
     }
 

@@ -303,3 +303,44 @@ fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
             .contains("warning: the session table was full")
     );
 }
+
+/// Figures for the README, not a speed assertion: how long the stream waits for a checkpoint's
+/// copy of one million rows, and how long the save itself takes on its own thread. Run with
+/// `cargo test --release --test reliability -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement"]
+fn save_pause_at_one_million_sessions() {
+    use credtrail::detector::{DetectorConfig, Resolver, Routed, Shard, Step};
+    use credtrail::session_key::SessionKey;
+    let mut shard = Shard::new(DetectorConfig::default());
+    for n in 0..1_000_000u64 {
+        let session =
+            SessionKey::from_role_arn("arn:aws:iam::123456789012:role/app-role", &format!("i-{n:017x}"))
+                .unwrap();
+        shard.apply(Routed {
+            step: Step::Issue { session, time: 0 },
+            watermark: 0,
+        });
+    }
+    assert_eq!(shard.sessions(), 1_000_000);
+    let t = Instant::now();
+    let rows = shard.export();
+    let pause = t.elapsed();
+    let mut snap = credtrail::state::Snapshot::default();
+    Resolver::default().export(&mut snap);
+    snap.rows = rows;
+    snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let dir = temp("pause");
+    let t = Instant::now();
+    credtrail::state::save(&dir.join("state.bin"), &snap).unwrap();
+    let save = t.elapsed();
+    let size = std::fs::metadata(dir.join("state.bin")).unwrap().len();
+    let t = Instant::now();
+    let back = credtrail::state::load(&dir.join("state.bin")).unwrap();
+    let load = t.elapsed();
+    assert_eq!(back.sessions(), 1_000_000);
+    println!(
+        "1M sessions: stream pause (copy) {pause:?}, save {save:?} ({} MB), load {load:?}",
+        size >> 20
+    );
+}
