@@ -20,8 +20,9 @@ use crate::source_address::{Source, is_private};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -287,20 +288,60 @@ struct PendingChange {
     ip: Option<IpAddr>,
 }
 
+/// Who a session is beside its instance id. Many instances share one role, so rows share one
+/// interned copy: the table's size per session is what decides how many sessions fit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identity {
+    partition: crate::session_key::Partition,
+    account: CompactString,
+    role: CompactString,
+}
+
+/// Pending address changes: usually none, so one pointer until there is one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct PendingList(Option<Box<Vec<PendingChange>>>);
+
+impl PendingList {
+    fn iter(&self) -> std::slice::Iter<'_, PendingChange> {
+        self.0.as_deref().map_or([].iter(), |v| v.iter())
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |v| v.len())
+    }
+
+    fn push(&mut self, p: PendingChange) {
+        self.0.get_or_insert_with(Default::default).push(p);
+    }
+
+    fn remove(&mut self, i: usize) -> PendingChange {
+        let v = self.0.as_mut().expect("index of an existing change");
+        let p = v.remove(i);
+        if v.is_empty() {
+            self.0 = None;
+        }
+        p
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// One session's row: its identity beside the instance id, expiry, lock and pending changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    account: CompactString,
-    partition: crate::session_key::Partition,
-    role: CompactString,
+    ident: std::sync::Arc<Identity>,
     expires: Millis,
     locks: SmallVec<[Lock; 1]>,
-    pending: Vec<PendingChange>,
+    pending: PendingList,
 }
 
 impl Row {
     fn is(&self, s: &SessionKey) -> bool {
-        self.partition == s.partition && self.account == s.account && self.role == s.role
+        let id = &*self.ident;
+        id.partition == s.partition && id.account == s.account && id.role == s.role
     }
 
     /// Live for a record at `time` whose input so far reached `watermark`.
@@ -309,7 +350,7 @@ impl Row {
     }
 
     fn in_account(&self, account: &Option<CompactString>) -> bool {
-        account.as_ref().is_none_or(|a| *a == self.account)
+        account.as_ref().is_none_or(|a| *a == self.ident.account)
     }
 }
 
@@ -409,6 +450,10 @@ impl Shard {
     pub fn import(&mut self, instance: CompactString, rows: Vec<Row>) {
         let t = &mut self.tables[partition_of(&instance)];
         t.live_rows += rows.len();
+        let rows = rows.into_iter().map(|mut r| {
+            r.ident = intern(&mut t.idents, (*r.ident).clone());
+            r
+        });
         t.rows.entry(instance).or_default().extend(rows);
     }
 }
@@ -418,10 +463,26 @@ struct Table {
     cfg: DetectorConfig,
     cap: usize,
     rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
+    idents: HashSet<Arc<Identity>, ahash::RandomState>,
     live_rows: usize,
     swept_at: Millis,
     steps_since_sweep: usize,
     evicted: u64,
+}
+
+/// Identities kept for sharing per partition; past it new ones are not shared (a flood of made-up
+/// roles must not grow the interner without bound).
+const MAX_IDENTS: usize = 1 << 16;
+
+fn intern(set: &mut HashSet<Arc<Identity>, ahash::RandomState>, id: Identity) -> Arc<Identity> {
+    if let Some(a) = set.get(&id) {
+        return a.clone();
+    }
+    let a = Arc::new(id);
+    if set.len() < MAX_IDENTS {
+        set.insert(a.clone());
+    }
+    a
 }
 
 impl Table {
@@ -430,6 +491,7 @@ impl Table {
             cfg,
             cap,
             rows: HashMap::default(),
+            idents: HashSet::default(),
             live_rows: 0,
             swept_at: Millis::MIN,
             steps_since_sweep: 0,
@@ -507,8 +569,11 @@ impl Table {
 
     fn issue(&mut self, session: SessionKey, time: Millis, wm: Millis) {
         let expires = time.saturating_add(self.cfg.ttl);
-        let rows = self.rows.entry(session.instance.clone()).or_default();
-        match rows.iter_mut().find(|row| row.is(&session)) {
+        let existing = self
+            .rows
+            .get_mut(&session.instance)
+            .and_then(|rows| rows.iter_mut().find(|row| row.is(&session)));
+        match existing {
             // A refresh keeps the locks and never shortens the row: CloudTrail may deliver an older
             // AssumeRole after a newer one.
             Some(row) if row.live_at(time, wm) => row.expires = row.expires.max(expires),
@@ -518,13 +583,20 @@ impl Table {
                 row.pending.clear();
             }
             None => {
+                let ident = intern(
+                    &mut self.idents,
+                    Identity {
+                        partition: session.partition,
+                        account: session.account,
+                        role: session.role,
+                    },
+                );
+                let rows = self.rows.entry(session.instance).or_default();
                 rows.push(Row {
-                    account: session.account,
-                    partition: session.partition,
-                    role: session.role,
+                    ident,
                     expires,
                     locks: SmallVec::new(),
-                    pending: Vec::new(),
+                    pending: PendingList::default(),
                 });
                 self.live_rows += 1;
                 if self.live_rows > self.cap {
@@ -701,6 +773,7 @@ impl Table {
             !rows.is_empty()
         });
         self.live_rows -= removed;
+        self.idents.retain(|a| Arc::strong_count(a) > 1);
     }
 }
 
@@ -730,5 +803,18 @@ fn verdict(
         expires: row.expires,
         first_lock,
         change,
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The table's size per session decides how many sessions fit: a row must not grow unnoticed
+    /// (72 bytes: shared identity, expiry, one inline lock, a pointer for pending changes).
+    #[test]
+    fn a_row_stays_small() {
+        assert!(std::mem::size_of::<Row>() <= 72, "{}", std::mem::size_of::<Row>());
+        assert!(std::mem::size_of::<Lock>() <= 32);
     }
 }
