@@ -20,4 +20,6 @@ pub mod state;
 
 pub use config::{Config, Emit, Input};
 pub use pipeline::{Stats, run, run_sequential};
+pub mod findings;
 pub mod generator;
+pub mod ip_ranges;

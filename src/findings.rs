@@ -1,0 +1,1678 @@
+//! `--emit findings`: compromise verdicts grouped into incidents, written as OCSF Detection
+//! Findings.
+//!
+//! # Incidents
+//!
+//! An incident is one (session, foreign address) pair: every `compromise` verdict for session `S`
+//! from address `A` joins the incident `(S, A)` until it closes. Two foreign addresses on one session
+//! are two incidents; the same address again is the same incident.
+//!
+//! # What is written, and when
+//!
+//! Each incident is written as a *stream of snapshots* sharing one `finding_info.uid`:
+//!
+//! - **Create** (`activity_id` 1) at once, on the incident's first alert: the lowest latency the
+//!   input allows, which is what matters for stolen credentials (the thief acts within minutes).
+//! - **Update** (`activity_id` 2) on a later alert when it adds an API call not seen in the incident
+//!   before (a new operation, or a known one with a new error code), or when at least
+//!   [`FindingsConfig::update_interval`] of event time has passed since the previous line. Repeats
+//!   of known calls in between only raise the counts, which the next line carries. An incident
+//!   writes at most `1 + max_calls + (last_seen - first_seen) / update_interval` lines, plus its
+//!   Close. Calls after the latest line and before the close are in the Close line.
+//! - **Close** (`activity_id` 3) once the watermark passes the session's expiry plus
+//!   [`FindingsConfig::close_grace`] (by default the detector's own [`LATE_GRACE`], so an incident
+//!   closes when the detector forgets the session row), or at the end of the input.
+//!
+//! Every line is a complete snapshot, never a delta: a consumer keeps the line with the highest
+//! `metadata.sequence` per `finding_info.uid` (an upsert), or, in a batch run, reads only the
+//! `activity_id` 3 lines, which hold each incident's final state. A Create/Update stream rather
+//! than one line at close was chosen because a close can come hours after the theft (the session
+//! TTL); the close line still gives batch consumers one complete record per incident.
+//!
+//! # Determinism
+//!
+//! Nothing here reads the wall clock: every time is CloudTrail event time, and `time` is the first
+//! alert's time (Create), the latest alert's time (Update) or the close time (session expiry plus
+//! grace, or the final watermark). Ids are a fixed hash of the session ARN, the foreign address and
+//! the first alert's time ([`incident_id`]). All the state of an incident is its session's, so
+//! [`Incidents`] can live on the shard that owns the session: the lines and their content do not
+//! depend on the number of shards, provided each shard is fed its sessions' alerts in input order
+//! (which the pipeline already guarantees) and [`Incidents::advance`] / [`Incidents::finish`] are
+//! called with the same watermarks on every shard.
+//!
+//! # Severity
+//!
+//! See [`severity`]: OutsideAWS is High, InsideAWS (or a private address through a VPC endpoint)
+//! is Medium, one step lower when the caller knows the foreign address to be another instance of
+//! the same account.
+//!
+//! # OCSF mapping (version [`OCSF_VERSION`], class 2004 Detection Finding, profile `cloud`)
+//!
+//! - `finding_info`: `uid` (incident id), `title`, `desc`, `types`
+//!   (`credtrail:InstanceCredentialExfiltration.{OutsideAWS,InsideAWS,PrivateNetwork,Unclassified}`),
+//!   `created_time`/`first_seen_time` (first alert), `modified_time`/`last_seen_time` (latest
+//!   alert), `analytic` (rule `credtrail.ip-lock`), `data_sources`.
+//! - `start_time`, `end_time`, `count` (calls from the address), `duration`.
+//! - `resources`: the instance (`AWS::EC2::Instance`, uid the instance id) and the role session
+//!   (`AWS::STS::AssumedRoleSession`, uid the session ARN, name the role).
+//! - `evidences[0]`: `actor` (user: the session ARN, type AssumedRole, account; session: uid the
+//!   session ARN, issuer the role ARN, credential_uid the access key id when known) and
+//!   `src_endpoint.ip`, the foreign address. In OCSF 1.3.0 Detection Finding has no class-level
+//!   `src_endpoint`, and a class-level `actor` only under the `host` profile (it would describe the
+//!   host, which the thief is not), so both live in the evidence, where 1.3.0 puts them.
+//! - `evidences[1..]`: one per distinct (operation, error code), first-seen order:
+//!   `api.operation`, `api.response.error`, and `data` {count, first/last seen}.
+//! - `cloud`: provider `AWS`, account, region (the alerting calls' `awsRegion`, when known).
+//! - `severity_id`/`severity`, `confidence_id`/`confidence`, `status_id` 1 New on every line (the
+//!   status is the consumer's triage state; closing is the activity, not a resolution).
+//! - `metadata`: `version`, `product` {name, vendor_name `credtrail`, version}, `uid`
+//!   (`<incident id>/<sequence>`), `correlation_uid` (incident id), `sequence`, `profiles`.
+//! - `unmapped` (no OCSF home): `origin`, `aws_ip_range` {region, service, network_border_group},
+//!   `slot`, `locked_ips` [{ip, slot, since (ms), origin}], `calls_not_listed`,
+//!   `session_row_expires` (ms), `close_reason`, `peer_note`.
+
+use crate::detector::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::event_time::{self, MINUTE, Millis};
+use crate::ip_ranges::AwsRanges;
+use crate::session_key::SessionKey;
+use crate::source_address::is_private;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The OCSF version the findings follow (and `tests/data/ocsf/` validates against).
+pub const OCSF_VERSION: &str = "1.3.0";
+const CLASS_UID: u32 = 2004;
+const CATEGORY_UID: u32 = 2;
+/// Strings copied from records (operation names, error codes, regions, key ids) are cut to this
+/// many bytes, so a hostile record cannot make an incident large.
+pub const MAX_FIELD_BYTES: usize = 256;
+
+/// Where the foreign address is, which is what the severity follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A public address in no AWS range.
+    OutsideAws,
+    /// A public address in an AWS range: another AWS customer's resource, or one of yours.
+    InsideAws {
+        region: String,
+        service: String,
+        network_border_group: String,
+    },
+    /// A private address (RFC 1918, 100.64.0.0/10, fc00::/7), as VPC endpoints report.
+    PrivateNetwork,
+    /// A public address, but no `--aws-ip-ranges` was given to tell inside from outside.
+    Unclassified,
+}
+
+impl Origin {
+    pub fn classify(ip: IpAddr, ranges: Option<&AwsRanges>) -> Origin {
+        if is_private(&ip) {
+            return Origin::PrivateNetwork;
+        }
+        let Some(ranges) = ranges else {
+            return Origin::Unclassified;
+        };
+        match ranges.lookup(ip) {
+            Some(r) => Origin::InsideAws {
+                region: r.region.to_owned(),
+                service: r.service.to_owned(),
+                network_border_group: r.network_border_group.to_owned(),
+            },
+            None => Origin::OutsideAws,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::OutsideAws => "outside_aws",
+            Origin::InsideAws { .. } => "inside_aws",
+            Origin::PrivateNetwork => "private_network",
+            Origin::Unclassified => "unclassified",
+        }
+    }
+
+    fn finding_type(&self) -> &'static str {
+        match self {
+            Origin::OutsideAws => "credtrail:InstanceCredentialExfiltration.OutsideAWS",
+            Origin::InsideAws { .. } => "credtrail:InstanceCredentialExfiltration.InsideAWS",
+            Origin::PrivateNetwork => "credtrail:InstanceCredentialExfiltration.PrivateNetwork",
+            Origin::Unclassified => "credtrail:InstanceCredentialExfiltration.Unclassified",
+        }
+    }
+}
+
+/// OCSF `severity_id` and its caption.
+///
+/// | origin | severity |
+/// |---|---|
+/// | OutsideAWS | 4 High |
+/// | unclassified (no `--aws-ip-ranges`) | 4 High |
+/// | InsideAWS | 3 Medium |
+/// | private address (VPC endpoint) | 3 Medium |
+///
+/// and one step lower (High to Medium, Medium to Low) with a `peer_note`: the caller knows the
+/// foreign address to be another instance of the same account.
+///
+/// Why: instance credentials used from outside AWS have no benign explanation in the method (an
+/// instance's own calls leave from AWS addresses), so that is "act now". The benign explanations the
+/// method can miss all sit inside AWS (an egress NAT gateway with several addresses, a proxy fleet,
+/// an address change CloudTrail did not record), and so does a thief's own EC2 instance: still an
+/// alert, but with more false positives. Without the ranges the origin is unknown and the finding
+/// keeps the higher severity. In every case the caveat of the method holds: if the thief called
+/// before the instance did, the locked address is the thief's and the "foreign" one the instance's;
+/// the finding's description says so, and it changes nothing about the severity, since either way
+/// two parties use one instance's credentials.
+pub fn severity(origin: &Origin, peer_note: bool) -> (u8, &'static str) {
+    let base = match origin {
+        Origin::OutsideAws | Origin::Unclassified => 4,
+        Origin::InsideAws { .. } | Origin::PrivateNetwork => 3,
+    };
+    let id = if peer_note { base - 1 } else { base };
+    (id, severity_caption(id))
+}
+
+fn severity_caption(id: u8) -> &'static str {
+    match id {
+        1 => "Informational",
+        2 => "Low",
+        3 => "Medium",
+        4 => "High",
+        5 => "Critical",
+        6 => "Fatal",
+        _ => "Unknown",
+    }
+}
+
+/// OCSF `confidence_id` and its caption: High outside AWS, Medium inside AWS, on a private address
+/// or unclassified, Low with a `peer_note`.
+pub fn confidence(origin: &Origin, peer_note: bool) -> (u8, &'static str) {
+    match (origin, peer_note) {
+        (_, true) => (1, "Low"),
+        (Origin::OutsideAws, false) => (3, "High"),
+        _ => (2, "Medium"),
+    }
+}
+
+/// One distinct (operation, error code) of an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSummary {
+    /// CloudTrail `eventName`.
+    pub operation: String,
+    /// CloudTrail `errorCode`, if the call failed.
+    pub error_code: Option<String>,
+    pub count: u64,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The watermark passed the session's expiry plus the grace.
+    SessionExpired,
+    /// The input ended.
+    EndOfInput,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::SessionExpired => "session_expired",
+            CloseReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+/// The state of one (session, foreign address) incident: what a finding line is written from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    /// [`incident_id`] of the session ARN, the address and `first_seen`.
+    pub id: String,
+    pub session: SessionKey,
+    pub foreign_ip: IpAddr,
+    /// The slot the first alert was judged in.
+    pub slot: Slot,
+    pub origin: Origin,
+    /// Event time of the first alert (the id's), and the latest.
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    /// Calls from the address.
+    pub count: u64,
+    /// Distinct (operation, error code), in first-seen order, at most `max_calls`.
+    pub calls: Vec<CallSummary>,
+    /// Calls whose (operation, error code) did not fit in `calls`.
+    pub calls_not_listed: u64,
+    /// The session's locks at the latest alert.
+    pub locks: Vec<Lock>,
+    /// The latest expiry of the session row seen with an alert.
+    pub session_expires: Millis,
+    /// `awsRegion` of the first alert that had one.
+    pub region: Option<String>,
+    /// `userIdentity.accessKeyId` of the first alert that had one.
+    pub access_key_id: Option<String>,
+    /// `userIdentity.sessionContext.sessionIssuer.arn` of the first alert that had one: the role
+    /// ARN with its path. Without it the role ARN is rebuilt from the session key, without path.
+    pub role_arn: Option<String>,
+    /// Set by the caller when it knows more about the address (e.g. "locked by i-0abc… of the same
+    /// account"); lowers the severity one step.
+    pub peer_note: Option<String>,
+    /// Lines written so far; the next line's `metadata.sequence`.
+    pub lines: u32,
+    pub closed: Option<(Millis, CloseReason)>,
+}
+
+/// The lifecycle step a line reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Open,
+    Update,
+    Close,
+}
+
+impl Phase {
+    fn activity(self) -> (u32, &'static str) {
+        match self {
+            Phase::Open => (1, "Create"),
+            Phase::Update => (2, "Update"),
+            Phase::Close => (3, "Close"),
+        }
+    }
+}
+
+/// A deterministic incident id: `ctf-` and 32 hex digits of the 128-bit FNV-1a hash of
+/// `session_arn`, `foreign_ip` and `first_seen` (milliseconds, decimal), newline-separated. Stable
+/// across runs, machines, versions of Rust and thread counts.
+pub fn incident_id(session_arn: &str, foreign_ip: &str, first_seen: Millis) -> String {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut h = OFFSET;
+    let first = first_seen.to_string();
+    for part in [
+        session_arn.as_bytes(),
+        b"\n",
+        foreign_ip.as_bytes(),
+        b"\n",
+        first.as_bytes(),
+    ] {
+        for &b in part {
+            h ^= u128::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    format!("ctf-{h:032x}")
+}
+
+/// Writes one finding line (OCSF Detection Finding JSON and a newline) for `incident` at `phase`.
+/// The line's `metadata.sequence` is `incident.lines`; the caller counts lines ([`Incidents`]
+/// does).
+pub fn write_finding(incident: &Incident, phase: Phase, out: &mut Vec<u8>) {
+    let value = finding(incident, phase);
+    // Serialising a Value into a Vec cannot fail; serde_json escapes every control character, so
+    // the line holds no newline of its own.
+    let _ = serde_json::to_writer(&mut *out, &value);
+    out.push(b'\n');
+}
+
+fn slot_name(s: Slot) -> &'static str {
+    match s {
+        Slot::Public => "public",
+        Slot::Private => "private",
+    }
+}
+
+fn aws_account(account: &str) -> Value {
+    json!({"uid": account, "type_id": 10, "type": "AWS Account"})
+}
+
+fn finding(inc: &Incident, phase: Phase) -> Value {
+    let s = &inc.session;
+    let partition = s.partition.as_str();
+    let arn = s.to_string();
+    let role_arn = inc
+        .role_arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:{partition}:iam::{}:role/{}", s.account, s.role));
+    let ip = inc.foreign_ip.to_string();
+    let note = inc.peer_note.is_some();
+    let (severity_id, severity) = severity(&inc.origin, note);
+    let (confidence_id, confidence) = confidence(&inc.origin, note);
+    let (activity_id, activity) = phase.activity();
+    let time = match (phase, inc.closed) {
+        (Phase::Open, _) => inc.first_seen,
+        (Phase::Close, Some((at, _))) => at,
+        _ => inc.last_seen,
+    };
+    let locks = describe_locks(&inc.locks);
+    let where_from = match &inc.origin {
+        Origin::OutsideAws => "outside AWS".to_owned(),
+        Origin::InsideAws { region, service, .. } => format!("inside AWS ({region} {service})"),
+        Origin::PrivateNetwork => "a private network address".to_owned(),
+        Origin::Unclassified => "an address not classified (no AWS ranges loaded)".to_owned(),
+    };
+    let title = format!(
+        "EC2 instance credentials of {} used from {} ({ip})",
+        s.instance,
+        match &inc.origin {
+            Origin::OutsideAws => "outside AWS",
+            Origin::InsideAws { .. } => "another AWS address",
+            Origin::PrivateNetwork => "another private address",
+            Origin::Unclassified => "an address outside the session's lock",
+        }
+    );
+    let operations = inc
+        .calls
+        .iter()
+        .map(|c| match &c.error_code {
+            Some(e) => format!("{} ({e}) x{}", c.operation, c.count),
+            None => format!("{} x{}", c.operation, c.count),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if inc.calls_not_listed > 0 {
+        format!(" and {} more", inc.calls_not_listed)
+    } else {
+        String::new()
+    };
+    let mut desc = format!(
+        "The instance session {arn} (instance {inst}, role {role}, account {acct}) is locked to \
+         {locks}. {n} call(s) with its credentials came from {ip}, {where_from}, between {first} \
+         and {last}: {operations}{more}. Either the credentials were stolen and used from {ip}, \
+         or the locked address is the thief's, who called first: check which address is the \
+         instance's.",
+        inst = s.instance,
+        role = s.role,
+        acct = s.account,
+        n = inc.count,
+        first = event_time::format(inc.first_seen),
+        last = event_time::format(inc.last_seen),
+    );
+    if let Some(n) = &inc.peer_note {
+        desc.push_str(" Note: ");
+        desc.push_str(n);
+    }
+    let message = format!(
+        "{} call(s) with the credentials of instance {} (role {}) from {ip}, {where_from}; the \
+         session is locked to {locks}",
+        inc.count, s.instance, s.role
+    );
+
+    let mut instance = json!({
+        "type": "AWS::EC2::Instance",
+        "uid": s.instance.as_str(),
+        "name": s.instance.as_str(),
+        "cloud_partition": partition,
+        "data": {"account_uid": s.account.as_str()},
+    });
+    if let Some(r) = &inc.region {
+        instance["region"] = json!(r);
+    }
+    let role_session = json!({
+        "type": "AWS::STS::AssumedRoleSession",
+        "uid": arn,
+        "name": s.role.as_str(),
+        "cloud_partition": partition,
+        "data": {"role_arn": role_arn, "account_uid": s.account.as_str()},
+    });
+
+    let mut user = json!({
+        "type_id": 99,
+        "type": "AssumedRole",
+        "uid": arn,
+        "name": s.role.as_str(),
+        "account": aws_account(&s.account),
+    });
+    let mut session = json!({"uid": arn, "issuer": role_arn});
+    if let Some(k) = &inc.access_key_id {
+        user["credential_uid"] = json!(k);
+        session["credential_uid"] = json!(k);
+    }
+    let mut origin_data = json!({"origin": inc.origin.as_str()});
+    if let Origin::InsideAws {
+        region,
+        service,
+        network_border_group,
+    } = &inc.origin
+    {
+        origin_data["aws_ip_range"] = json!({
+            "region": region,
+            "service": service,
+            "network_border_group": network_border_group,
+        });
+    }
+    let mut evidences = vec![json!({
+        "actor": {"user": user, "session": session},
+        "src_endpoint": {"ip": ip},
+        "data": origin_data.clone(),
+    })];
+    for c in &inc.calls {
+        let mut api = json!({"operation": c.operation});
+        if let Some(e) = &c.error_code {
+            api["response"] = json!({"error": e});
+        }
+        evidences.push(json!({
+            "api": api,
+            "data": {
+                "count": c.count,
+                "first_seen_time": c.first_seen,
+                "last_seen_time": c.last_seen,
+            },
+        }));
+    }
+
+    let mut cloud = json!({"provider": "AWS", "account": aws_account(&s.account)});
+    if let Some(r) = &inc.region {
+        cloud["region"] = json!(r);
+    }
+
+    let mut unmapped = match origin_data {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    unmapped.insert("slot".into(), json!(slot_name(inc.slot)));
+    unmapped.insert(
+        "locked_ips".into(),
+        Value::Array(
+            inc.locks
+                .iter()
+                .map(|l| {
+                    json!({
+                        "ip": l.ip.to_string(),
+                        "slot": slot_name(l.slot),
+                        "since": l.since,
+                        "origin": match l.origin {
+                            LockOrigin::FirstUse => "first_use",
+                            LockOrigin::AddressChange => "address_change",
+                        },
+                    })
+                })
+                .collect(),
+        ),
+    );
+    unmapped.insert("calls_not_listed".into(), json!(inc.calls_not_listed));
+    unmapped.insert("session_row_expires".into(), json!(inc.session_expires));
+    if let (Phase::Close, Some((_, reason))) = (phase, inc.closed) {
+        unmapped.insert("close_reason".into(), json!(reason.as_str()));
+    }
+    if let Some(n) = &inc.peer_note {
+        unmapped.insert("peer_note".into(), json!(n));
+    }
+
+    json!({
+        "activity_id": activity_id,
+        "activity_name": activity,
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": CLASS_UID,
+        "class_name": "Detection Finding",
+        "type_uid": CLASS_UID * 100 + activity_id,
+        "type_name": format!("Detection Finding: {activity}"),
+        "time": time,
+        "timezone_offset": 0,
+        "start_time": inc.first_seen,
+        "end_time": inc.last_seen,
+        "duration": inc.last_seen.saturating_sub(inc.first_seen),
+        "count": inc.count,
+        "severity_id": severity_id,
+        "severity": severity,
+        "confidence_id": confidence_id,
+        "confidence": confidence,
+        "status_id": 1,
+        "status": "New",
+        "message": message,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {
+                "name": "credtrail",
+                "vendor_name": "credtrail",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "uid": format!("{}/{}", inc.id, inc.lines),
+            "correlation_uid": inc.id,
+            "sequence": inc.lines,
+            "profiles": ["cloud"],
+        },
+        "finding_info": {
+            "uid": inc.id,
+            "title": title,
+            "desc": desc,
+            "types": [inc.origin.finding_type()],
+            "created_time": inc.first_seen,
+            "first_seen_time": inc.first_seen,
+            "modified_time": inc.last_seen,
+            "last_seen_time": inc.last_seen,
+            "data_sources": ["AWS CloudTrail"],
+            "analytic": {
+                "uid": "credtrail.ip-lock",
+                "name": "EC2 instance credentials used outside the session's locked address \
+                         (Netflix, Bengtson 2018)",
+                "type_id": 1,
+                "type": "Rule",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+        },
+        "resources": [instance, role_session],
+        "evidences": evidences,
+        "cloud": cloud,
+        "unmapped": unmapped,
+    })
+}
+
+fn describe_locks(locks: &[Lock]) -> String {
+    if locks.is_empty() {
+        return "no address".into();
+    }
+    locks
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({}, since {})",
+                l.ip,
+                slot_name(l.slot),
+                event_time::format(l.since)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How incidents are grouped and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FindingsConfig {
+    /// Least event time between two lines of an incident when no new (operation, error) appeared.
+    pub update_interval: Millis,
+    /// An incident closes when the watermark passes the session's expiry plus this.
+    pub close_grace: Millis,
+    /// Distinct (operation, error code) listed per incident; further ones are only counted.
+    pub max_calls: usize,
+    /// Incidents open at once for one session; alerts from further addresses of that session are
+    /// counted in [`Incidents::dropped`] instead. Per session, so independent of the shard count.
+    pub max_incidents_per_session: usize,
+}
+
+impl Default for FindingsConfig {
+    fn default() -> Self {
+        FindingsConfig {
+            update_interval: 5 * MINUTE,
+            close_grace: LATE_GRACE,
+            max_calls: 50,
+            max_incidents_per_session: 256,
+        }
+    }
+}
+
+/// One `compromise` verdict, with what the record said about the call.
+#[derive(Debug, Clone, Copy)]
+pub struct Alert<'a> {
+    /// The verdict; anything but [`VerdictKind::Compromise`] is ignored.
+    pub verdict: &'a Verdict,
+    /// The call's event time (`Step::Call::time`).
+    pub time: Millis,
+    /// The watermark the step was routed with (`Routed::watermark`).
+    pub watermark: Millis,
+    /// CloudTrail `eventName`.
+    pub event_name: &'a str,
+    /// CloudTrail `errorCode`, if any.
+    pub error_code: Option<&'a str>,
+    /// CloudTrail `awsRegion`, if any.
+    pub region: Option<&'a str>,
+    /// `userIdentity.accessKeyId`, if any.
+    pub access_key_id: Option<&'a str>,
+    /// `userIdentity.sessionContext.sessionIssuer.arn`, if any.
+    pub role_arn: Option<&'a str>,
+    /// See [`Incident::peer_note`].
+    pub peer_note: Option<&'a str>,
+}
+
+struct Open {
+    incident: Incident,
+    /// Event time of the latest line.
+    last_line: Millis,
+}
+
+/// The open incidents of some sessions (those of one shard), and when to write them.
+///
+/// Plain state driven by event times: no threads, no wall clock.
+pub struct Incidents {
+    cfg: FindingsConfig,
+    ranges: Option<Arc<AwsRanges>>,
+    open: HashMap<(SessionKey, IpAddr), Open, ahash::RandomState>,
+    per_session: HashMap<SessionKey, usize, ahash::RandomState>,
+    /// The earliest close time of the open incidents.
+    next_close: Millis,
+    dropped: u64,
+    lines: u64,
+}
+
+impl Incidents {
+    pub fn new(cfg: FindingsConfig, ranges: Option<Arc<AwsRanges>>) -> Incidents {
+        Incidents {
+            cfg,
+            ranges,
+            open: HashMap::default(),
+            per_session: HashMap::default(),
+            next_close: Millis::MAX,
+            dropped: 0,
+            lines: 0,
+        }
+    }
+
+    /// Incidents open now.
+    pub fn open(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Alerts not tracked because their session had `max_incidents_per_session` open.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Lines written so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Applies one alert; writes the lines it causes (none, a Create, an Update, or a Close of an
+    /// expired incident of the same pair followed by the Create of a new one). Returns how many.
+    pub fn alert(&mut self, a: &Alert<'_>, out: &mut Vec<u8>) -> usize {
+        let v = a.verdict;
+        if v.kind != VerdictKind::Compromise {
+            return 0;
+        }
+        let Ok(ip) = v.source.parse::<IpAddr>() else {
+            return 0;
+        };
+        let mut written = 0;
+        let key = (v.session.clone(), ip);
+        // An incident whose session was forgotten does not take new calls: the pair starts over.
+        if let Some(o) = self.open.get(&key)
+            && close_at(&o.incident, &self.cfg) < a.watermark
+        {
+            let at = close_at(&o.incident, &self.cfg);
+            written += self.close(&key, at, CloseReason::SessionExpired, out);
+            self.recompute_next_close();
+        }
+        let cfg = self.cfg;
+        let call = (clip(a.event_name), a.error_code.map(clip));
+        if let Some(o) = self.open.get_mut(&key) {
+            let inc = &mut o.incident;
+            let new_call = record_call(inc, call, a.time, cfg.max_calls);
+            inc.count += 1;
+            inc.last_seen = inc.last_seen.max(a.time);
+            inc.locks = v.locks.to_vec();
+            inc.session_expires = inc.session_expires.max(v.expires);
+            fill(&mut inc.region, a.region);
+            fill(&mut inc.access_key_id, a.access_key_id);
+            fill(&mut inc.role_arn, a.role_arn);
+            fill(&mut inc.peer_note, a.peer_note);
+            if new_call || inc.last_seen >= o.last_line.saturating_add(cfg.update_interval) {
+                write_finding(inc, Phase::Update, out);
+                inc.lines += 1;
+                o.last_line = inc.last_seen;
+                self.lines += 1;
+                written += 1;
+            }
+            self.next_close = self.next_close.min(close_at(inc, &cfg));
+            return written;
+        }
+        let open_here = self.per_session.get(&v.session).copied().unwrap_or(0);
+        if open_here >= cfg.max_incidents_per_session {
+            self.dropped += 1;
+            return written;
+        }
+        let mut inc = Incident {
+            id: incident_id(&v.session.to_string(), &ip.to_string(), a.time),
+            session: v.session.clone(),
+            foreign_ip: ip,
+            slot: v.slot,
+            origin: Origin::classify(ip, self.ranges.as_deref()),
+            first_seen: a.time,
+            last_seen: a.time,
+            count: 1,
+            calls: Vec::new(),
+            calls_not_listed: 0,
+            locks: v.locks.to_vec(),
+            session_expires: v.expires,
+            region: a.region.map(clip),
+            access_key_id: a.access_key_id.map(clip),
+            role_arn: a.role_arn.map(clip),
+            peer_note: a.peer_note.map(clip),
+            lines: 0,
+            closed: None,
+        };
+        record_call(&mut inc, call, a.time, cfg.max_calls);
+        write_finding(&inc, Phase::Open, out);
+        inc.lines = 1;
+        self.lines += 1;
+        written += 1;
+        self.next_close = self.next_close.min(close_at(&inc, &cfg));
+        *self.per_session.entry(v.session.clone()).or_default() += 1;
+        self.open.insert(
+            key,
+            Open {
+                incident: inc,
+                last_line: a.time,
+            },
+        );
+        written
+    }
+
+    /// Closes the incidents whose session expired before `watermark` (expiry plus grace), in order
+    /// of close time then id. Cheap when nothing is due.
+    pub fn advance(&mut self, watermark: Millis, out: &mut Vec<u8>) -> usize {
+        if watermark <= self.next_close {
+            return 0;
+        }
+        let cfg = self.cfg;
+        let mut due: Vec<(Millis, String, (SessionKey, IpAddr))> = self
+            .open
+            .iter()
+            .map(|(k, o)| (close_at(&o.incident, &cfg), o.incident.id.clone(), k.clone()))
+            .filter(|(at, _, _)| *at < watermark)
+            .collect();
+        // Ids are unique among open incidents: (close time, id) is a total order.
+        due.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut written = 0;
+        for (at, _, key) in due {
+            written += self.close(&key, at, CloseReason::SessionExpired, out);
+        }
+        self.recompute_next_close();
+        written
+    }
+
+    /// Closes every incident at the end of the input: those already expired at `watermark` as
+    /// [`Incidents::advance`] would, the others at `watermark` (or their last alert, if later),
+    /// in id order.
+    pub fn finish(&mut self, watermark: Millis, out: &mut Vec<u8>) -> usize {
+        let mut written = self.advance(watermark, out);
+        let mut rest: Vec<(String, (SessionKey, IpAddr), Millis)> = self
+            .open
+            .iter()
+            .map(|(k, o)| (o.incident.id.clone(), k.clone(), o.incident.last_seen))
+            .collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, key, last_seen) in rest {
+            written += self.close(&key, watermark.max(last_seen), CloseReason::EndOfInput, out);
+        }
+        self.next_close = Millis::MAX;
+        written
+    }
+
+    fn close(
+        &mut self,
+        key: &(SessionKey, IpAddr),
+        at: Millis,
+        reason: CloseReason,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let Some(mut o) = self.open.remove(key) else {
+            return 0;
+        };
+        o.incident.closed = Some((at, reason));
+        write_finding(&o.incident, Phase::Close, out);
+        self.lines += 1;
+        if let Some(n) = self.per_session.get_mut(&key.0) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_session.remove(&key.0);
+            }
+        }
+        1
+    }
+
+    fn recompute_next_close(&mut self) {
+        let cfg = self.cfg;
+        self.next_close = self
+            .open
+            .values()
+            .map(|o| close_at(&o.incident, &cfg))
+            .min()
+            .unwrap_or(Millis::MAX);
+    }
+}
+
+fn close_at(inc: &Incident, cfg: &FindingsConfig) -> Millis {
+    inc.session_expires.saturating_add(cfg.close_grace)
+}
+
+/// Adds one call to the summaries; true if it is a new listed (operation, error code).
+fn record_call(
+    inc: &mut Incident,
+    (operation, error_code): (String, Option<String>),
+    time: Millis,
+    max_calls: usize,
+) -> bool {
+    if let Some(c) = inc
+        .calls
+        .iter_mut()
+        .find(|c| c.operation == operation && c.error_code == error_code)
+    {
+        c.count += 1;
+        c.first_seen = c.first_seen.min(time);
+        c.last_seen = c.last_seen.max(time);
+        return false;
+    }
+    if inc.calls.len() >= max_calls {
+        inc.calls_not_listed += 1;
+        return false;
+    }
+    inc.calls.push(CallSummary {
+        operation,
+        error_code,
+        count: 1,
+        first_seen: time,
+        last_seen: time,
+    });
+    true
+}
+
+fn fill(slot: &mut Option<String>, value: Option<&str>) {
+    if slot.is_none()
+        && let Some(v) = value
+    {
+        *slot = Some(clip(v));
+    }
+}
+
+/// At most [`MAX_FIELD_BYTES`], cut at a character boundary.
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_FIELD_BYTES {
+        return s.to_owned();
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::{DetectorConfig, Routed, Shard, Step};
+    use crate::event_time::HOUR;
+    use crate::source_address::Source;
+    use smallvec::SmallVec;
+
+    const T0: Millis = 1_709_251_200_000; // 2024-03-01T00:00:00Z
+
+    fn key(arn: &str) -> SessionKey {
+        SessionKey::from_session_arn(arn).unwrap()
+    }
+
+    fn lock(ip: &str, since: Millis) -> Lock {
+        Lock {
+            ip: ip.parse().unwrap(),
+            slot: Slot::Public,
+            since,
+            origin: LockOrigin::FirstUse,
+        }
+    }
+
+    fn compromise(session: &SessionKey, source: &str, expires: Millis) -> Verdict {
+        Verdict {
+            kind: VerdictKind::Compromise,
+            session: session.clone(),
+            source: source.into(),
+            slot: Slot::Public,
+            locks: SmallVec::from_iter([lock("3.89.12.7", T0)]),
+            expires,
+            first_lock: false,
+            change: None,
+        }
+    }
+
+    fn alert<'a>(v: &'a Verdict, time: Millis, name: &'a str, error: Option<&'a str>) -> Alert<'a> {
+        Alert {
+            verdict: v,
+            time,
+            watermark: time,
+            event_name: name,
+            error_code: error,
+            region: Some("us-east-1"),
+            access_key_id: Some("ASIAEXAMPLEKEY000001"),
+            role_arn: None,
+            peer_note: None,
+        }
+    }
+
+    fn lines(out: &[u8]) -> Vec<Value> {
+        let text = std::str::from_utf8(out).unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'));
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    fn ranges() -> Arc<AwsRanges> {
+        Arc::new(
+            AwsRanges::load(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/ip-ranges-sample.json"
+            ))
+            .unwrap(),
+        )
+    }
+
+    // ---- The OCSF validator: tests/data/ocsf/detection_finding-1.x.json ----
+
+    fn schema() -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/ocsf/detection_finding-1.x.json"
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// Every problem of `event` against the vendored class definition; empty when it conforms.
+    fn validate(event: &Value, schema: &Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        let class = &schema["class"];
+        let profiles: Vec<&str> = event["metadata"]["profiles"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let v = Validator {
+            objects: &schema["objects"],
+            profiles,
+        };
+        v.object(event, &class["attributes"], None, "$", &mut errors);
+        let int = |k: &str| event[k].as_i64();
+        if int("class_uid") != class["uid"].as_i64() {
+            errors.push(format!("$.class_uid: not {}", class["uid"]));
+        }
+        if int("category_uid") != class["category_uid"].as_i64() {
+            errors.push(format!("$.category_uid: not {}", class["category_uid"]));
+        }
+        match (int("class_uid"), int("activity_id"), int("type_uid")) {
+            (Some(c), Some(a), Some(t)) if t == c * 100 + a => {}
+            _ => errors.push("$.type_uid: not class_uid * 100 + activity_id".into()),
+        }
+        if event["metadata"]["version"] != schema["source"]["version"] {
+            errors.push(format!("$.metadata.version: not {}", schema["source"]["version"]));
+        }
+        errors
+    }
+
+    struct Validator<'a> {
+        objects: &'a Value,
+        profiles: Vec<&'a str>,
+    }
+
+    impl Validator<'_> {
+        fn applies(&self, attr: &Value) -> bool {
+            attr["profile"]
+                .as_str()
+                .is_none_or(|p| self.profiles.contains(&p))
+        }
+
+        fn object(
+            &self,
+            v: &Value,
+            attrs: &Value,
+            constraints: Option<&Value>,
+            path: &str,
+            errors: &mut Vec<String>,
+        ) {
+            let Some(map) = v.as_object() else {
+                errors.push(format!("{path}: not an object"));
+                return;
+            };
+            let attrs = attrs.as_object().unwrap();
+            for (k, value) in map {
+                let at = format!("{path}.{k}");
+                let Some(attr) = attrs.get(k) else {
+                    errors.push(format!("{at}: not an attribute (or not vendored)"));
+                    continue;
+                };
+                if !self.applies(attr) {
+                    errors.push(format!("{at}: needs profile {}", attr["profile"]));
+                }
+                self.value(value, attr, &at, errors);
+                // A sibling string holds the caption of its enum value (free text only for Other).
+                if let (Some(sibling), Some(n)) = (attr["sibling"].as_str(), value.as_i64())
+                    && n != 99
+                    && let Some(given) = map.get(sibling)
+                    && let Some(caption) = attr["enum"][n.to_string()].as_str()
+                    && given.as_str() != Some(caption)
+                {
+                    errors.push(format!(
+                        "{path}.{sibling}: {given} is not the caption {caption:?}"
+                    ));
+                }
+            }
+            for (k, attr) in attrs {
+                if attr["requirement"] == "required" && self.applies(attr) && !map.contains_key(k) {
+                    errors.push(format!("{path}.{k}: required, missing"));
+                }
+            }
+            if let Some(any) = constraints.and_then(|c| c["at_least_one"].as_array())
+                && !any
+                    .iter()
+                    .any(|k| k.as_str().is_some_and(|k| map.contains_key(k)))
+            {
+                errors.push(format!("{path}: needs at least one of {any:?}"));
+            }
+        }
+
+        fn value(&self, v: &Value, attr: &Value, path: &str, errors: &mut Vec<String>) {
+            if attr["is_array"] == true {
+                match v.as_array() {
+                    Some(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            self.scalar(item, attr, &format!("{path}[{i}]"), errors);
+                        }
+                    }
+                    None => errors.push(format!("{path}: not an array")),
+                }
+            } else {
+                self.scalar(v, attr, path, errors);
+            }
+        }
+
+        fn scalar(&self, v: &Value, attr: &Value, path: &str, errors: &mut Vec<String>) {
+            let ty = attr["type"].as_str().unwrap();
+            let ok = match ty {
+                "integer_t" | "long_t" => v.is_i64(),
+                // Milliseconds: 2001-09-09 to 2286. Seconds or microseconds fall outside.
+                "timestamp_t" => v
+                    .as_i64()
+                    .is_some_and(|t| (1_000_000_000_000..10_000_000_000_000).contains(&t)),
+                "port_t" => v.as_i64().is_some_and(|p| (0..=65_535).contains(&p)),
+                "boolean_t" => v.is_boolean(),
+                "float_t" => v.is_number(),
+                "string_t" | "username_t" | "hostname_t" | "url_t" | "uuid_t" => v.is_string(),
+                "ip_t" => v.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok()),
+                "datetime_t" => v.as_str().is_some_and(|s| event_time::parse(s).is_some()),
+                "json_t" => true,
+                "object_t" => {
+                    let name = attr["object_type"].as_str().unwrap();
+                    if name == "object" {
+                        v.is_object()
+                    } else if let Some(def) = self.objects.get(name) {
+                        self.object(v, &def["attributes"], def.get("constraints"), path, errors);
+                        true
+                    } else {
+                        errors.push(format!("{path}: object type {name} not vendored"));
+                        true
+                    }
+                }
+                other => {
+                    errors.push(format!("{path}: unknown type {other}"));
+                    true
+                }
+            };
+            if !ok {
+                errors.push(format!("{path}: {v} is not a {ty}"));
+            }
+            if let Some(values) = attr["enum"].as_object() {
+                let known = v.as_i64().is_some_and(|n| values.contains_key(&n.to_string()));
+                if !known {
+                    errors.push(format!(
+                        "{path}: {v} not in the enum {:?}",
+                        values.keys().collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+    }
+
+    fn assert_valid(event: &Value) {
+        let errors = validate(event, &schema());
+        assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
+    }
+
+    /// A run of every kind of line: two incidents (outside AWS and inside), updates, a failed
+    /// call, both close reasons.
+    fn sample_run(ranges: Option<Arc<AwsRanges>>) -> Vec<u8> {
+        let s = key("arn:aws:sts::123456789012:assumed-role/app-role/i-0317f6c6b66ae9c40");
+        let mut inc = Incidents::new(FindingsConfig::default(), ranges);
+        let mut out = Vec::new();
+        let outside = compromise(&s, "203.0.113.9", T0 + 6 * HOUR);
+        let inside = compromise(&s, "18.236.4.20", T0 + 6 * HOUR);
+        inc.alert(&alert(&outside, T0 + 60_000, "ListBuckets", None), &mut out);
+        inc.alert(
+            &alert(&outside, T0 + 61_000, "GetObject", Some("AccessDenied")),
+            &mut out,
+        );
+        inc.alert(&alert(&inside, T0 + 62_000, "GetCallerIdentity", None), &mut out);
+        inc.alert(&alert(&outside, T0 + HOUR, "ListBuckets", None), &mut out);
+        inc.advance(T0 + 8 * HOUR, &mut out);
+        let later = compromise(&s, "2001:db8::7", T0 + 12 * HOUR);
+        inc.alert(&alert(&later, T0 + 9 * HOUR, "DescribeInstances", None), &mut out);
+        inc.finish(T0 + 9 * HOUR + 5, &mut out);
+        out
+    }
+
+    #[test]
+    fn produced_findings_conform_to_ocsf_detection_finding() {
+        for ranges in [None, Some(ranges())] {
+            let out = sample_run(ranges);
+            let events = lines(&out);
+            let activities: Vec<_> = events
+                .iter()
+                .map(|e| e["activity_id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(activities, [1, 2, 1, 2, 3, 3, 1, 3]);
+            for e in &events {
+                assert_valid(e);
+            }
+        }
+    }
+
+    #[test]
+    fn the_validator_catches_what_it_checks() {
+        let out = sample_run(Some(ranges()));
+        let good = lines(&out).remove(0);
+        assert_valid(&good);
+        let schema = schema();
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut e = good.clone();
+            f(&mut e);
+            validate(&e, &schema)
+        };
+        let has = |errors: Vec<String>, what: &str| {
+            assert!(errors.iter().any(|e| e.contains(what)), "{what}: {errors:#?}");
+        };
+        has(
+            broken(&|e| {
+                e["finding_info"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("uid")
+                    .map(drop)
+                    .unwrap()
+            }),
+            "$.finding_info.uid: required",
+        );
+        has(broken(&|e| e["severity_id"] = json!(7)), "not in the enum");
+        has(
+            broken(&|e| e["severity"] = json!("Critical")),
+            "is not the caption",
+        );
+        has(broken(&|e| e["type_uid"] = json!(200402)), "type_uid");
+        has(broken(&|e| e["time"] = json!(T0 / 1000)), "$.time");
+        has(broken(&|e| e["time"] = json!(1.7e12)), "$.time");
+        has(
+            broken(&|e| e["src_endpoint"] = json!({"ip": "1.2.3.4"})),
+            "$.src_endpoint: not an attribute",
+        );
+        has(
+            broken(&|e| e["metadata"]["profiles"] = json!([])),
+            "$.cloud: needs profile",
+        );
+        has(
+            broken(&|e| e["evidences"][0]["src_endpoint"]["ip"] = json!("1.2.3")),
+            "not a ip_t",
+        );
+        has(
+            broken(&|e| e["evidences"][1] = json!({})),
+            "needs at least one of",
+        );
+        has(
+            broken(&|e| {
+                e["metadata"]["product"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("vendor_name")
+                    .map(drop)
+                    .unwrap()
+            }),
+            "vendor_name: required",
+        );
+        has(
+            broken(&|e| {
+                e["cloud"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("provider")
+                    .map(drop)
+                    .unwrap()
+            }),
+            "provider: required",
+        );
+    }
+
+    #[test]
+    fn grouping_by_session_and_address() {
+        let s = key("arn:aws:sts::123456789012:assumed-role/app-role/i-1");
+        let other = key("arn:aws:sts::123456789012:assumed-role/app-role/i-2");
+        let mut inc = Incidents::new(FindingsConfig::default(), None);
+        let mut out = Vec::new();
+        let a = compromise(&s, "203.0.113.9", T0 + 6 * HOUR);
+        let b = compromise(&s, "198.51.100.1", T0 + 6 * HOUR);
+        let c = compromise(&other, "203.0.113.9", T0 + 6 * HOUR);
+        assert_eq!(inc.alert(&alert(&a, T0, "ListBuckets", None), &mut out), 1);
+        assert_eq!(inc.alert(&alert(&b, T0 + 1, "ListBuckets", None), &mut out), 1);
+        assert_eq!(inc.alert(&alert(&c, T0 + 2, "ListBuckets", None), &mut out), 1);
+        // The same address again, same call within the interval: counted, no line.
+        assert_eq!(inc.alert(&alert(&a, T0 + 3, "ListBuckets", None), &mut out), 0);
+        // A new call: an update of the same finding, not a new one.
+        assert_eq!(inc.alert(&alert(&a, T0 + 4, "GetObject", None), &mut out), 1);
+        assert_eq!(inc.open(), 3);
+        let e = lines(&out);
+        let ids: Vec<&str> = e
+            .iter()
+            .map(|e| e["finding_info"]["uid"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids[0], ids[3]);
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[0], ids[2]);
+        assert_ne!(ids[1], ids[2]);
+        let update = &e[3];
+        assert_eq!(update["activity_id"], 2);
+        assert_eq!(update["count"], 3);
+        assert_eq!(update["metadata"]["sequence"], 1);
+        assert_eq!(update["evidences"][1]["api"]["operation"], "ListBuckets");
+        assert_eq!(update["evidences"][1]["data"]["count"], 2);
+        assert_eq!(update["evidences"][2]["api"]["operation"], "GetObject");
+        assert_eq!(update["evidences"][0]["src_endpoint"]["ip"], "203.0.113.9");
+        assert_eq!(
+            update["evidences"][0]["actor"]["user"]["uid"],
+            "arn:aws:sts::123456789012:assumed-role/app-role/i-1"
+        );
+        assert_eq!(update["start_time"], T0);
+        assert_eq!(update["end_time"], T0 + 4);
+        assert_eq!(update["unmapped"]["locked_ips"][0]["ip"], "3.89.12.7");
+        assert_eq!(update["unmapped"]["locked_ips"][0]["since"], T0);
+        // The role ARN is rebuilt from the session without path, unless a record gave it.
+        assert_eq!(
+            update["evidences"][0]["actor"]["session"]["issuer"],
+            "arn:aws:iam::123456789012:role/app-role"
+        );
+        let d = compromise(&s, "192.0.2.1", T0 + 6 * HOUR);
+        let mut with_path = alert(&d, T0 + 6, "ListBuckets", None);
+        with_path.role_arn = Some("arn:aws:iam::123456789012:role/svc/team/app-role");
+        inc.alert(&with_path, &mut out);
+        let opened = lines(&out).pop().unwrap();
+        assert_eq!(
+            opened["evidences"][0]["actor"]["session"]["issuer"],
+            "arn:aws:iam::123456789012:role/svc/team/app-role"
+        );
+        assert_valid(&opened);
+        // Locked/other verdicts are not incidents.
+        let mut locked = a.clone();
+        locked.kind = VerdictKind::Locked;
+        assert_eq!(
+            inc.alert(&alert(&locked, T0 + 5, "ListBuckets", None), &mut out),
+            0
+        );
+    }
+
+    #[test]
+    fn updates_are_rate_limited_by_event_time() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let cfg = FindingsConfig::default();
+        let mut inc = Incidents::new(cfg, None);
+        let mut out = Vec::new();
+        let v = compromise(&s, "203.0.113.9", T0 + 6 * HOUR);
+        assert_eq!(inc.alert(&alert(&v, T0, "ListBuckets", None), &mut out), 1);
+        for i in 1..100 {
+            assert_eq!(
+                inc.alert(&alert(&v, T0 + i * 1000, "ListBuckets", None), &mut out),
+                0
+            );
+        }
+        // A known operation with a new error code is a new call.
+        assert_eq!(
+            inc.alert(
+                &alert(&v, T0 + 100_000, "ListBuckets", Some("Throttling")),
+                &mut out
+            ),
+            1
+        );
+        assert_eq!(
+            inc.alert(&alert(&v, T0 + 100_001, "ListBuckets", None), &mut out),
+            0
+        );
+        // The interval runs from the latest line.
+        assert_eq!(
+            inc.alert(
+                &alert(&v, T0 + 100_000 + cfg.update_interval - 1, "ListBuckets", None),
+                &mut out
+            ),
+            0
+        );
+        assert_eq!(
+            inc.alert(
+                &alert(&v, T0 + 100_000 + cfg.update_interval, "ListBuckets", None),
+                &mut out
+            ),
+            1
+        );
+        let e = lines(&out);
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[2]["count"], 104);
+        assert_eq!(e[2]["metadata"]["sequence"], 2);
+        assert_eq!(
+            e[2]["metadata"]["uid"],
+            format!("{}/2", e[0]["finding_info"]["uid"].as_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn closes_at_session_expiry_and_starts_over_after() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let mut inc = Incidents::new(FindingsConfig::default(), None);
+        let mut out = Vec::new();
+        let expires = T0 + 6 * HOUR;
+        let v = compromise(&s, "203.0.113.9", expires);
+        inc.alert(&alert(&v, T0, "ListBuckets", None), &mut out);
+        assert_eq!(
+            inc.advance(expires + LATE_GRACE, &mut out),
+            0,
+            "the row still lives"
+        );
+        assert_eq!(inc.advance(expires + LATE_GRACE + 1, &mut out), 1);
+        assert_eq!(inc.advance(expires + LATE_GRACE + 2, &mut out), 0);
+        assert_eq!(inc.open(), 0);
+        let e = lines(&out);
+        assert_eq!(e[1]["activity_id"], 3);
+        assert_eq!(e[1]["time"], expires + LATE_GRACE);
+        assert_eq!(e[1]["unmapped"]["close_reason"], "session_expired");
+        assert_eq!(e[1]["finding_info"]["uid"], e[0]["finding_info"]["uid"]);
+
+        // Without advance, an alert past the close time closes the old incident itself, then
+        // opens a new one: the result does not depend on when advance runs.
+        let mut lazy = Incidents::new(FindingsConfig::default(), None);
+        let mut out2 = Vec::new();
+        lazy.alert(&alert(&v, T0, "ListBuckets", None), &mut out2);
+        let renewed = compromise(&s, "203.0.113.9", T0 + 20 * HOUR);
+        let mut late = alert(&renewed, T0 + 15 * HOUR, "ListBuckets", None);
+        late.watermark = expires + LATE_GRACE + 1;
+        assert_eq!(lazy.alert(&late, &mut out2), 2);
+        let e2 = lines(&out2);
+        assert_eq!(e2[1], e[1]);
+        assert_eq!(e2[2]["activity_id"], 1);
+        assert_ne!(e2[2]["finding_info"]["uid"], e2[0]["finding_info"]["uid"]);
+    }
+
+    #[test]
+    fn finish_closes_everything_in_id_order() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let mut inc = Incidents::new(FindingsConfig::default(), None);
+        let mut out = Vec::new();
+        for (i, ip) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+            let v = compromise(&s, ip, T0 + 6 * HOUR);
+            inc.alert(&alert(&v, T0 + i as Millis, "ListBuckets", None), &mut out);
+        }
+        out.clear();
+        assert_eq!(inc.finish(T0 + HOUR, &mut out), 3);
+        assert_eq!(inc.open(), 0);
+        let e = lines(&out);
+        let ids: Vec<_> = e
+            .iter()
+            .map(|e| e["finding_info"]["uid"].as_str().unwrap().to_owned())
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        for e in &e {
+            assert_eq!(e["activity_id"], 3);
+            assert_eq!(e["time"], T0 + HOUR);
+            assert_eq!(e["unmapped"]["close_reason"], "end_of_input");
+        }
+    }
+
+    #[test]
+    fn ids_are_deterministic() {
+        let arn = "arn:aws:sts::123456789012:assumed-role/app-role/i-0317f6c6b66ae9c40";
+        let id = incident_id(arn, "203.0.113.9", T0);
+        // Pinned: a change here changes every finding id credtrail ever wrote.
+        assert_eq!(id, incident_id(arn, "203.0.113.9", T0));
+        assert_eq!(id.len(), 36);
+        assert!(id.starts_with("ctf-"));
+        assert_eq!(id, PINNED_ID);
+        assert_ne!(id, incident_id(arn, "203.0.113.9", T0 + 1));
+        assert_ne!(id, incident_id(arn, "203.0.113.90", T0));
+        assert_ne!(id, incident_id(&arn.replace("i-0", "i-1"), "203.0.113.9", T0));
+        // Same input, same bytes.
+        assert_eq!(sample_run(Some(ranges())), sample_run(Some(ranges())));
+    }
+
+    const PINNED_ID: &str = "ctf-0d139d4a4f97f4acd7b07c39b8d7804e";
+
+    /// Sessions split over several trackers (as over shards) give the same lines as one tracker,
+    /// when advance and finish see the same watermarks.
+    #[test]
+    fn sharding_does_not_change_the_lines() {
+        let sessions: Vec<SessionKey> = (0..6)
+            .map(|i| key(&format!("arn:aws:sts::1:assumed-role/r/i-{i}")))
+            .collect();
+        let verdicts: Vec<Verdict> = (0..60)
+            .map(|n| {
+                let s = &sessions[n % sessions.len()];
+                compromise(
+                    s,
+                    &format!("203.0.113.{}", n % 4),
+                    T0 + 6 * HOUR + (n as Millis / 7) * HOUR,
+                )
+            })
+            .collect();
+        let names = ["ListBuckets", "GetObject", "PutObject", "ListUsers"];
+        let run = |shards: usize| {
+            let mut trackers: Vec<Incidents> = (0..shards)
+                .map(|_| Incidents::new(FindingsConfig::default(), None))
+                .collect();
+            let mut out: Vec<Vec<u8>> = vec![Vec::new(); shards];
+            for (n, v) in verdicts.iter().enumerate() {
+                let time = T0 + n as Millis * 20 * MINUTE;
+                let shard = v.session.instance.as_bytes()[2] as usize % shards;
+                let a = alert(v, time, names[n % 3 + n / 30], None);
+                trackers[shard].alert(&a, &mut out[shard]);
+                if n % 10 == 9 {
+                    for (t, o) in trackers.iter_mut().zip(out.iter_mut()) {
+                        t.advance(time, o);
+                    }
+                }
+            }
+            for (t, o) in trackers.iter_mut().zip(out.iter_mut()) {
+                t.finish(T0 + 40 * HOUR, o);
+            }
+            let mut all: Vec<String> = out
+                .iter()
+                .flat_map(|o| {
+                    std::str::from_utf8(o)
+                        .unwrap()
+                        .lines()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            all.sort();
+            all
+        };
+        let one = run(1);
+        assert!(one.len() > 20, "{}", one.len());
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+    }
+
+    #[test]
+    fn hostile_strings_stay_one_valid_json_line() {
+        let s = SessionKey {
+            partition: crate::session_key::Partition::Aws,
+            account: "1\"2\n3".into(),
+            role: "r\u{0}o\\le\u{2028}</script>".into(),
+            instance: "i-\u{1b}[31m\r\n{\"x\":1}".into(),
+        };
+        let name = "Get\"Object\n\t\u{7f}\u{0}\u{fffd}😀";
+        let error = "Access\u{0}Denied\"}]";
+        let mut inc = Incidents::new(FindingsConfig::default(), Some(ranges()));
+        let mut out = Vec::new();
+        let v = compromise(&s, "203.0.113.9", T0 + 6 * HOUR);
+        let mut a = alert(&v, T0, name, Some(error));
+        a.region = Some("us-east-1\n\"");
+        a.peer_note = Some("note \"\n\u{0}");
+        inc.alert(&a, &mut out);
+        let long = "x".repeat(10_000) + "é";
+        inc.alert(&alert(&v, T0 + 1, &long, None), &mut out);
+        inc.finish(T0 + 2, &mut out);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert_eq!(text.matches('\n').count(), 3);
+        let e = lines(&out);
+        for e in &e {
+            assert_valid(e);
+        }
+        assert_eq!(e[0]["evidences"][1]["api"]["operation"], name);
+        assert_eq!(e[0]["evidences"][1]["api"]["response"]["error"], error);
+        assert_eq!(e[0]["resources"][0]["uid"], s.instance.as_str());
+        assert_eq!(e[0]["cloud"]["account"]["uid"], s.account.as_str());
+        assert_eq!(e[0]["unmapped"]["peer_note"], "note \"\n\u{0}");
+        let clipped = e[1]["evidences"][2]["api"]["operation"].as_str().unwrap();
+        assert_eq!(clipped.len(), MAX_FIELD_BYTES);
+    }
+
+    #[test]
+    fn calls_are_capped() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let cfg = FindingsConfig {
+            max_calls: 5,
+            ..FindingsConfig::default()
+        };
+        let mut inc = Incidents::new(cfg, None);
+        let mut out = Vec::new();
+        let v = compromise(&s, "203.0.113.9", T0 + 6 * HOUR);
+        let names: Vec<String> = (0..8).map(|i| format!("Op{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            inc.alert(&alert(&v, T0 + i as Millis, n, None), &mut out);
+        }
+        inc.finish(T0 + 10, &mut out);
+        let e = lines(&out);
+        assert_eq!(e.len(), 5 + 1, "a create, four updates for new calls, the close");
+        let last = e.last().unwrap();
+        assert_eq!(last["evidences"].as_array().unwrap().len(), 1 + 5);
+        assert_eq!(last["unmapped"]["calls_not_listed"], 3);
+        assert_eq!(last["count"], 8);
+        assert_valid(last);
+    }
+
+    #[test]
+    fn per_session_incidents_are_bounded() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let cfg = FindingsConfig {
+            max_incidents_per_session: 2,
+            ..FindingsConfig::default()
+        };
+        let mut inc = Incidents::new(cfg, None);
+        let mut out = Vec::new();
+        for i in 0..5 {
+            let v = compromise(&s, &format!("203.0.113.{i}"), T0 + 6 * HOUR);
+            inc.alert(&alert(&v, T0 + i, "ListBuckets", None), &mut out);
+        }
+        assert_eq!(inc.open(), 2);
+        assert_eq!(inc.dropped(), 3);
+        inc.finish(T0 + 10, &mut out);
+        let v = compromise(&s, "203.0.113.4", T0 + 6 * HOUR);
+        assert_eq!(inc.alert(&alert(&v, T0 + 11, "ListBuckets", None), &mut out), 1);
+    }
+
+    #[test]
+    fn severity_mapping() {
+        let inside = Origin::InsideAws {
+            region: "us-east-1".into(),
+            service: "EC2".into(),
+            network_border_group: "us-east-1".into(),
+        };
+        assert_eq!(severity(&Origin::OutsideAws, false), (4, "High"));
+        assert_eq!(severity(&Origin::Unclassified, false), (4, "High"));
+        assert_eq!(severity(&inside, false), (3, "Medium"));
+        assert_eq!(severity(&Origin::PrivateNetwork, false), (3, "Medium"));
+        assert_eq!(severity(&Origin::OutsideAws, true), (3, "Medium"));
+        assert_eq!(severity(&inside, true), (2, "Low"));
+        assert_eq!(confidence(&Origin::OutsideAws, false), (3, "High"));
+        assert_eq!(confidence(&inside, false), (2, "Medium"));
+        assert_eq!(confidence(&inside, true), (1, "Low"));
+
+        let r = ranges();
+        let classify = |ip: &str| Origin::classify(ip.parse().unwrap(), Some(&r));
+        assert_eq!(classify("203.0.113.9"), Origin::OutsideAws);
+        assert_eq!(
+            classify("3.80.1.2"),
+            Origin::InsideAws {
+                region: "us-east-1".into(),
+                service: "EC2".into(),
+                network_border_group: "us-east-1".into(),
+            }
+        );
+        assert_eq!(classify("10.1.2.3"), Origin::PrivateNetwork);
+        assert_eq!(classify("fd00::1"), Origin::PrivateNetwork);
+        assert_eq!(
+            Origin::classify("203.0.113.9".parse().unwrap(), None),
+            Origin::Unclassified
+        );
+
+        let out = sample_run(Some(r.clone()));
+        let e = lines(&out);
+        assert_eq!(e[0]["severity_id"], 4);
+        assert_eq!(
+            e[0]["finding_info"]["types"][0],
+            "credtrail:InstanceCredentialExfiltration.OutsideAWS"
+        );
+        assert_eq!(e[2]["severity_id"], 3);
+        assert_eq!(e[2]["unmapped"]["aws_ip_range"]["service"], "EC2");
+        assert_eq!(e[2]["unmapped"]["aws_ip_range"]["region"], "us-west-2");
+    }
+
+    /// The real detector's verdicts drive the incidents: the instance locks, two foreign addresses
+    /// call, one of them twice.
+    #[test]
+    fn from_detector_verdicts() {
+        let s = key("arn:aws:sts::1:assumed-role/r/i-1");
+        let mut shard = Shard::new(DetectorConfig::default());
+        let mut inc = Incidents::new(FindingsConfig::default(), Some(ranges()));
+        let mut out = Vec::new();
+        shard.apply(Routed {
+            step: Step::Issue {
+                session: s.clone(),
+                time: T0,
+            },
+            watermark: T0,
+        });
+        let calls = [
+            ("3.89.12.7", "DescribeInstances"),
+            ("203.0.113.9", "ListBuckets"),
+            ("18.236.4.20", "GetCallerIdentity"),
+            ("203.0.113.9", "ListBuckets"),
+            ("3.89.12.7", "DescribeInstances"),
+        ];
+        for (n, (ip, name)) in calls.iter().enumerate() {
+            let time = T0 + (n as Millis + 1) * 1000;
+            let v = shard
+                .apply(Routed {
+                    step: Step::Call {
+                        session: s.clone(),
+                        time,
+                        source: Source::classify(ip),
+                        source_text: (*ip).into(),
+                        via_endpoint: false,
+                    },
+                    watermark: time,
+                })
+                .unwrap();
+            inc.alert(&alert(&v, time, name, None), &mut out);
+        }
+        inc.finish(T0 + HOUR, &mut out);
+        let e = lines(&out);
+        let summary: Vec<(i64, &str, i64)> = e
+            .iter()
+            .map(|e| {
+                (
+                    e["activity_id"].as_i64().unwrap(),
+                    e["evidences"][0]["src_endpoint"]["ip"].as_str().unwrap(),
+                    e["count"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(summary.len(), 4);
+        assert_eq!(summary[0], (1, "203.0.113.9", 1));
+        assert_eq!(summary[1], (1, "18.236.4.20", 1));
+        let mut closes = summary[2..].to_vec();
+        closes.sort();
+        assert_eq!(closes, [(3, "18.236.4.20", 1), (3, "203.0.113.9", 2)]);
+        for e in &e {
+            assert_valid(e);
+            assert_eq!(e["unmapped"]["locked_ips"][0]["ip"], "3.89.12.7");
+        }
+    }
+}
