@@ -5,6 +5,28 @@ use crate::detector::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
 use crate::event_time::{self, Millis};
 use serde::Serialize;
 
+/// What annotating needs besides the verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Annotator {
+    /// `--ip-change-window`, for the reason of an `ip_added`.
+    pub window: Millis,
+    /// `--aws-ip-ranges`, to say who owns a foreign address.
+    pub ranges: Option<std::sync::Arc<crate::ip_ranges::AwsRanges>>,
+}
+
+/// Who the foreign address of an alert belongs to, and how bad that makes it.
+#[derive(Serialize)]
+struct OriginOut {
+    /// `OutsideAWS`, `InsideAWS` (the split GuardDuty makes), `private`, or `unclassified` (no
+    /// `--aws-ip-ranges` given).
+    class: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    severity: &'static str,
+}
+
 /// The annotation's schema; the README documents it field by field.
 #[derive(Serialize)]
 struct Annotation<'a> {
@@ -18,6 +40,13 @@ struct Annotation<'a> {
     ttl_expires: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     address_change_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<OriginOut>,
+    /// Set when the session's row was inferred from its calls (`--infer-sessions`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    inferred: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vpc_endpoint_account: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -57,7 +86,19 @@ fn reason(v: &Verdict, window_note: impl Fn(Millis) -> String) -> String {
     let inst = &v.session.instance;
     let role = &v.session.role;
     let slot = slot_name(v.slot);
+    if let Some(acct) = &v.foreign_endpoint {
+        return format!(
+            "Credentials of instance {inst} (role {role}) were used through a VPC endpoint of account \
+             {acct}, not the session's account {}: an endpoint the attacker owns hides where stolen keys \
+             are used. Check who owns account {acct}.",
+            v.session.account
+        );
+    }
     match v.kind {
+        VerdictKind::Duplicate => format!(
+            "CloudTrail delivered this record (same eventID) again; it was alerted the first time from {}.",
+            v.source
+        ),
         VerdictKind::Compromise => format!(
             "Credentials of instance {inst} (role {role}) were used from {src}, outside the {slot} \
              address the session is locked to: {locks}. Either they were stolen and used from {src}, \
@@ -96,8 +137,45 @@ fn reason(v: &Verdict, window_note: impl Fn(Millis) -> String) -> String {
     }
 }
 
+fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>) -> Option<OriginOut> {
+    use crate::findings::{Origin, severity};
+    if v.kind != VerdictKind::Compromise {
+        return None;
+    }
+    let ip: std::net::IpAddr = v.source.parse().ok()?;
+    let o = Origin::classify(ip, ranges);
+    let (_, sev) = severity(&o, false);
+    Some(match o {
+        Origin::OutsideAws => OriginOut {
+            class: "OutsideAWS",
+            region: None,
+            service: None,
+            severity: sev,
+        },
+        Origin::InsideAws { region, service, .. } => OriginOut {
+            class: "InsideAWS",
+            region: Some(region),
+            service: Some(service),
+            severity: sev,
+        },
+        Origin::PrivateNetwork => OriginOut {
+            class: "private",
+            region: None,
+            service: None,
+            severity: sev,
+        },
+        Origin::Unclassified => OriginOut {
+            class: "unclassified",
+            region: None,
+            service: None,
+            severity: sev,
+        },
+    })
+}
+
 /// Writes the annotation object (without the key) as JSON.
-pub fn write(v: &Verdict, window: Millis, out: &mut Vec<u8>) {
+pub fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
+    let window = ctx.window;
     let a = Annotation {
         verdict: v.kind.as_str(),
         reason: reason(v, |at| {
@@ -122,6 +200,9 @@ pub fn write(v: &Verdict, window: Millis, out: &mut Vec<u8>) {
             .collect(),
         ttl_expires: event_time::format(v.expires),
         address_change_at: v.change.map(|(at, _)| event_time::format(at)),
+        origin: origin(v, ctx.ranges.as_deref()),
+        inferred: v.inferred,
+        vpc_endpoint_account: v.foreign_endpoint.as_deref(),
     };
     // Serialising plain strings and vectors into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &a);

@@ -70,6 +70,22 @@ pub struct Args {
     #[arg(long, requires = "state")]
     pub state_reset: bool,
 
+    /// Track instance sessions from their first call (`sessionContext.ec2RoleDelivery` set) when
+    /// their AssumeRole was never seen: no blind spot after a start mid-stream. Their verdicts are
+    /// marked `inferred`. Off by default (the blog's method).
+    #[arg(long)]
+    pub infer_sessions: bool,
+
+    /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
+    /// through an endpoint of any other account alerts, whatever its address.
+    #[arg(long, value_name = "ACCOUNT,...", value_delimiter = ',')]
+    pub trusted_accounts: Vec<String>,
+
+    /// AWS's published ip-ranges.json: alerts then say whether the foreign address is inside AWS
+    /// (with region and service) or outside it, and their severity follows.
+    #[arg(long, value_name = "FILE")]
+    pub aws_ip_ranges: Option<PathBuf>,
+
     /// Wall-clock time between saves of --state while running.
     #[arg(long, value_name = "DURATION", default_value = "60s", requires = "state")]
     pub checkpoint_interval: String,
@@ -226,7 +242,12 @@ impl TryFrom<Args> for Config {
                 ttl,
                 change_window,
                 max_sessions,
+                infer_sessions: a.infer_sessions,
+                trusted_accounts: std::sync::Arc::new(
+                    a.trusted_accounts.iter().map(|s| s.as_str().into()).collect(),
+                ),
             },
+            aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
             state_reset: a.state_reset,
             checkpoint_interval,

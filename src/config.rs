@@ -46,6 +46,8 @@ pub struct Config {
     /// An unreadable state file starts an empty table instead of stopping.
     pub state_reset: bool,
     pub checkpoint_interval: std::time::Duration,
+    /// AWS's ip-ranges.json, to classify foreign addresses.
+    pub aws_ip_ranges: Option<PathBuf>,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -66,6 +68,7 @@ impl Default for Config {
             state_reset: false,
             checkpoint_interval: std::time::Duration::from_secs(60),
             stop: None,
+            aws_ip_ranges: None,
         }
     }
 }

@@ -14,7 +14,7 @@
 //! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
 
 use crate::event_time::{HOUR, Millis};
-use crate::record::{ChangeAddress, ChangeTarget, Fact};
+use crate::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
 use crate::session_key::SessionKey;
 use crate::source_address::{Source, is_private};
 use compact_str::CompactString;
@@ -36,12 +36,17 @@ pub const MAX_PENDING: usize = 8;
 /// Allocation ids and interfaces remembered; beyond it the oldest are forgotten.
 pub const MAX_MAP_ENTRIES: usize = 1 << 20;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DetectorConfig {
     pub ttl: Millis,
     pub change_window: Millis,
     /// Rows held at most, over all partitions.
     pub max_sessions: usize,
+    /// Track instance sessions from their first call (`ec2RoleDelivery` set) when their AssumeRole
+    /// was never seen. Off by default: the blog's method judges only sessions it saw issued.
+    pub infer_sessions: bool,
+    /// Accounts whose VPC endpoints an instance may use besides its own.
+    pub trusted_accounts: Arc<Vec<CompactString>>,
 }
 
 /// Room for two million sessions: about 400 MB of table.
@@ -53,6 +58,8 @@ impl Default for DetectorConfig {
             ttl: 6 * HOUR,
             change_window: 15 * crate::event_time::MINUTE,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            infer_sessions: false,
+            trusted_accounts: Arc::default(),
         }
     }
 }
@@ -72,6 +79,7 @@ pub enum Step {
         source: Source,
         source_text: CompactString,
         via_endpoint: bool,
+        context: CallContext,
     },
     Issue {
         session: SessionKey,
@@ -160,12 +168,14 @@ impl Resolver {
                 source,
                 source_text,
                 via_endpoint,
+                context,
             } => Step::Call {
                 session,
                 time,
                 source,
                 source_text,
                 via_endpoint,
+                context,
             },
             Fact::Issue { session, time } => Step::Issue { session, time },
             Fact::Restart {
@@ -336,6 +346,8 @@ pub struct Row {
     expires: Millis,
     locks: SmallVec<[Lock; 1]>,
     pending: PendingList,
+    /// Created from a call (`--infer-sessions`), not from the AssumeRole that issued it.
+    inferred: bool,
 }
 
 impl Row {
@@ -364,6 +376,8 @@ pub enum VerdictKind {
     AwsService,
     /// A new address of the instance, accepted because of an address change.
     IpAdded,
+    /// The same record (`eventID`) alerted already: CloudTrail delivered it again.
+    Duplicate,
 }
 
 impl VerdictKind {
@@ -373,6 +387,7 @@ impl VerdictKind {
             VerdictKind::Locked => "locked",
             VerdictKind::AwsService => "aws_service",
             VerdictKind::IpAdded => "ip_added",
+            VerdictKind::Duplicate => "duplicate",
         }
     }
 }
@@ -392,6 +407,12 @@ pub struct Verdict {
     pub first_lock: bool,
     /// For `ip_added`: when the address change was made and whether it named the address.
     pub change: Option<(Millis, bool)>,
+    /// The session's row was inferred from its calls (`--infer-sessions`): lower confidence.
+    pub inferred: bool,
+    /// The alert is for a call through a VPC endpoint of this other, untrusted account.
+    pub foreign_endpoint: Option<CompactString>,
+    pub time: Millis,
+    pub context: CallContext,
 }
 
 /// The session table is cut into this many partitions by a fixed hash of the instance id. A
@@ -416,7 +437,7 @@ impl Shard {
     pub fn new(cfg: DetectorConfig) -> Shard {
         let cap = (cfg.max_sessions / PARTITIONS).max(1);
         Shard {
-            tables: (0..PARTITIONS).map(|_| Table::new(cfg, cap)).collect(),
+            tables: (0..PARTITIONS).map(|_| Table::new(cfg.clone(), cap)).collect(),
         }
     }
 
@@ -464,11 +485,17 @@ struct Table {
     cap: usize,
     rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
     idents: HashSet<Arc<Identity>, ahash::RandomState>,
+    /// Recently alerted `eventID`s (hashed), to recognise a record delivered twice.
+    alerted: HashMap<u64, Millis, ahash::RandomState>,
+    alerted_order: VecDeque<(u64, Millis)>,
     live_rows: usize,
     swept_at: Millis,
     steps_since_sweep: usize,
     evicted: u64,
 }
+
+/// Alerted records remembered per partition for duplicate delivery.
+const MAX_ALERTED: usize = 4096;
 
 /// Identities kept for sharing per partition; past it new ones are not shared (a flood of made-up
 /// roles must not grow the interner without bound).
@@ -492,6 +519,8 @@ impl Table {
             cap,
             rows: HashMap::default(),
             idents: HashSet::default(),
+            alerted: HashMap::default(),
+            alerted_order: VecDeque::new(),
             live_rows: 0,
             swept_at: Millis::MIN,
             steps_since_sweep: 0,
@@ -513,6 +542,7 @@ impl Table {
                 source,
                 source_text,
                 via_endpoint,
+                context,
             } => self.call(
                 Call {
                     session,
@@ -521,6 +551,7 @@ impl Table {
                     source_text,
                     via_endpoint,
                 },
+                context,
                 wm,
             ),
             Step::Change {
@@ -576,11 +607,15 @@ impl Table {
         match existing {
             // A refresh keeps the locks and never shortens the row: CloudTrail may deliver an older
             // AssumeRole after a newer one.
-            Some(row) if row.live_at(time, wm) => row.expires = row.expires.max(expires),
+            Some(row) if row.live_at(time, wm) => {
+                row.expires = row.expires.max(expires);
+                row.inferred = false;
+            }
             Some(row) => {
                 row.expires = expires;
                 row.locks.clear();
                 row.pending.clear();
+                row.inferred = false;
             }
             None => {
                 let ident = intern(
@@ -597,6 +632,7 @@ impl Table {
                     expires,
                     locks: SmallVec::new(),
                     pending: PendingList::default(),
+                    inferred: false,
                 });
                 self.live_rows += 1;
                 if self.live_rows > self.cap {
@@ -641,7 +677,87 @@ impl Table {
         self.evicted += n as u64;
     }
 
-    fn call(&mut self, c: Call, wm: Millis) -> Option<Verdict> {
+    fn call(&mut self, c: Call, context: CallContext, wm: Millis) -> Option<Verdict> {
+        let time = c.time;
+        let live = |rows: &HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>| {
+            rows.get(&c.session.instance)
+                .is_some_and(|rs| rs.iter().any(|r| r.is(&c.session) && r.live_at(time, wm)))
+        };
+        if self.cfg.infer_sessions && context.role_delivery && !live(&self.rows) {
+            self.infer(&c.session, time, wm);
+        }
+        let row = self
+            .rows
+            .get(&c.session.instance)?
+            .iter()
+            .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
+        // stolen keys are used, whatever the address says.
+        let foreign_endpoint = context
+            .endpoint_account
+            .clone()
+            .filter(|a| *a != row.ident.account && !self.cfg.trusted_accounts.contains(a));
+        let mut v = match &foreign_endpoint {
+            Some(_) => {
+                let slot = Slot::Private;
+                let mut v = verdict(
+                    VerdictKind::Compromise,
+                    c.session,
+                    c.source_text,
+                    slot,
+                    row,
+                    false,
+                    None,
+                );
+                v.foreign_endpoint = foreign_endpoint;
+                v
+            }
+            None => self.judge_address(c, wm)?,
+        };
+        if v.kind == VerdictKind::Compromise
+            && context.event_id != 0
+            && !self.first_alert(context.event_id, time, wm)
+        {
+            v.kind = VerdictKind::Duplicate;
+        }
+        v.time = time;
+        v.context = context;
+        Some(v)
+    }
+
+    /// Creates the row of a session known only from its calls.
+    fn infer(&mut self, session: &SessionKey, time: Millis, wm: Millis) {
+        self.issue(session.clone(), time, wm);
+        if let Some(row) = self
+            .rows
+            .get_mut(&session.instance)
+            .and_then(|rs| rs.iter_mut().find(|r| r.is(session)))
+        {
+            row.inferred = true;
+        }
+    }
+
+    /// Remembers an alerted record; false if it was alerted already within the TTL.
+    fn first_alert(&mut self, id: u64, time: Millis, wm: Millis) -> bool {
+        let horizon = wm.saturating_sub(self.cfg.ttl);
+        while let Some(&(old, at)) = self.alerted_order.front() {
+            if at >= horizon && self.alerted_order.len() < MAX_ALERTED {
+                break;
+            }
+            self.alerted_order.pop_front();
+            if self.alerted.get(&old) == Some(&at) {
+                self.alerted.remove(&old);
+            }
+        }
+        if self.alerted.contains_key(&id) {
+            return false;
+        }
+        self.alerted.insert(id, time);
+        self.alerted_order.push_back((id, time));
+        true
+    }
+
+    fn judge_address(&mut self, c: Call, wm: Millis) -> Option<Verdict> {
         let Call {
             session,
             time,
@@ -803,6 +919,10 @@ fn verdict(
         expires: row.expires,
         first_lock,
         change,
+        inferred: row.inferred,
+        foreign_endpoint: None,
+        time: 0,
+        context: CallContext::default(),
     }
 }
 

@@ -919,6 +919,10 @@ mod tests {
             expires,
             first_lock: false,
             change: None,
+            inferred: false,
+            foreign_endpoint: None,
+            time: 0,
+            context: Default::default(),
         }
     }
 
@@ -1646,6 +1650,7 @@ mod tests {
                         source: Source::classify(ip),
                         source_text: (*ip).into(),
                         via_endpoint: false,
+                        context: Default::default(),
                     },
                     watermark: time,
                 })

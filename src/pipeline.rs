@@ -10,7 +10,7 @@
 //! order it receives them, which is input order. Every channel is bounded, so a slow consumer
 //! slows the reader instead of filling memory.
 
-use crate::annotation;
+use crate::annotation::{self, Annotator};
 use crate::block::{BlockParser, ParsedBlock};
 use crate::config::{Config, Emit, Input};
 use crate::detector::{Resolver, Routed, Row, Shard, VerdictKind};
@@ -187,9 +187,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     drop((work_rx, parsed_tx));
 
     let snapshot = load_state(cfg, err)?;
+    let annotator = annotator(cfg)?;
     let mut shard_txs = Vec::new();
     let mut shards: Vec<JoinHandle<(u64, u64, Shard)>> = Vec::new();
-    let mut dealt: Vec<Shard> = (0..threads).map(|_| Shard::new(cfg.detector)).collect();
+    let mut dealt: Vec<Shard> = (0..threads).map(|_| Shard::new(cfg.detector.clone())).collect();
     for (instance, rows) in &snapshot.rows {
         dealt[shard_of(instance, threads)].import(instance.clone(), rows.clone());
     }
@@ -197,8 +198,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
         let (tx, rx) = bounded::<ShardMsg>(depth);
         shard_txs.push(tx);
         let jtx = judged_tx.clone();
-        let (emit, window) = (cfg.emit, cfg.detector.change_window);
-        shards.push(thread::spawn(move || shard_owner(shard, emit, window, rx, jtx)));
+        let (emit, ctx) = (cfg.emit, annotator.clone());
+        shards.push(thread::spawn(move || shard_owner(shard, emit, ctx, rx, jtx)));
     }
     drop(judged_tx);
 
@@ -253,6 +254,21 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
         save_state(path, resolver, rows)?;
     }
     Ok(stats)
+}
+
+/// What the shards annotate with: the window, and `--aws-ip-ranges` loaded once for all.
+fn annotator(cfg: &Config) -> io::Result<Annotator> {
+    let ranges = match &cfg.aws_ip_ranges {
+        Some(p) => Some(Arc::new(
+            crate::ip_ranges::AwsRanges::load(p)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        )),
+        None => None,
+    };
+    Ok(Annotator {
+        window: cfg.detector.change_window,
+        ranges,
+    })
 }
 
 /// The table to start from: the `--state` file, or empty.
@@ -560,7 +576,7 @@ fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> 
 fn judge(
     shard: &mut Shard,
     emit: Emit,
-    window: i64,
+    ctx: &Annotator,
     unit: u32,
     routed: Routed,
     counts: &mut (u64, u64),
@@ -571,7 +587,7 @@ fn judge(
     counts.1 += u64::from(alert);
     (alert || emit == Emit::All).then(|| {
         let mut annotation = Vec::with_capacity(512);
-        annotation::write(&v, window, &mut annotation);
+        annotation::write(&v, ctx, &mut annotation);
         Judgement { unit, annotation }
     })
 }
@@ -581,8 +597,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let mut tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
     let mut parser = BlockParser::with_max_line(cfg.max_line_bytes);
     let snapshot = load_state(cfg, err)?;
+    let annotator = annotator(cfg)?;
     let mut resolver = Resolver::import(&snapshot);
-    let mut shard = Shard::new(cfg.detector);
+    let mut shard = Shard::new(cfg.detector.clone());
     for (instance, rows) in snapshot.rows {
         shard.import(instance, rows);
     }
@@ -618,14 +635,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
                 let mut js = Vec::new();
                 for (unit, fact) in &block.facts {
                     resolver.route(fact.clone(), |r| {
-                        js.extend(judge(
-                            &mut shard,
-                            cfg.emit,
-                            cfg.detector.change_window,
-                            *unit,
-                            r,
-                            &mut counts,
-                        ));
+                        js.extend(judge(&mut shard, cfg.emit, &annotator, *unit, r, &mut counts));
                     });
                 }
                 render(cfg.emit, &block, &js, &mut buf);
@@ -656,7 +666,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
 fn shard_owner(
     mut shard: Shard,
     emit: Emit,
-    window: i64,
+    ctx: Annotator,
     rx: Receiver<ShardMsg>,
     tx: Sender<(u64, Vec<Judgement>)>,
 ) -> (u64, u64, Shard) {
@@ -671,7 +681,7 @@ fn shard_owner(
         };
         let mut out = Vec::new();
         for (unit, routed) in batch.steps {
-            out.extend(judge(&mut shard, emit, window, unit, routed, &mut counts));
+            out.extend(judge(&mut shard, emit, &ctx, unit, routed, &mut counts));
         }
         if tx.send((batch.seq, out)).is_err() {
             break;

@@ -23,6 +23,7 @@ pub enum Fact {
         source_text: CompactString,
         /// `vpcEndpointId` is present and not empty.
         via_endpoint: bool,
+        context: CallContext,
     },
     /// The EC2 service issued credentials for an instance: create or refresh its row.
     Issue { session: SessionKey, time: Millis },
@@ -49,6 +50,28 @@ pub enum Fact {
         interface: CompactString,
         instance: CompactString,
     },
+}
+
+/// What else a call says, for the evasion checks and for findings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallContext {
+    /// A hash of `eventID` (0 when there is none): CloudTrail may deliver a record twice.
+    pub event_id: u64,
+    /// `vpcEndpointAccountId`: the account that owns the VPC endpoint the call came through.
+    pub endpoint_account: Option<CompactString>,
+    /// `userIdentity.sessionContext.ec2RoleDelivery` is set: these are instance credentials.
+    pub role_delivery: bool,
+    pub event_name: CompactString,
+    pub error_code: Option<CompactString>,
+    pub region: Option<CompactString>,
+}
+
+/// A fixed hash of an `eventID`, the same in every run (duplicates are recognised across restarts).
+pub fn event_id_hash(id: &str) -> u64 {
+    static HASHER: std::sync::LazyLock<ahash::RandomState> = std::sync::LazyLock::new(|| {
+        ahash::RandomState::with_seeds(0x6576_656e, 0x7449_4421, 0x6475_7065, 0x735f_6f6b)
+    });
+    HASHER.hash_one(id).max(1)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +223,10 @@ struct Top<'t, 'i> {
     recipient_account: Option<&'i str>,
     request: Option<Object<'t, 'i>>,
     response: Option<Object<'t, 'i>>,
+    event_id: Option<&'i str>,
+    endpoint_account: Option<&'i str>,
+    region: Option<&'i str>,
+    role_delivery: bool,
 }
 
 fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
@@ -272,6 +299,12 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                 once(&mut seen, 1 << 8, k)?;
                 top.response = opt_obj(k, v)?;
             }
+            "eventID" => top.event_id = opt_str(k, v)?,
+            "vpcEndpointAccountId" => {
+                once(&mut seen, 1 << 13, k)?;
+                top.endpoint_account = opt_str(k, v)?;
+            }
+            "awsRegion" => top.region = opt_str(k, v)?,
             "userIdentity" => {
                 once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
@@ -284,6 +317,13 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                             "arn" => {
                                 once(&mut seen, 1 << 11, "userIdentity.arn")?;
                                 top.identity_arn = opt_str("userIdentity.arn", v)?;
+                            }
+                            "sessionContext" => {
+                                top.role_delivery = v
+                                    .as_object()
+                                    .and_then(|c| c.get("ec2RoleDelivery"))
+                                    .and_then(|d| d.into_string())
+                                    .is_some_and(|d| !d.is_empty());
                             }
                             "invokedBy" => {
                                 once(&mut seen, 1 << 12, "userIdentity.invokedBy")?;
@@ -349,6 +389,14 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
             source: Source::classify(ip),
             source_text: ip.into(),
             via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+            context: CallContext {
+                event_id: non_empty(top.event_id).map_or(0, event_id_hash),
+                endpoint_account: non_empty(top.endpoint_account).map(CompactString::from),
+                role_delivery: top.role_delivery,
+                event_name: name.into(),
+                error_code: non_empty(top.error_code).map(CompactString::from),
+                region: non_empty(top.region).map(CompactString::from),
+            },
         });
     }
     match (source, name) {
