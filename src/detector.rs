@@ -308,6 +308,8 @@ pub struct Identity {
 }
 
 /// Pending address changes: usually none, so one pointer until there is one.
+// The box is the point: 8 bytes per row instead of a Vec's 24, paid only by rows with changes.
+#[allow(clippy::box_collection)]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 struct PendingList(Option<Box<Vec<PendingChange>>>);
