@@ -18,6 +18,10 @@ pub enum EmitArg {
     Alerts,
     /// Every input line in input order: annotated where there is something to say, else unchanged.
     All,
+    /// OCSF 1.3 Detection Findings (class 2004), one per (session, foreign address) incident: a
+    /// Create line at its first alert, Update lines as it grows, a Close line when the session
+    /// expires or the input ends.
+    Findings,
 }
 
 /// Detects stolen EC2 instance credentials in CloudTrail records (Netflix's method: a session's
@@ -236,6 +240,7 @@ impl TryFrom<Args> for Config {
             emit: match a.emit {
                 EmitArg::Alerts => Emit::Alerts,
                 EmitArg::All => Emit::All,
+                EmitArg::Findings => Emit::Findings,
             },
             threads,
             detector: DetectorConfig {

@@ -9,6 +9,8 @@ pub enum Emit {
     Alerts,
     /// Every input line, annotated where there is something to say.
     All,
+    /// One OCSF Detection Finding per (session, foreign address) incident, updated as it goes.
+    Findings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,7 +78,7 @@ struct Parsed {
 
 struct ShardBatch {
     seq: u64,
-    steps: Vec<(u32, Routed)>,
+    steps: Vec<(u32, Item)>,
 }
 
 type Rows = Vec<(CompactString, Vec<Row>)>;
@@ -87,11 +87,48 @@ enum ShardMsg {
     Batch(ShardBatch),
     /// Send a copy of your rows here: a checkpoint cut after the batches before this message.
     Checkpoint(Sender<Rows>),
+    /// End of input at this watermark: close what is open (findings).
+    Finish(i64),
 }
 
 struct Judgement {
     unit: u32,
+    /// Place among the unit's lines: 0 for findings closed as event time passed (sorted by their
+    /// bytes, since several shards may write them), then 1, 2, … in the order written.
+    order: u32,
     annotation: Vec<u8>,
+}
+
+/// What a shard is given: a step, or (for findings) the event time having moved on.
+enum Item {
+    Step(Routed),
+    Tick(i64),
+}
+
+/// How often, in event time, findings are checked for closing.
+const TICK: i64 = crate::event_time::MINUTE;
+
+/// Decides, from the routed steps in input order, where the findings clock ticks: the same places
+/// for any thread count and any block cuts.
+#[derive(Default)]
+struct TickClock {
+    next: Option<i64>,
+}
+
+impl TickClock {
+    fn due(&mut self, wm: i64) -> bool {
+        match self.next {
+            Some(n) if wm < n => false,
+            Some(_) => {
+                self.next = Some(wm.saturating_add(TICK));
+                true
+            }
+            None => {
+                self.next = Some(wm.saturating_add(TICK));
+                false
+            }
+        }
+    }
 }
 
 struct WriterBlock {
@@ -473,7 +510,8 @@ fn sequencer(
     let mut saver: Option<JoinHandle<()>> = None;
     let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
     let mut next = 0u64;
-    let mut batches: Vec<Vec<(u32, Routed)>> = (0..shards.len()).map(|_| Vec::new()).collect();
+    let mut batches: Vec<Vec<(u32, Item)>> = (0..shards.len()).map(|_| Vec::new()).collect();
+    let mut clock = (emit == Emit::Findings).then(TickClock::default);
     for p in rx {
         waiting.insert(p.seq, p);
         while let Some(p) = waiting.remove(&next) {
@@ -492,7 +530,12 @@ fn sequencer(
             if let Some(block) = &p.block {
                 for (unit, fact) in &block.facts {
                     resolver.route(fact.clone(), |r| {
-                        batches[shard_of(r.instance(), shards.len())].push((*unit, r));
+                        if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
+                            for b in batches.iter_mut() {
+                                b.push((*unit, Item::Tick(r.watermark)));
+                            }
+                        }
+                        batches[shard_of(r.instance(), shards.len())].push((*unit, Item::Step(r)));
                     });
                 }
                 for (tx, steps) in shards.iter().zip(batches.iter_mut()) {
@@ -535,6 +578,12 @@ fn sequencer(
             }
         }
     }
+    if emit == Emit::Findings {
+        let wm = resolver.watermark().unwrap_or(i64::MIN);
+        for tx in &shards {
+            let _ = tx.send(ShardMsg::Finish(wm));
+        }
+    }
     (tally, resolver)
 }
 
@@ -572,24 +621,98 @@ fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> 
     }
 }
 
-/// Applies one step; returns the annotation to write if the mode wants one.
-fn judge(
-    shard: &mut Shard,
+/// What a shard writes for what it is given, per mode; counts what it judged.
+struct Judge {
     emit: Emit,
-    ctx: &Annotator,
-    unit: u32,
-    routed: Routed,
-    counts: &mut (u64, u64),
-) -> Option<Judgement> {
-    let v = shard.apply(routed)?;
-    counts.0 += 1;
-    let alert = v.kind == VerdictKind::Compromise;
-    counts.1 += u64::from(alert);
-    (alert || emit == Emit::All).then(|| {
-        let mut annotation = Vec::with_capacity(512);
-        annotation::write(&v, ctx, &mut annotation);
-        Judgement { unit, annotation }
-    })
+    ctx: Annotator,
+    incidents: Option<crate::findings::Incidents>,
+    judged: u64,
+    alerts: u64,
+}
+
+impl Judge {
+    fn new(emit: Emit, ctx: Annotator) -> Judge {
+        let incidents = (emit == Emit::Findings)
+            .then(|| crate::findings::Incidents::new(Default::default(), ctx.ranges.clone()));
+        Judge {
+            emit,
+            ctx,
+            incidents,
+            judged: 0,
+            alerts: 0,
+        }
+    }
+
+    fn item(&mut self, shard: &mut Shard, unit: u32, item: Item, out: &mut Vec<Judgement>) {
+        let routed = match item {
+            Item::Step(r) => r,
+            Item::Tick(wm) => {
+                if let Some(inc) = &mut self.incidents {
+                    let mut buf = Vec::new();
+                    inc.advance(wm, &mut buf);
+                    push_lines(&buf, unit, 0, out);
+                }
+                return;
+            }
+        };
+        let wm = routed.watermark;
+        let Some(v) = shard.apply(routed) else { return };
+        self.judged += 1;
+        let alert = v.kind == VerdictKind::Compromise;
+        self.alerts += u64::from(alert);
+        match (&mut self.incidents, self.emit) {
+            (Some(inc), _) => {
+                if alert {
+                    let c = &v.context;
+                    let a = crate::findings::Alert {
+                        verdict: &v,
+                        time: v.time,
+                        watermark: wm,
+                        event_name: &c.event_name,
+                        error_code: c.error_code.as_deref(),
+                        region: c.region.as_deref(),
+                        access_key_id: None,
+                        role_arn: None,
+                        peer_note: None,
+                    };
+                    let mut buf = Vec::new();
+                    inc.alert(&a, &mut buf);
+                    push_lines(&buf, unit, 1, out);
+                }
+            }
+            (None, emit) if alert || emit == Emit::All => {
+                let mut annotation = Vec::with_capacity(512);
+                annotation::write(&v, &self.ctx, &mut annotation);
+                out.push(Judgement {
+                    unit,
+                    order: 1,
+                    annotation,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, wm: i64, out: &mut Vec<Judgement>) {
+        if let Some(inc) = &mut self.incidents {
+            let mut buf = Vec::new();
+            inc.finish(wm, &mut buf);
+            push_lines(&buf, u32::MAX, 0, out);
+        }
+    }
+}
+
+/// Finding lines one by one: lines from several shards are ordered by their bytes (`order` 0),
+/// those written for one record keep the order they were written in (`order` 1, 2, …).
+fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
+    for (i, line) in buf.split_inclusive(|&c| c == b'\n').enumerate() {
+        let order = if order == 0 { 0 } else { order + i as u32 };
+        out.push(Judgement {
+            unit,
+            order,
+            annotation: line.to_vec(),
+        });
+    }
 }
 
 /// The same stages in one loop, without threads: the reference the threaded pipeline must equal.
@@ -603,7 +726,8 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     for (instance, rows) in snapshot.rows {
         shard.import(instance, rows);
     }
-    let mut counts = (0, 0);
+    let mut judge = Judge::new(cfg.emit, annotator.clone());
+    let mut clock = (cfg.emit == Emit::Findings).then(TickClock::default);
     let mut input_errors = 0;
     let mut buf = Vec::new();
     for (source, input) in cfg.inputs.iter().enumerate() {
@@ -635,9 +759,13 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
                 let mut js = Vec::new();
                 for (unit, fact) in &block.facts {
                     resolver.route(fact.clone(), |r| {
-                        js.extend(judge(&mut shard, cfg.emit, &annotator, *unit, r, &mut counts));
+                        if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
+                            judge.item(&mut shard, *unit, Item::Tick(r.watermark), &mut js);
+                        }
+                        judge.item(&mut shard, *unit, Item::Step(r), &mut js);
                     });
                 }
+                js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
                 render(cfg.emit, &block, &js, &mut buf);
                 out.write_all(&buf)?;
                 buf.clear();
@@ -647,14 +775,20 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
             }
         }
     }
+    let mut last = Vec::new();
+    judge.finish(resolver.watermark().unwrap_or(i64::MIN), &mut last);
+    last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
+    for j in last {
+        out.write_all(&j.annotation)?;
+    }
     out.flush()?;
     if let Some(path) = &cfg.state {
         save_state(path, &resolver, vec![shard.export()])?;
     }
     Ok(Stats {
         records: tally.records,
-        judged: counts.0,
-        alerts: counts.1,
+        judged: judge.judged,
+        alerts: judge.alerts,
         malformed: tally.malformed,
         sessions: shard.sessions() as u64,
         evicted: shard.evicted(),
@@ -670,7 +804,7 @@ fn shard_owner(
     rx: Receiver<ShardMsg>,
     tx: Sender<(u64, Vec<Judgement>)>,
 ) -> (u64, u64, Shard) {
-    let mut counts = (0u64, 0u64);
+    let mut judge = Judge::new(emit, ctx);
     for msg in rx {
         let batch = match msg {
             ShardMsg::Batch(b) => b,
@@ -678,16 +812,22 @@ fn shard_owner(
                 let _ = to.send(shard.export());
                 continue;
             }
+            ShardMsg::Finish(wm) => {
+                let mut out = Vec::new();
+                judge.finish(wm, &mut out);
+                let _ = tx.send((u64::MAX, out));
+                continue;
+            }
         };
         let mut out = Vec::new();
-        for (unit, routed) in batch.steps {
-            out.extend(judge(&mut shard, emit, &ctx, unit, routed, &mut counts));
+        for (unit, item) in batch.steps {
+            judge.item(&mut shard, unit, item, &mut out);
         }
         if tx.send((batch.seq, out)).is_err() {
             break;
         }
     }
-    (counts.0, counts.1, shard)
+    (judge.judged, judge.alerts, shard)
 }
 
 /// Writes blocks in input order once their shards have answered. Returns whether the output was
@@ -719,7 +859,9 @@ fn write_output(
             let _ = writeln!(err, "{m}");
         }
         if let Some(block) = wb.block {
-            js.sort_unstable_by_key(|j| j.unit);
+            js.sort_unstable_by(|a, b| {
+                (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation))
+            });
             render(emit, &block, &js, &mut buf);
             pool.give(block.data);
         }
@@ -728,6 +870,18 @@ fn write_output(
         {
             return Ok(closed);
         }
+    }
+    // Findings still open at the end of input, from every shard, in one order.
+    let mut last: Vec<Judgement> = early.remove(&u64::MAX).map(|(_, j)| j).unwrap_or_default();
+    last.extend(
+        judged
+            .iter()
+            .filter(|(seq, _)| *seq == u64::MAX)
+            .flat_map(|(_, j)| j),
+    );
+    last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
+    for j in last {
+        buf.extend_from_slice(&j.annotation);
     }
     Ok(flush(out, &mut buf)?.unwrap_or(false))
 }
@@ -754,6 +908,11 @@ fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) 
         return;
     }
     match emit {
+        Emit::Findings => {
+            for j in js {
+                buf.extend_from_slice(&j.annotation);
+            }
+        }
         Emit::Alerts => {
             for j in js {
                 annotation::splice(block.bytes(&block.units[j.unit as usize]), &j.annotation, buf);

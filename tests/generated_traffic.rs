@@ -86,7 +86,7 @@ fn every_thread_count_equals_the_sequential_pass_on_generated_traffic() {
         ..GenConfig::default()
     };
     let (input, _) = generate_to_vec(&cfg);
-    for emit in [Emit::All, Emit::Alerts] {
+    for emit in [Emit::All, Emit::Alerts, Emit::Findings] {
         let want = sequential(&input, emit);
         for threads in [1, 2, 3, 5] {
             assert!(

@@ -94,7 +94,7 @@ fn config(input: &[u8], emit: Emit, threads: usize, read_size: usize) -> Config 
 }
 
 fn check(input: &[u8], read_size: usize) -> Result<(), TestCaseError> {
-    for emit in [Emit::All, Emit::Alerts] {
+    for emit in [Emit::All, Emit::Alerts, Emit::Findings] {
         let (mut want, mut want_err) = (Vec::new(), Vec::new());
         let want_stats =
             credtrail::run_sequential(&config(input, emit, 1, read_size), &mut want, &mut want_err).unwrap();
