@@ -100,6 +100,8 @@ struct Judgement {
 }
 
 /// What a shard is given: a step, or (for findings) the event time having moved on.
+// Ticks are rare and steps are the traffic: boxing every step to shrink a tick would cost more.
+#[allow(clippy::large_enum_variant)]
 enum Item {
     Step(Routed),
     Tick(i64),
@@ -661,25 +663,24 @@ impl Judge {
         let alert = v.kind == VerdictKind::Compromise;
         self.alerts += u64::from(alert);
         match (&mut self.incidents, self.emit) {
-            (Some(inc), _) => {
-                if alert {
-                    let c = &v.context;
-                    let a = crate::findings::Alert {
-                        verdict: &v,
-                        time: v.time,
-                        watermark: wm,
-                        event_name: &c.event_name,
-                        error_code: c.error_code.as_deref(),
-                        region: c.region.as_deref(),
-                        access_key_id: None,
-                        role_arn: None,
-                        peer_note: None,
-                    };
-                    let mut buf = Vec::new();
-                    inc.alert(&a, &mut buf);
-                    push_lines(&buf, unit, 1, out);
-                }
+            (Some(inc), _) if alert => {
+                let c = &v.context;
+                let a = crate::findings::Alert {
+                    verdict: &v,
+                    time: v.time,
+                    watermark: wm,
+                    event_name: &c.event_name,
+                    error_code: c.error_code.as_deref(),
+                    region: c.region.as_deref(),
+                    access_key_id: None,
+                    role_arn: None,
+                    peer_note: None,
+                };
+                let mut buf = Vec::new();
+                inc.alert(&a, &mut buf);
+                push_lines(&buf, unit, 1, out);
             }
+            (Some(_), _) => {}
             (None, emit) if alert || emit == Emit::All => {
                 let mut annotation = Vec::with_capacity(512);
                 annotation::write(&v, &self.ctx, &mut annotation);
