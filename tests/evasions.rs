@@ -243,9 +243,17 @@ fn findings_are_one_incident_per_session_and_foreign_address() {
     // The sample's 11 attacker calls from one address are one incident: a Create line at the first
     // alert, Update lines as it grows, a Close line at the end of input, all with one id, in OCSF
     // 1.3 Detection Finding shape; the same lines for every thread count.
-    let sample = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson")).unwrap();
+    let sample =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson"))
+            .unwrap();
     let run = |threads| {
-        run_cfg(Config { inputs: vec![Input::Memory("s".into(), sample.clone())], emit: Emit::Findings, threads, ..Config::default() }).stdout
+        run_cfg(Config {
+            inputs: vec![Input::Memory("s".into(), sample.clone())],
+            emit: Emit::Findings,
+            threads,
+            ..Config::default()
+        })
+        .stdout
     };
     let one = run(1);
     for threads in [2, 3, 4] {
@@ -258,9 +266,16 @@ fn findings_are_one_incident_per_session_and_foreign_address() {
     assert!(activities[1..activities.len() - 1].iter().all(|&a| a == 2));
     for l in &lines {
         assert_eq!(l["class_uid"], 2004);
-        assert_eq!(l["type_uid"].as_i64().unwrap(), 200400 + l["activity_id"].as_i64().unwrap());
+        assert_eq!(
+            l["type_uid"].as_i64().unwrap(),
+            200400 + l["activity_id"].as_i64().unwrap()
+        );
         assert_eq!(l["finding_info"]["uid"], lines[0]["finding_info"]["uid"]);
         assert!(l["time"].is_i64() && l["severity_id"].is_i64());
     }
-    assert_eq!(lines.last().unwrap()["count"], 11, "the close line counts every attacker call");
+    assert_eq!(
+        lines.last().unwrap()["count"],
+        11,
+        "the close line counts every attacker call"
+    );
 }
