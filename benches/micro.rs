@@ -1,0 +1,201 @@
+//! Criterion micro-benchmarks: the parse, the detector, the whole pipeline in memory, and the
+//! baseline of target 1 (a single-threaded simd-json tape parse of the nine needed fields).
+//!
+//! ```sh
+//! cargo bench --bench micro                      # 32 MiB generated corpus
+//! CREDTRAIL_MICRO_BYTES=8MiB cargo bench --bench micro -- parse
+//! ```
+//! Under `cargo test` (no `--bench`) every benchmark runs once on a 1 MiB corpus.
+
+mod common;
+
+use common::{TapeBaseline, bench_mode, corpus_config, lines, records_for};
+use credtrail::block::BlockParser;
+use credtrail::detector::{DetectorConfig, Resolver, Routed, Shard};
+use credtrail::framing::{BlockKind, Frame, FrameReader};
+use credtrail::record::{Fact, Parser};
+use credtrail::{Config, Emit, Input};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
+use std::hint::black_box;
+use std::time::Duration;
+
+const SEED: u64 = 0x6265_6e63;
+
+struct Corpus {
+    data: Vec<u8>,
+    /// The blocks credtrail's reader cuts (1 MiB reads).
+    frames: Vec<(Vec<u8>, BlockKind)>,
+    facts: Vec<Fact>,
+    routed: Vec<Routed>,
+}
+
+impl Corpus {
+    fn new(bytes: u64) -> Corpus {
+        let records = records_for(SEED, bytes);
+        let (data, _) = credtrail::generator::generate_to_vec(&corpus_config(SEED, bytes, records));
+        let mut reader = FrameReader::new(std::io::Cursor::new(&data[..]), 1 << 20, 64 << 20);
+        let mut frames = Vec::new();
+        while let Some(f) = reader.next_frame().expect("reading memory") {
+            frames.push((f.data, f.kind));
+        }
+        let mut parser = BlockParser::default();
+        let facts: Vec<Fact> = frames
+            .iter()
+            .flat_map(|(d, k)| {
+                let block = parser.parse(Frame {
+                    data: d.clone(),
+                    kind: *k,
+                });
+                block.facts.into_iter().map(|(_, f)| f)
+            })
+            .collect();
+        let mut resolver = Resolver::default();
+        let mut routed = Vec::new();
+        for f in &facts {
+            resolver.route(f.clone(), |r| routed.push(r));
+        }
+        eprintln!(
+            "micro: corpus of {} bytes, {} records, {} frames, {} facts, {} detector steps",
+            data.len(),
+            lines(&data).count(),
+            frames.len(),
+            facts.len(),
+            routed.len()
+        );
+        Corpus {
+            data,
+            frames,
+            facts,
+            routed,
+        }
+    }
+
+    fn fresh_frames(&self) -> Vec<Frame> {
+        self.frames
+            .iter()
+            .map(|(d, k)| Frame {
+                data: d.clone(),
+                kind: *k,
+            })
+            .collect()
+    }
+}
+
+fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+}
+
+fn parse(c: &mut Criterion, corpus: &Corpus) {
+    let mut g = c.benchmark_group("parse");
+    configure(&mut g);
+    g.throughput(Throughput::Bytes(corpus.data.len() as u64));
+    g.bench_function("block_parser", |b| {
+        let mut parser = BlockParser::default();
+        b.iter_batched(
+            || corpus.fresh_frames(),
+            |frames| {
+                for f in frames {
+                    black_box(parser.parse(f));
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("record_parser_read", |b| {
+        let mut parser = Parser::default();
+        let mut facts = Vec::new();
+        b.iter(|| {
+            for line in lines(&corpus.data) {
+                let _ = black_box(parser.read(line, &mut facts));
+                facts.clear();
+            }
+        })
+    });
+    g.bench_function("baseline_simd_json_tape_nine_fields", |b| {
+        let mut baseline = TapeBaseline::default();
+        b.iter(|| {
+            for line in lines(&corpus.data) {
+                black_box(baseline.fields(line));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn detector(c: &mut Criterion, corpus: &Corpus) {
+    let mut g = c.benchmark_group("detector");
+    configure(&mut g);
+    g.throughput(Throughput::Elements(corpus.routed.len() as u64));
+    g.bench_function("resolver_and_shard", |b| {
+        b.iter_batched(
+            || corpus.facts.clone(),
+            |facts| {
+                let mut resolver = Resolver::default();
+                let mut shard = Shard::new(DetectorConfig::default());
+                for f in facts {
+                    resolver.route(f, |r| {
+                        black_box(shard.apply(r));
+                    });
+                }
+                shard
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("shard_apply", |b| {
+        b.iter_batched(
+            || corpus.routed.clone(),
+            |steps| {
+                let mut shard = Shard::new(DetectorConfig::default());
+                for r in steps {
+                    black_box(shard.apply(r));
+                }
+                shard
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn whole_run(c: &mut Criterion, corpus: &Corpus) {
+    let mut g = c.benchmark_group("run");
+    configure(&mut g);
+    g.throughput(Throughput::Bytes(corpus.data.len() as u64));
+    let cfg = |threads| Config {
+        inputs: vec![Input::Memory("bench".into(), corpus.data.clone())],
+        emit: Emit::Alerts,
+        threads,
+        ..Config::default()
+    };
+    for threads in [1, 2] {
+        let cfg = cfg(threads);
+        g.bench_function(format!("threads_{threads}"), |b| {
+            b.iter(|| credtrail::run(&cfg, &mut std::io::sink(), &mut std::io::sink()).expect("run"))
+        });
+    }
+    let cfg = cfg(1);
+    g.bench_function("sequential", |b| {
+        b.iter(|| credtrail::run_sequential(&cfg, &mut std::io::sink(), &mut std::io::sink()).expect("run"))
+    });
+    g.finish();
+}
+
+fn main() {
+    let bytes = if bench_mode() {
+        std::env::var("CREDTRAIL_MICRO_BYTES")
+            .ok()
+            .and_then(|s| credtrail::cli::parse_size(&s).ok())
+            .unwrap_or(32 << 20) as u64
+    } else {
+        1 << 20
+    };
+    let corpus = Corpus::new(bytes);
+    let mut c = Criterion::default().configure_from_args();
+    parse(&mut c, &corpus);
+    detector(&mut c, &corpus);
+    whole_run(&mut c, &corpus);
+    c.final_summary();
+}
