@@ -71,6 +71,8 @@ pub struct FrameReader<R> {
     src: R,
     pending: Vec<u8>,
     read_size: usize,
+    /// What the next read asks for: the block size from a file, about what a pipe gives.
+    chunk: usize,
     max_line: usize,
     eof: bool,
     state: State,
@@ -87,6 +89,7 @@ impl<R: Read> FrameReader<R> {
             src,
             pending: Vec::with_capacity(read_size),
             read_size: read_size.max(1),
+            chunk: read_size.max(1),
             max_line: max_line.max(1),
             eof: false,
             state: State::Normal,
@@ -99,7 +102,17 @@ impl<R: Read> FrameReader<R> {
             return Ok(false);
         }
         let len = self.pending.len();
-        self.pending.resize(len + self.read_size, 0);
+        // Ask for what the buffer has room for when that is enough: growing it for a carried tail
+        // would reallocate (fresh, kernel-zeroed pages) on every block. And ask a pipe for about
+        // what it gave last time, not a whole block: the bytes asked for are zeroed first.
+        let small = self.read_size.min(64 << 10);
+        let room = self.pending.capacity() - len;
+        let ask = if room >= small {
+            self.chunk.min(room).max(small)
+        } else {
+            self.chunk
+        };
+        self.pending.resize(len + ask, 0);
         let n = loop {
             match self.src.read(&mut self.pending[len..]) {
                 Ok(n) => break n,
@@ -111,6 +124,11 @@ impl<R: Read> FrameReader<R> {
             }
         };
         self.pending.truncate(len + n);
+        self.chunk = if n < ask {
+            (2 * n).clamp(small, self.read_size)
+        } else {
+            (2 * ask).min(self.read_size)
+        };
         if n == 0 {
             self.eof = true;
         }
