@@ -344,3 +344,60 @@ fn save_pause_at_one_million_sessions() {
         size >> 20
     );
 }
+
+/// Peak resident memory of a process, from /proc (kB).
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_slow_reader_slows_credtrail_instead_of_filling_memory() {
+    // 300 MB through `--emit all` into a reader that sleeps 5 ms every 8 reads: with bounded channels the
+    // whole run stays near its working set; were anything unbounded, the output the reader has not
+    // taken yet would pile up in memory.
+    let dir = temp("slow");
+    let input = dir.join("in.ndjson");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let cfg = GenConfig {
+        records: 170_000,
+        ..GenConfig::default()
+    };
+    credtrail::generator::generate(&cfg, &mut f).unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let size = std::fs::metadata(&input).unwrap().len();
+    assert!(size > 250 << 20, "{size}");
+    let mut child = bin()
+        .args(["--emit", "all"])
+        .arg(&input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut total, mut peak, mut reads) = (0u64, 0u64, 0u64);
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        peak = peak.max(peak_rss_kb(pid).unwrap_or(0));
+        reads += 1;
+        if reads % 8 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(
+        total >= size,
+        "every line came out ({total} of {size} bytes, plus annotations)"
+    );
+    eprintln!("peak RSS under a slow reader: {peak} kB, {total} bytes out");
+    assert!(peak < 160 * 1024, "peak RSS {peak} kB under a slow reader");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
