@@ -97,6 +97,87 @@ struct Judgement {
     /// bytes, since several shards may write them), then 1, 2, … in the order written.
     order: u32,
     annotation: Vec<u8>,
+    /// What the writer needs to tell lateral movement (see [`Peers`]).
+    peer: Option<Box<PeerInfo>>,
+}
+
+/// A lock taken, or an alert's foreign address, for [`Peers`].
+enum PeerInfo {
+    Lock {
+        account: CompactString,
+        ip: std::net::IpAddr,
+        instance: CompactString,
+        role: CompactString,
+        expires: i64,
+    },
+    Alert {
+        account: CompactString,
+        ip: std::net::IpAddr,
+        instance: CompactString,
+        time: i64,
+    },
+}
+
+/// Locked addresses of every session, kept by the writer in input order: when an alert's foreign
+/// address is the locked address of another live session in the same account, the credentials moved
+/// to (or came from) another instance of that account, which the annotation says. Shards cannot
+/// tell, each seeing only its own instances; the writer sees them all, in order, so the answer is
+/// the same for any thread count.
+#[derive(Default)]
+struct Peers {
+    map: HashMap<(CompactString, std::net::IpAddr), (CompactString, CompactString, i64)>,
+    latest: i64,
+}
+
+impl Peers {
+    const MAX: usize = 1 << 21;
+
+    fn observe(&mut self, js: &mut [Judgement]) {
+        for j in js.iter_mut() {
+            let Some(peer) = j.peer.take() else { continue };
+            match *peer {
+                PeerInfo::Lock {
+                    account,
+                    ip,
+                    instance,
+                    role,
+                    expires,
+                } => {
+                    if self.map.len() >= Self::MAX {
+                        let now = self.latest;
+                        self.map.retain(|_, v| v.2 >= now);
+                    }
+                    self.map.insert((account, ip), (instance, role, expires));
+                }
+                PeerInfo::Alert {
+                    account,
+                    ip,
+                    instance,
+                    time,
+                } => {
+                    self.latest = self.latest.max(time);
+                    let Some((other, role, expires)) = self.map.get(&(account, ip)) else {
+                        continue;
+                    };
+                    if *other == instance || time > *expires || j.annotation.last() != Some(&b'}') {
+                        continue;
+                    }
+                    let note = serde_json::json!({
+                        "instance_id": other.as_str(),
+                        "role": role.as_str(),
+                        "note": format!(
+                            "used from {other}, role {role}: the address is that instance's own, locked in the same \
+                             account; lateral movement inside the account"
+                        ),
+                    });
+                    j.annotation.pop();
+                    j.annotation.extend_from_slice(b",\"same_account_peer\":");
+                    let _ = serde_json::to_writer(&mut j.annotation, &note);
+                    j.annotation.push(b'}');
+                }
+            }
+        }
+    }
 }
 
 /// What a shard is given: a step, or (for findings) the event time having moved on.
@@ -681,16 +762,23 @@ impl Judge {
                 push_lines(&buf, unit, 1, out);
             }
             (Some(_), _) => {}
-            (None, emit) if alert || emit == Emit::All => {
-                let mut annotation = Vec::with_capacity(512);
-                annotation::write(&v, &self.ctx, &mut annotation);
-                out.push(Judgement {
-                    unit,
-                    order: 1,
-                    annotation,
-                });
+            (None, emit) => {
+                let peer = peer_info(&v);
+                let wanted = alert || emit == Emit::All;
+                if wanted || peer.is_some() {
+                    let mut annotation = Vec::new();
+                    if wanted {
+                        annotation.reserve(512);
+                        annotation::write(&v, &self.ctx, &mut annotation);
+                    }
+                    out.push(Judgement {
+                        unit,
+                        order: 1,
+                        annotation,
+                        peer,
+                    });
+                }
             }
-            _ => {}
         }
     }
 
@@ -703,6 +791,35 @@ impl Judge {
     }
 }
 
+/// What a verdict tells [`Peers`]: a newly locked address, or an alert's foreign address.
+fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
+    let ip: std::net::IpAddr = v.source.parse().ok()?;
+    let (account, instance) = (v.session.account.clone(), v.session.instance.clone());
+    match v.kind {
+        VerdictKind::Compromise => Some(Box::new(PeerInfo::Alert {
+            account,
+            ip,
+            instance,
+            time: v.time,
+        })),
+        VerdictKind::Locked if v.first_lock => Some(Box::new(PeerInfo::Lock {
+            account,
+            ip,
+            instance,
+            role: v.session.role.clone(),
+            expires: v.expires,
+        })),
+        VerdictKind::IpAdded => Some(Box::new(PeerInfo::Lock {
+            account,
+            ip,
+            instance,
+            role: v.session.role.clone(),
+            expires: v.expires,
+        })),
+        _ => None,
+    }
+}
+
 /// Finding lines one by one: lines from several shards are ordered by their bytes (`order` 0),
 /// those written for one record keep the order they were written in (`order` 1, 2, …).
 fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
@@ -712,6 +829,7 @@ fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
             unit,
             order,
             annotation: line.to_vec(),
+            peer: None,
         });
     }
 }
@@ -728,6 +846,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
         shard.import(instance, rows);
     }
     let mut judge = Judge::new(cfg.emit, annotator.clone());
+    let mut peers = Peers::default();
     let mut clock = (cfg.emit == Emit::Findings).then(TickClock::default);
     let mut input_errors = 0;
     let mut buf = Vec::new();
@@ -767,6 +886,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
                     });
                 }
                 js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
+                peers.observe(&mut js);
                 render(cfg.emit, &block, &js, &mut buf);
                 out.write_all(&buf)?;
                 buf.clear();
@@ -842,6 +962,7 @@ fn write_output(
     pool: &BufferPool,
 ) -> io::Result<bool> {
     let mut early: HashMap<u64, (usize, Vec<Judgement>)> = HashMap::new();
+    let mut peers = Peers::default();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     while let Ok(wb) = blocks.recv() {
         let (mut got, mut js) = early.remove(&wb.seq).unwrap_or_default();
@@ -863,6 +984,7 @@ fn write_output(
             js.sort_unstable_by(|a, b| {
                 (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation))
             });
+            peers.observe(&mut js);
             render(emit, &block, &js, &mut buf);
             pool.give(block.data);
         }
@@ -915,7 +1037,7 @@ fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) 
             }
         }
         Emit::Alerts => {
-            for j in js {
+            for j in js.iter().filter(|j| !j.annotation.is_empty()) {
                 annotation::splice(block.bytes(&block.units[j.unit as usize]), &j.annotation, buf);
             }
         }

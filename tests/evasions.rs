@@ -279,3 +279,64 @@ fn findings_are_one_incident_per_session_and_foreign_address() {
         "the close line counts every attacker call"
     );
 }
+
+/// A record of instance `inst` (role `role`, account `acct`) — issue or call.
+fn other(kind: &str, id: &str, minutes: f64, inst: &str, acct: &str, ip: &str) -> Value {
+    let mut r = if kind == "issue" {
+        issue(id, minutes)
+    } else {
+        call(id, minutes, ip)
+    };
+    if kind == "issue" {
+        r["requestParameters"] =
+            json!({"roleArn": format!("arn:aws:iam::{acct}:role/web-role"), "roleSessionName": inst});
+    } else {
+        r["userIdentity"]["arn"] = json!(format!("arn:aws:sts::{acct}:assumed-role/web-role/{inst}"));
+    }
+    r
+}
+
+#[test]
+fn an_address_locked_by_another_instance_of_the_account_is_named() {
+    // i-0bbb… locks 4.4.4.4; INSTANCE's credentials then come from 4.4.4.4: lateral movement.
+    let peer = "i-0bbbbbbbbbbbbbbb2";
+    let trail = [
+        issue("ar", 0.0),
+        call("a", 1.0, "3.3.3.3"),
+        other("issue", "ar2", 0.5, peer, ACCOUNT, ""),
+        other("call", "p", 1.5, peer, ACCOUNT, "4.4.4.4"),
+        call("b", 2.0, "4.4.4.4"),
+        call("c", 3.0, "9.9.9.9"),
+    ];
+    for emit in [Emit::All, Emit::Alerts] {
+        let input = lines(&trail);
+        let outs: Vec<Vec<u8>> = [1, 2, 4]
+            .iter()
+            .map(|&t| run_lib(&input, emit, t).stdout)
+            .collect();
+        assert!(
+            outs.iter().all(|o| *o == outs[0]),
+            "{emit:?}: thread counts disagree"
+        );
+        let out = records_of(&outs[0]);
+        let b = ann(&out, "b");
+        assert_eq!(b["verdict"], "compromise");
+        assert_eq!(b["same_account_peer"]["instance_id"], peer, "{emit:?}");
+        assert_eq!(b["same_account_peer"]["role"], "web-role");
+        assert!(
+            ann(&out, "c").get("same_account_peer").is_none(),
+            "an address no instance holds"
+        );
+    }
+    // The same address locked by an instance of another account says nothing of this account.
+    let trail = [
+        issue("ar", 0.0),
+        call("a", 1.0, "3.3.3.3"),
+        other("issue", "ar2", 0.5, peer, "210987654321", ""),
+        other("call", "p", 1.5, peer, "210987654321", "4.4.4.4"),
+        call("b", 2.0, "4.4.4.4"),
+    ];
+    let out = run_with(&trail, |_| {});
+    assert_eq!(ann(&out, "b")["verdict"], "compromise");
+    assert!(ann(&out, "b").get("same_account_peer").is_none());
+}
