@@ -48,6 +48,8 @@ pub struct Config {
     /// An unreadable state file starts an empty table instead of stopping.
     pub state_reset: bool,
     pub checkpoint_interval: std::time::Duration,
+    /// Counters for a progress display (files, bytes, records, alerts), updated as the run goes.
+    pub progress: Option<std::sync::Arc<Progress>>,
     /// AWS's ip-ranges.json, to classify foreign addresses.
     pub aws_ip_ranges: Option<PathBuf>,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
@@ -71,6 +73,17 @@ impl Default for Config {
             checkpoint_interval: std::time::Duration::from_secs(60),
             stop: None,
             aws_ip_ranges: None,
+            progress: None,
         }
     }
+}
+
+/// What a progress display reads while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes read from input files (compressed bytes for gzip files).
+    pub bytes: std::sync::atomic::AtomicU64,
+    pub files_done: std::sync::atomic::AtomicU64,
+    pub records: std::sync::atomic::AtomicU64,
+    pub alerts: std::sync::atomic::AtomicU64,
 }

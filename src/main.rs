@@ -43,12 +43,22 @@ fn main() -> ExitCode {
         }
     };
     config.stop = Some(stop_on_signals());
+    let bar = progress_bar(&mut config);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut err = io::stderr();
-    match run(&config, &mut out, &mut err) {
+    let result = run(&config, &mut out, &mut err);
+    if let Some((done, handle)) = bar {
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = handle.join();
+    }
+    match result {
         Ok(stats) if stats.output_closed => ExitCode::SUCCESS,
         Ok(stats) => {
+            // The table is for a person hunting from a terminal; pipelines get the one-line summary.
+            if std::io::IsTerminal::is_terminal(&err) {
+                let _ = write!(err, "{}", stats.alert_table_text());
+            }
             let _ = writeln!(err, "{}", stats.summary());
             if stats.input_errors > 0 {
                 ExitCode::from(1)
@@ -112,4 +122,62 @@ fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     stop
+}
+
+type Bar = (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+);
+
+/// On a terminal, a progress bar on stderr: files and bytes done, records/s, alerts so far, ETA.
+/// Silent when stderr is not a terminal (a pipeline's log).
+fn progress_bar(config: &mut Config) -> Option<Bar> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !std::io::IsTerminal::is_terminal(&io::stderr()) {
+        return None;
+    }
+    let files: Vec<&std::path::Path> = config
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            credtrail::Input::Path(p) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let nfiles = files.len();
+    let progress = std::sync::Arc::new(credtrail::config::Progress::default());
+    config.progress = Some(progress.clone());
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    let handle = std::thread::spawn(move || {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let start = std::time::Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let records = progress.records.load(Ordering::Relaxed);
+            let rate = records as f64 / start.elapsed().as_secs_f64().max(0.001);
+            bar.set_position(progress.bytes.load(Ordering::Relaxed));
+            bar.set_message(format!(
+                "files {}/{nfiles}, {rate:.0} records/s, {} alerts",
+                progress.files_done.load(Ordering::Relaxed),
+                progress.alerts.load(Ordering::Relaxed)
+            ));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        bar.finish_and_clear();
+    });
+    Some((done, handle))
 }

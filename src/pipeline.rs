@@ -39,11 +39,41 @@ pub struct Stats {
     pub input_errors: u64,
     /// Sessions dropped because the table was full (`--max-sessions`).
     pub evicted: u64,
+    /// Alerts by (account, role, instance, foreign address), sorted (not for `--emit findings`).
+    pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
 }
 
 impl Stats {
+    /// The alerts as a table for a person at a terminal, most alerts first.
+    pub fn alert_table_text(&self) -> String {
+        if self.alert_table.is_empty() {
+            return String::new();
+        }
+        let mut rows = self.alert_table.clone();
+        rows.sort_by(|a, b| b.4.cmp(&a.4).then_with(|| a.cmp(b)));
+        let head = ("account", "role", "instance", "foreign address", "alerts");
+        let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());
+        let (w0, w1, w2, w3) = (
+            w(&|r| r.0.len(), head.0),
+            w(&|r| r.1.len(), head.1),
+            w(&|r| r.2.len(), head.2),
+            w(&|r| r.3.len(), head.3),
+        );
+        let mut out = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
+            head.0, head.1, head.2, head.3, head.4
+        );
+        for r in &rows {
+            out.push_str(&format!(
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
+                r.0, r.1, r.2, r.3, r.4
+            ));
+        }
+        out
+    }
+
     pub fn summary(&self) -> String {
         let mut s = format!(
             "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
@@ -114,6 +144,7 @@ enum PeerInfo {
         account: CompactString,
         ip: std::net::IpAddr,
         instance: CompactString,
+        role: CompactString,
         time: i64,
     },
 }
@@ -127,10 +158,25 @@ enum PeerInfo {
 struct Peers {
     map: HashMap<(CompactString, std::net::IpAddr), (CompactString, CompactString, i64)>,
     latest: i64,
+    /// Alerts by account, role, instance and foreign address, for the final summary.
+    table: BTreeMap<(String, String, String, String), u64>,
+    alerts: u64,
+    /// Where a progress display reads the alerts so far.
+    progress: Option<Arc<crate::config::Progress>>,
 }
+
+/// One row of the alert summary: account, role, instance, foreign address, alerts.
+pub type AlertRow = (String, String, String, String, u64);
 
 impl Peers {
     const MAX: usize = 1 << 21;
+
+    fn table_rows(&mut self) -> Vec<AlertRow> {
+        std::mem::take(&mut self.table)
+            .into_iter()
+            .map(|((a, r, i, ip), n)| (a, r, i, ip, n))
+            .collect()
+    }
 
     fn observe(&mut self, js: &mut [Judgement]) {
         for j in js.iter_mut() {
@@ -153,9 +199,23 @@ impl Peers {
                     account,
                     ip,
                     instance,
+                    role,
                     time,
                 } => {
                     self.latest = self.latest.max(time);
+                    self.alerts += 1;
+                    if let Some(p) = &self.progress {
+                        p.alerts.store(self.alerts, Ordering::Relaxed);
+                    }
+                    if self.table.len() < 100_000 {
+                        let k = (
+                            account.to_string(),
+                            role.to_string(),
+                            instance.to_string(),
+                            ip.to_string(),
+                        );
+                        *self.table.entry(k).or_default() += 1;
+                    }
                     let Some((other, role, expires)) = self.map.get(&(account, ip)) else {
                         continue;
                     };
@@ -225,6 +285,14 @@ struct WriterBlock {
 /// Opens an input, decompressing gzip when its first bytes say so (CloudTrail's S3 objects are
 /// `.json.gz`, but names are not to be trusted). With `stop`, the input ends as soon as it is set.
 pub fn open(input: Input, stop: Option<&Arc<AtomicBool>>) -> io::Result<Box<dyn Read + Send>> {
+    open_counted(input, stop, None)
+}
+
+fn open_counted(
+    input: Input,
+    stop: Option<&Arc<AtomicBool>>,
+    progress: Option<&Arc<crate::config::Progress>>,
+) -> io::Result<Box<dyn Read + Send>> {
     use std::os::fd::AsRawFd;
     let raw: Box<dyn Read + Send> = match (input, stop) {
         (Input::Stdin, Some(stop)) => Box::new(Stoppable {
@@ -244,12 +312,33 @@ pub fn open(input: Input, stop: Option<&Arc<AtomicBool>>) -> io::Result<Box<dyn 
         (Input::Path(p), None) => Box::new(std::fs::File::open(p)?),
         (Input::Memory(_, bytes), _) => Box::new(io::Cursor::new(bytes)),
     };
+    let raw: Box<dyn Read + Send> = match progress {
+        Some(p) => Box::new(Counted {
+            inner: raw,
+            progress: p.clone(),
+        }),
+        None => raw,
+    };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else {
         Ok(Box::new(buffered))
+    }
+}
+
+/// Counts the bytes read from a file for a progress display.
+struct Counted<R> {
+    inner: R,
+    progress: Arc<crate::config::Progress>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -329,6 +418,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
     let resolver = Resolver::import(&snapshot);
     drop(snapshot);
     let checkpoints = cfg.state.clone().map(|p| (cfg.checkpoint_interval, p));
+    let progress = cfg.progress.clone();
     let sequencer = thread::spawn(move || {
         sequencer(
             parsed_rx,
@@ -339,11 +429,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result
             seq_pool,
             resolver,
             checkpoints,
+            progress,
         )
     });
 
     let mut stats = Stats::default();
-    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &pool)?;
+    let mut peers = Peers {
+        progress: cfg.progress.clone(),
+        ..Peers::default()
+    };
+    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &pool, &mut peers)?;
+    stats.alert_table = peers.table_rows();
     if closed {
         // Threads still blocked on input are left to end with the process.
         stats.output_closed = true;
@@ -420,17 +516,83 @@ fn save_state(path: &std::path::Path, resolver: &Resolver, parts: Vec<Rows>) -> 
     state::save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
+/// Files read whole on worker threads ahead of the reader when there are many small ones, as in a
+/// CloudTrail archive (thousands of `.json.gz` files of a few hundred KB): decompression then runs
+/// on other cores while the reader feeds the parse workers. Bounded: at most `LOOKAHEAD` files ahead,
+/// each under `SMALL` bytes on disk; bigger files are streamed by the reader itself.
+type Fetched = Receiver<io::Result<Vec<u8>>>;
+
+fn prefetch(
+    inputs: &[Input],
+    stop: Option<Arc<AtomicBool>>,
+    progress: Option<Arc<crate::config::Progress>>,
+) -> Option<Receiver<Option<Fetched>>> {
+    const LOOKAHEAD: usize = 4;
+    const SMALL: u64 = 2 << 20;
+    if inputs.len() < 2 {
+        return None;
+    }
+    let (order_tx, order_rx) = bounded::<Option<Fetched>>(LOOKAHEAD);
+    let (job_tx, job_rx) = bounded::<(PathBuf, Sender<io::Result<Vec<u8>>>)>(LOOKAHEAD);
+    for _ in 0..2 {
+        let (rx, stop, progress) = (job_rx.clone(), stop.clone(), progress.clone());
+        thread::spawn(move || {
+            for (path, done) in rx {
+                let result =
+                    open_counted(Input::Path(path), stop.as_ref(), progress.as_ref()).and_then(|mut r| {
+                        let mut bytes = Vec::new();
+                        r.read_to_end(&mut bytes).map(|_| bytes)
+                    });
+                let _ = done.send(result);
+            }
+        });
+    }
+    let inputs = inputs.to_vec();
+    thread::spawn(move || {
+        for input in inputs {
+            let small = match &input {
+                Input::Path(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= SMALL),
+                _ => false,
+            };
+            let slot = match input {
+                Input::Path(p) if small => {
+                    let (done_tx, done_rx) = bounded(1);
+                    if job_tx.send((p, done_tx)).is_err() {
+                        return;
+                    }
+                    Some(done_rx)
+                }
+                _ => None,
+            };
+            if order_tx.send(slot).is_err() {
+                return;
+            }
+        }
+    });
+    Some(order_rx)
+}
+
 fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<u64> {
     let inputs = cfg.inputs.clone();
     let stop = cfg.stop.clone();
+    let progress = cfg.progress.clone();
     let (read_size, max_line) = (cfg.read_size, cfg.max_line_bytes);
+    let ahead = prefetch(&inputs, stop.clone(), progress.clone());
     thread::spawn(move || {
         let mut seq = 0u64;
         let mut errors = 0u64;
         for (source, input) in inputs.into_iter().enumerate() {
             let source = source as u32;
             let name = input.name();
-            let mut frames = match open(input, stop.as_ref()) {
+            let fetched = ahead.as_ref().and_then(|rx| rx.recv().ok()).flatten();
+            let opened = match fetched {
+                Some(done) => done
+                    .recv()
+                    .unwrap_or_else(|_| Err(io::Error::other("decompression failed")))
+                    .map(|bytes| -> Box<dyn Read + Send> { Box::new(io::Cursor::new(bytes)) }),
+                None => open_counted(input, stop.as_ref(), progress.as_ref()),
+            };
+            let mut frames = match opened {
                 Ok(r) => FrameReader::with_pool(r, read_size, max_line, pool.clone()),
                 Err(e) => {
                     errors += 1;
@@ -475,6 +637,9 @@ fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<
                 if failed {
                     break;
                 }
+            }
+            if let Some(p) = &progress {
+                p.files_done.fetch_add(1, Ordering::Relaxed);
             }
         }
         errors
@@ -588,6 +753,7 @@ fn sequencer(
     pool: BufferPool,
     mut resolver: Resolver,
     checkpoints: Option<(Duration, PathBuf)>,
+    progress: Option<Arc<crate::config::Progress>>,
 ) -> (Tally, Resolver) {
     let mut next_checkpoint = checkpoints.as_ref().map(|(every, _)| Instant::now() + *every);
     let mut saver: Option<JoinHandle<()>> = None;
@@ -608,6 +774,9 @@ fn sequencer(
                 }
             }
             tally.lost_blocks += u64::from(p.lost);
+            if let (Some(pr), Some(b)) = (&progress, &p.block) {
+                pr.records.fetch_add(u64::from(b.records), Ordering::Relaxed);
+            }
             let messages = tally.account(p.source, p.block.as_ref(), p.note);
             let mut expect = 0;
             if let Some(block) = &p.block {
@@ -800,6 +969,7 @@ fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
             account,
             ip,
             instance,
+            role: v.session.role.clone(),
             time: v.time,
         })),
         VerdictKind::Locked if v.first_lock => Some(Box::new(PeerInfo::Lock {
@@ -913,6 +1083,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
         malformed: tally.malformed,
         sessions: shard.sessions() as u64,
         evicted: shard.evicted(),
+        alert_table: peers.table_rows(),
         input_errors,
         output_closed: false,
     })
@@ -960,9 +1131,9 @@ fn write_output(
     out: &mut dyn Write,
     err: &mut dyn Write,
     pool: &BufferPool,
+    peers: &mut Peers,
 ) -> io::Result<bool> {
     let mut early: HashMap<u64, (usize, Vec<Judgement>)> = HashMap::new();
-    let mut peers = Peers::default();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     while let Ok(wb) = blocks.recv() {
         let (mut got, mut js) = early.remove(&wb.seq).unwrap_or_default();

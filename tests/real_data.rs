@@ -291,3 +291,28 @@ fn several_files_and_gzip_through_the_binary() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_summary_table_counts_alerts_by_account_role_instance_and_address() {
+    let sample =
+        fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson")).unwrap();
+    for threads in [1, 2] {
+        let run = run_lib(&sample, Emit::Alerts, threads);
+        assert_eq!(
+            run.stats.alert_table,
+            [(
+                "123456789123".to_string(),
+                "MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0".to_string(),
+                "i-0317f6c6b66ae9c40".to_string(),
+                "1.2.3.4".to_string(),
+                11
+            )]
+        );
+        let text = run.stats.alert_table_text();
+        assert!(text.starts_with("account"), "{text}");
+        assert!(
+            text.contains("i-0317f6c6b66ae9c40") && text.trim_end().ends_with("11"),
+            "{text}"
+        );
+    }
+}
