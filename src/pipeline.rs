@@ -962,6 +962,12 @@ impl Judge {
 
 /// What a verdict tells [`Peers`]: a newly locked address, or an alert's foreign address.
 fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
+    // Most verdicts are a call from the locked address: nothing to tell, nothing to parse.
+    let relevant = matches!(v.kind, VerdictKind::Compromise | VerdictKind::IpAdded)
+        || (v.kind == VerdictKind::Locked && v.first_lock);
+    if !relevant {
+        return None;
+    }
     let ip: std::net::IpAddr = v.source.parse().ok()?;
     let (account, instance) = (v.session.account.clone(), v.session.instance.clone());
     match v.kind {
