@@ -71,6 +71,9 @@ pub struct Routed {
     pub watermark: Millis,
 }
 
+/// Calls, issues and restarts pass from [`Fact`] unchanged; an address change arrives here resolved
+/// (its instance and address known), so a shard never meets an interface or allocation id it could
+/// not look up. That difference is why this is a type of its own rather than a `Fact`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Call {

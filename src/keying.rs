@@ -57,13 +57,14 @@ pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             stats.records += u64::from(block.records);
             stats.malformed += block.malformed.len() as u64;
             let mut keys: Vec<Option<String>> = vec![None; block.units.len()];
-            for (unit, fact) in &block.facts {
+            let mut block = block;
+            for (unit, fact) in std::mem::take(&mut block.facts) {
                 // The interface map must reach the partition of the instance it names.
-                if let crate::record::Fact::InterfaceOwner { instance, .. } = fact {
-                    keys[*unit as usize].get_or_insert_with(|| instance.to_string());
+                if let crate::record::Fact::InterfaceOwner { instance, .. } = &fact {
+                    keys[unit as usize].get_or_insert_with(|| instance.to_string());
                 }
-                resolver.route(fact.clone(), |r| {
-                    let k = &mut keys[*unit as usize];
+                resolver.route(fact, |r| {
+                    let k = &mut keys[unit as usize];
                     if k.is_none() {
                         *k = Some(r.instance().to_string());
                     }

@@ -765,7 +765,7 @@ fn sequencer(
     let mut clock = (emit == Emit::Findings).then(TickClock::default);
     for p in rx {
         waiting.insert(p.seq, p);
-        while let Some(p) = waiting.remove(&next) {
+        while let Some(mut p) = waiting.remove(&next) {
             next += 1;
             if let (Some(due), Some((every, path))) = (next_checkpoint, &checkpoints)
                 && Instant::now() >= due
@@ -781,15 +781,16 @@ fn sequencer(
             }
             let messages = tally.account(p.source, p.block.as_ref(), p.note);
             let mut expect = 0;
-            if let Some(block) = &p.block {
-                for (unit, fact) in &block.facts {
-                    resolver.route(fact.clone(), |r| {
+            if let Some(block) = &mut p.block {
+                // The facts move on to the shards; the writer needs only the bytes and units.
+                for (unit, fact) in std::mem::take(&mut block.facts) {
+                    resolver.route(fact, |r| {
                         if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
                             for b in batches.iter_mut() {
-                                b.push((*unit, Item::Tick(r.watermark)));
+                                b.push((unit, Item::Tick(r.watermark)));
                             }
                         }
-                        batches[shard_of(r.instance(), shards.len())].push((*unit, Item::Step(r)));
+                        batches[shard_of(r.instance(), shards.len())].push((unit, Item::Step(r)));
                     });
                 }
                 for (tx, steps) in shards.iter().zip(batches.iter_mut()) {
@@ -1053,14 +1054,14 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
             for m in tally.account(source as u32, block.as_ref(), note) {
                 writeln!(err, "{m}")?;
             }
-            if let Some(block) = block {
+            if let Some(mut block) = block {
                 let mut js = Vec::new();
-                for (unit, fact) in &block.facts {
-                    resolver.route(fact.clone(), |r| {
+                for (unit, fact) in std::mem::take(&mut block.facts) {
+                    resolver.route(fact, |r| {
                         if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
-                            judge.item(&mut shard, *unit, Item::Tick(r.watermark), &mut js);
+                            judge.item(&mut shard, unit, Item::Tick(r.watermark), &mut js);
                         }
-                        judge.item(&mut shard, *unit, Item::Step(r), &mut js);
+                        judge.item(&mut shard, unit, Item::Step(r), &mut js);
                     });
                 }
                 js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
