@@ -44,8 +44,9 @@ fn main() -> ExitCode {
     };
     config.stop = Some(stop_on_signals());
     let bar = progress_bar(&mut config);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    // Not locked: every thread may write in its turn. Writes are whole blocks, so the lock taken
+    // per write costs nothing.
+    let mut out = io::stdout();
     let mut err = io::stderr();
     let result = run(&config, &mut out, &mut err);
     if let Some((done, handle)) = bar {

@@ -1,14 +1,19 @@
-//! The threads: reader → parse workers → sequencer → shard owners → writer.
+//! The crew: every thread reads, parses and, in turn, judges and writes.
 //!
 //! ```text
-//!  input ─► reader ─► workers (N) ─► sequencer ─► shards (N) ─► writer ─► stdout
-//!           frames     stateless      input order   own disjoint   input order,
-//!           numbered   parse          + resolver    instances      flush when idle
+//!  input ─► read (one at a time) ─► parse (all threads at once) ─► inbox ─► turn ─► stdout
+//!           blocks cut at line       stateless, the bulk of the    by block  input order: tally,
+//!           ends, numbered           work                          number    resolver, table, writer
 //! ```
-//! Every verdict is the one a sequential pass gives: the sequencer restores input order and runs
-//! the [`Resolver`] on it, each instance lives on one shard, and each shard applies its steps in the
-//! order it receives them, which is input order. Every channel is bounded, so a slow consumer
-//! slows the reader instead of filling memory.
+//! Each of the `--threads` threads loops: take the next block from the reader, parse it, put it in
+//! the inbox, then, if no other thread holds the turn, take every block whose turn it is and run it
+//! through the stages that need input order (line numbers, the resolver, the session table, the
+//! writer). So `--threads 1` is one thread doing everything, the same stages as any other count, and
+//! `--threads 2` keeps two cores busy with no thread of its own waiting on another: on a 2-core
+//! machine, stage threads handing blocks to each other cost a third of a core and capped scaling.
+//!
+//! Every verdict is the one a sequential pass gives: the turn takes blocks strictly in input order.
+//! The reader stays at most a few blocks ahead of the turn, so memory is bounded whatever the input.
 
 use crate::annotation::{self, Annotator};
 use crate::block::{BlockParser, ParsedBlock};
@@ -23,6 +28,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -104,21 +110,6 @@ struct Parsed {
     note: Option<String>,
     /// The block's parse failed: its lines are lost.
     lost: bool,
-}
-
-struct ShardBatch {
-    seq: u64,
-    steps: Vec<(u32, Item)>,
-}
-
-type Rows = Vec<(CompactString, Vec<Row>)>;
-
-enum ShardMsg {
-    Batch(ShardBatch),
-    /// Send a copy of your rows here: a checkpoint cut after the batches before this message.
-    Checkpoint(Sender<Rows>),
-    /// End of input at this watermark: close what is open (findings).
-    Finish(i64),
 }
 
 struct Judgement {
@@ -274,14 +265,6 @@ impl TickClock {
     }
 }
 
-struct WriterBlock {
-    seq: u64,
-    block: Option<ParsedBlock>,
-    /// Shard batches to wait for before writing.
-    expect: usize,
-    messages: Vec<String>,
-}
-
 /// Opens an input, decompressing gzip when its first bytes say so (CloudTrail's S3 objects are
 /// `.json.gz`, but names are not to be trusted). With `stop`, the input ends as soon as it is set.
 pub fn open(input: Input, stop: Option<&Arc<AtomicBool>>) -> io::Result<Box<dyn Read + Send>> {
@@ -371,109 +354,435 @@ impl<R: Read> Read for Stoppable<R> {
 }
 
 /// Which shard owns an instance: partitions are dealt round the shards.
-fn shard_of(instance: &str, shards: usize) -> usize {
-    crate::detector::partition_of(instance) % shards
-}
-
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
-pub fn run(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> io::Result<Stats> {
     let threads = cfg.threads.max(1);
-    let depth = 2 * threads;
-    let (work_tx, work_rx) = bounded::<Work>(depth);
-    let (parsed_tx, parsed_rx) = bounded::<Parsed>(depth);
-    let (writer_tx, writer_rx) = bounded::<WriterBlock>(4 * depth);
-    let (judged_tx, judged_rx) = bounded::<(u64, Vec<Judgement>)>(4 * depth);
-
-    // Enough for every block in flight (the channels hold about 30 at two threads): a smaller pool
-    // dropped buffers and the reader faulted in fresh pages again (18 % of an --emit all profile).
-    let pool = BufferPool::new(64);
-    let reader = spawn_reader(cfg, work_tx, pool.clone());
-    let max_line = cfg.max_line_bytes;
-    let workers: Vec<JoinHandle<()>> = (0..threads)
-        .map(|_| {
-            let (rx, tx) = (work_rx.clone(), parsed_tx.clone());
-            thread::spawn(move || parse_worker(rx, tx, max_line))
-        })
-        .collect();
-    drop((work_rx, parsed_tx));
-
     let snapshot = load_state(cfg, err)?;
     let annotator = annotator(cfg)?;
-    let mut shard_txs = Vec::new();
-    let mut shards: Vec<JoinHandle<(u64, u64, Shard)>> = Vec::new();
-    let mut dealt: Vec<Shard> = (0..threads).map(|_| Shard::new(cfg.detector.clone())).collect();
-    for (instance, rows) in &snapshot.rows {
-        dealt[shard_of(instance, threads)].import(instance.clone(), rows.clone());
-    }
-    for shard in dealt {
-        let (tx, rx) = bounded::<ShardMsg>(depth);
-        shard_txs.push(tx);
-        let jtx = judged_tx.clone();
-        let (emit, ctx) = (cfg.emit, annotator.clone());
-        shards.push(thread::spawn(move || shard_owner(shard, emit, ctx, rx, jtx)));
-    }
-    drop(judged_tx);
-
-    let tally = Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit);
-    let emit = cfg.emit;
-    let seq_pool = pool.clone();
+    // Enough for every block in flight, so that the reader does not fault in fresh pages again.
+    let pool = BufferPool::new(8 * threads + 8);
+    let mut shard = Shard::new(cfg.detector.clone());
     let resolver = Resolver::import(&snapshot);
-    drop(snapshot);
-    let checkpoints = cfg.state.clone().map(|p| (cfg.checkpoint_interval, p));
-    let progress = cfg.progress.clone();
-    let sequencer = thread::spawn(move || {
-        sequencer(
-            parsed_rx,
-            shard_txs,
-            writer_tx,
-            tally,
-            emit,
-            seq_pool,
-            resolver,
-            checkpoints,
-            progress,
-        )
-    });
-
-    let mut stats = Stats::default();
-    let mut peers = Peers {
+    for (instance, rows) in snapshot.rows {
+        shard.import(instance, rows);
+    }
+    let turn = Turn {
+        emit: cfg.emit,
+        tally: Tally::new(cfg.inputs.iter().map(Input::name).collect(), cfg.report_limit),
+        resolver,
+        shard,
+        judge: Judge::new(cfg.emit, annotator),
+        clock: (cfg.emit == Emit::Findings).then(TickClock::default),
+        peers: Peers {
+            progress: cfg.progress.clone(),
+            ..Peers::default()
+        },
+        js: Vec::new(),
+        buf: Vec::with_capacity(2 << 20),
+        out,
+        err,
+        pool: pool.clone(),
         progress: cfg.progress.clone(),
-        ..Peers::default()
+        checkpoints: cfg.state.clone().map(|p| (cfg.checkpoint_interval, p)),
+        next_checkpoint: Some(Instant::now() + cfg.checkpoint_interval).filter(|_| cfg.state.is_some()),
+        saver: None,
+        closed: false,
+        failure: None,
     };
-    let closed = write_output(cfg.emit, writer_rx, judged_rx, out, err, &pool, &mut peers)?;
-    stats.alert_table = peers.table_rows();
-    if closed {
-        // Threads still blocked on input are left to end with the process.
-        stats.output_closed = true;
-        return Ok(stats);
-    }
-    let (tally, resolver) = match sequencer.join() {
-        Ok((t, r)) => (Some(t), Some(r)),
-        Err(_) => (None, None),
+    let crew = Crew {
+        reader: Mutex::new(ReadSide::new(cfg, pool)),
+        inbox: Mutex::new(Inbox::default()),
+        room: Condvar::new(),
+        turn: Mutex::new(turn),
+        halt: AtomicBool::new(false),
+        ahead: 4 * threads as u64,
+        max_line: cfg.max_line_bytes,
+        stop: cfg.stop.clone(),
     };
-    for w in workers {
-        let _ = w.join();
-    }
-    let mut owned = Vec::new();
-    for s in shards {
-        if let Ok((judged, alerts, shard)) = s.join() {
-            stats.judged += judged;
-            stats.alerts += alerts;
-            stats.sessions += shard.sessions() as u64;
-            stats.evicted += shard.evicted();
-            owned.push(shard);
+    thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|| crew.work());
         }
-    }
-    stats.input_errors = reader.join().unwrap_or(1) + tally.as_ref().map_or(1, |t| t.lost_blocks);
-    stats.records = tally.as_ref().map_or(0, |t| t.records);
-    stats.malformed = tally.as_ref().map_or(0, |t| t.malformed);
-    if let (Some(path), Some(resolver)) = (&cfg.state, &resolver) {
-        let rows = owned.iter().map(Shard::export).collect();
-        save_state(path, resolver, rows)?;
-    }
-    Ok(stats)
+        crew.work();
+    });
+    let reader = crew.reader.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut turn = crew.turn.into_inner().unwrap_or_else(|e| e.into_inner());
+    turn.finish(cfg, reader.errors)
 }
 
+/// What the threads share.
+struct Crew<'a> {
+    reader: Mutex<ReadSide>,
+    inbox: Mutex<Inbox>,
+    /// Signalled when the turn takes a block, for a reader waiting for room.
+    room: Condvar,
+    turn: Mutex<Turn<'a>>,
+    /// The output is gone or failed: stop reading.
+    halt: AtomicBool,
+    /// How many blocks the reader may be ahead of the turn.
+    ahead: u64,
+    max_line: usize,
+    /// Set to make inputs waiting on an idle pipe give up (the `--stop` flag of signals).
+    stop: Option<Arc<AtomicBool>>,
+}
+
+/// Parsed blocks waiting for their turn, and the number of the block whose turn it is.
+#[derive(Default)]
+struct Inbox {
+    waiting: BTreeMap<u64, Parsed>,
+    next: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another thread is reported by the scope that joins it; what it held is not
+    // needed to end the run.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Crew<'_> {
+    fn work(&self) {
+        // A thread that panics must not leave the others waiting for a block it will never bring.
+        struct OnPanic<'c, 'a>(&'c Crew<'a>);
+        impl Drop for OnPanic<'_, '_> {
+            fn drop(&mut self) {
+                if thread::panicking() {
+                    self.0.stop_all();
+                }
+            }
+        }
+        let _guard = OnPanic(self);
+        let mut parser = BlockParser::with_max_line(self.max_line);
+        while let Some(work) = self.next_work() {
+            let parsed = parse(&mut parser, work, self.max_line);
+            let seq = parsed.seq;
+            lock(&self.inbox).waiting.insert(seq, parsed);
+            self.take_turns();
+        }
+    }
+
+    fn halted(&self) -> bool {
+        self.halt.load(Ordering::Relaxed)
+    }
+
+    fn stop_all(&self) {
+        self.halt.store(true, Ordering::Relaxed);
+        if let Some(stop) = &self.stop {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let _inbox = lock(&self.inbox);
+        self.room.notify_all();
+    }
+
+    /// The next block of input, once the turn is close enough behind.
+    fn next_work(&self) -> Option<Work> {
+        let mut reader = lock(&self.reader);
+        {
+            let mut inbox = lock(&self.inbox);
+            while reader.seq >= inbox.next + self.ahead && !self.halted() {
+                inbox = self.room.wait(inbox).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        if self.halted() {
+            return None;
+        }
+        reader.next_work()
+    }
+
+    /// Takes the turn, unless another thread has it, and runs every block that is ready in order.
+    fn take_turns(&self) {
+        loop {
+            let Ok(mut turn) = self.turn.try_lock() else {
+                // The holder looks at the inbox again after letting go, so this block is not left.
+                return;
+            };
+            while let Some(p) = self.take_next() {
+                turn.step(p);
+            }
+            turn.flush();
+            if turn.closed || turn.failure.is_some() {
+                drop(turn);
+                self.stop_all();
+                return;
+            }
+            drop(turn);
+            // A block put in after the last look but before the unlock found the turn taken.
+            let inbox = lock(&self.inbox);
+            if !inbox.waiting.contains_key(&inbox.next) {
+                return;
+            }
+        }
+    }
+
+    fn take_next(&self) -> Option<Parsed> {
+        let mut inbox = lock(&self.inbox);
+        let next = inbox.next;
+        let p = inbox.waiting.remove(&next)?;
+        inbox.next += 1;
+        self.room.notify_all();
+        Some(p)
+    }
+}
+
+type Frames = FrameReader<Box<dyn Read + Send>>;
+
+/// Reads the inputs in order into numbered blocks; one thread at a time.
+struct ReadSide {
+    inputs: std::iter::Enumerate<std::vec::IntoIter<Input>>,
+    /// The input being read: its number, name and frames.
+    current: Option<(u32, String, Frames)>,
+    ahead: Option<Receiver<Option<Fetched>>>,
+    seq: u64,
+    errors: u64,
+    pool: BufferPool,
+    stop: Option<Arc<AtomicBool>>,
+    progress: Option<Arc<crate::config::Progress>>,
+    read_size: usize,
+    max_line: usize,
+}
+
+impl ReadSide {
+    fn new(cfg: &Config, pool: BufferPool) -> ReadSide {
+        ReadSide {
+            inputs: cfg.inputs.clone().into_iter().enumerate(),
+            current: None,
+            ahead: prefetch(&cfg.inputs, cfg.stop.clone(), cfg.progress.clone()),
+            seq: 0,
+            errors: 0,
+            pool,
+            stop: cfg.stop.clone(),
+            progress: cfg.progress.clone(),
+            read_size: cfg.read_size,
+            max_line: cfg.max_line_bytes,
+        }
+    }
+
+    fn numbered(&mut self, source: u32, frame: Option<Frame>, note: Option<String>) -> Work {
+        self.seq += 1;
+        Work {
+            seq: self.seq - 1,
+            source,
+            frame,
+            note,
+        }
+    }
+
+    fn next_work(&mut self) -> Option<Work> {
+        loop {
+            let Some((source, name, frames)) = &mut self.current else {
+                let (source, input) = self.inputs.next()?;
+                let source = source as u32;
+                let name = input.name();
+                let fetched = self.ahead.as_ref().and_then(|rx| rx.recv().ok()).flatten();
+                let opened = match fetched {
+                    Some(done) => done
+                        .recv()
+                        .unwrap_or_else(|_| Err(io::Error::other("decompression failed")))
+                        .map(|bytes| -> Box<dyn Read + Send> { Box::new(io::Cursor::new(bytes)) }),
+                    None => open_counted(input, self.stop.as_ref(), self.progress.as_ref()),
+                };
+                match opened {
+                    Ok(r) => {
+                        let frames =
+                            FrameReader::with_pool(r, self.read_size, self.max_line, self.pool.clone());
+                        self.current = Some((source, name, frames));
+                    }
+                    Err(e) => {
+                        self.errors += 1;
+                        return Some(self.numbered(source, None, Some(format!("credtrail: {name}: {e}"))));
+                    }
+                }
+                continue;
+            };
+            let source = *source;
+            let (frame, note) = match frames.next_frame() {
+                Ok(Some(f)) => return Some(self.numbered(source, Some(f), None)),
+                Ok(None) => (None, None),
+                Err(e) => {
+                    self.errors += 1;
+                    (None, Some(format!("credtrail: {name}: read error: {e}")))
+                }
+            };
+            self.current = None;
+            if let Some(p) = &self.progress {
+                p.files_done.fetch_add(1, Ordering::Relaxed);
+            }
+            if note.is_some() {
+                return Some(self.numbered(source, frame, note));
+            }
+        }
+    }
+}
+
+fn parse(parser: &mut BlockParser, w: Work, max_line: usize) -> Parsed {
+    let mut note = w.note;
+    let mut lost = false;
+    let block = w.frame.and_then(|f| {
+        // A bug in parsing must not stall the turn, which waits for every block in order: the
+        // block is reported lost, counted as an error, and the run goes on.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(f))) {
+            Ok(b) => Some(b),
+            Err(_) => {
+                *parser = BlockParser::with_max_line(max_line);
+                lost = true;
+                note = Some(
+                    "credtrail: internal error: a block of input could not be parsed and was lost".into(),
+                );
+                None
+            }
+        }
+    });
+    Parsed {
+        seq: w.seq,
+        source: w.source,
+        block,
+        note,
+        lost,
+    }
+}
+
+/// The stages that need input order, run by whichever thread holds the turn.
+struct Turn<'a> {
+    emit: Emit,
+    tally: Tally,
+    resolver: Resolver,
+    shard: Shard,
+    judge: Judge,
+    clock: Option<TickClock>,
+    peers: Peers,
+    js: Vec<Judgement>,
+    buf: Vec<u8>,
+    out: &'a mut (dyn Write + Send),
+    err: &'a mut (dyn Write + Send),
+    pool: BufferPool,
+    progress: Option<Arc<crate::config::Progress>>,
+    checkpoints: Option<(Duration, PathBuf)>,
+    next_checkpoint: Option<Instant>,
+    saver: Option<JoinHandle<()>>,
+    /// The reader of our output went away.
+    closed: bool,
+    failure: Option<io::Error>,
+}
+
+impl Turn<'_> {
+    fn step(&mut self, mut p: Parsed) {
+        if self.closed || self.failure.is_some() {
+            return;
+        }
+        self.checkpoint();
+        self.tally.lost_blocks += u64::from(p.lost);
+        if let (Some(pr), Some(b)) = (&self.progress, &p.block) {
+            pr.records.fetch_add(u64::from(b.records), Ordering::Relaxed);
+        }
+        for m in self.tally.account(p.source, p.block.as_ref(), p.note.take()) {
+            let _ = writeln!(self.err, "{m}");
+        }
+        let Some(mut block) = p.block else { return };
+        let Turn {
+            resolver,
+            shard,
+            judge,
+            clock,
+            js,
+            ..
+        } = self;
+        js.clear();
+        for (unit, fact) in std::mem::take(&mut block.facts) {
+            resolver.route(fact, |r| {
+                if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
+                    judge.item(shard, unit, Item::Tick(r.watermark), js);
+                }
+                judge.item(shard, unit, Item::Step(r), js);
+            });
+        }
+        if !js.is_empty() {
+            js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
+            self.peers.observe(js);
+        }
+        render(self.emit, &block, js, &mut self.buf);
+        self.pool.give(block.data);
+        if self.buf.len() >= 1 << 20 {
+            self.flush();
+        }
+    }
+
+    /// Writes what is buffered: called whenever no further block is ready, so that a lone record
+    /// on a live stream goes out at once.
+    fn flush(&mut self) {
+        if self.buf.is_empty() || self.closed || self.failure.is_some() {
+            self.buf.clear();
+            return;
+        }
+        match flush(self.out, &mut self.buf) {
+            Ok(Some(true)) => self.closed = true,
+            Ok(_) => {}
+            Err(e) => self.failure = Some(e),
+        }
+    }
+
+    /// Every `--checkpoint-interval`: a copy of the table now, saved on a thread of its own so that
+    /// the stream waits only for the copy.
+    fn checkpoint(&mut self) {
+        let (Some(due), Some((every, path))) = (self.next_checkpoint, &self.checkpoints) else {
+            return;
+        };
+        if Instant::now() < due {
+            return;
+        }
+        self.next_checkpoint = Some(Instant::now() + *every);
+        if self.saver.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let rows = self.shard.export();
+        let mut snap = Snapshot::default();
+        self.resolver.export(&mut snap);
+        let resolver = Resolver::import(&snap);
+        let path = path.clone();
+        self.saver = Some(thread::spawn(move || {
+            if let Err(e) = save_state(&path, &resolver, rows) {
+                eprintln!("credtrail: warning: checkpoint not saved: {e}");
+            }
+        }));
+    }
+
+    /// After the last block: findings still open, the output flushed, the state saved.
+    fn finish(&mut self, cfg: &Config, read_errors: u64) -> io::Result<Stats> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        let mut stats = Stats {
+            records: self.tally.records,
+            judged: self.judge.judged,
+            alerts: self.judge.alerts,
+            malformed: self.tally.malformed,
+            sessions: self.shard.sessions() as u64,
+            input_errors: read_errors + self.tally.lost_blocks,
+            evicted: self.shard.evicted(),
+            alert_table: self.peers.table_rows(),
+            output_closed: self.closed,
+        };
+        if self.closed {
+            return Ok(stats);
+        }
+        let mut last = Vec::new();
+        self.judge
+            .finish(self.resolver.watermark().unwrap_or(i64::MIN), &mut last);
+        last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
+        for j in last {
+            self.buf.extend_from_slice(&j.annotation);
+        }
+        if let Some(closed) = flush(self.out, &mut self.buf)? {
+            stats.output_closed = closed;
+            return Ok(stats);
+        }
+        if let Some(h) = self.saver.take() {
+            let _ = h.join();
+        }
+        if let Some(path) = &cfg.state {
+            save_state(path, &self.resolver, self.shard.export())?;
+        }
+        Ok(stats)
+    }
+}
 /// What the shards annotate with: the window, and `--aws-ip-ranges` loaded once for all.
 fn annotator(cfg: &Config) -> io::Result<Annotator> {
     let ranges = match &cfg.aws_ip_ranges {
@@ -510,10 +819,14 @@ fn load_state(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
     }
 }
 
-fn save_state(path: &std::path::Path, resolver: &Resolver, parts: Vec<Rows>) -> io::Result<()> {
+fn save_state(
+    path: &std::path::Path,
+    resolver: &Resolver,
+    rows: Vec<(CompactString, Vec<Row>)>,
+) -> io::Result<()> {
     let mut snap = Snapshot::default();
     resolver.export(&mut snap);
-    snap.rows = parts.into_iter().flatten().collect();
+    snap.rows = rows;
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
     state::save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
@@ -572,115 +885,6 @@ fn prefetch(
         }
     });
     Some(order_rx)
-}
-
-fn spawn_reader(cfg: &Config, tx: Sender<Work>, pool: BufferPool) -> JoinHandle<u64> {
-    let inputs = cfg.inputs.clone();
-    let stop = cfg.stop.clone();
-    let progress = cfg.progress.clone();
-    let (read_size, max_line) = (cfg.read_size, cfg.max_line_bytes);
-    let ahead = prefetch(&inputs, stop.clone(), progress.clone());
-    thread::spawn(move || {
-        let mut seq = 0u64;
-        let mut errors = 0u64;
-        for (source, input) in inputs.into_iter().enumerate() {
-            let source = source as u32;
-            let name = input.name();
-            let fetched = ahead.as_ref().and_then(|rx| rx.recv().ok()).flatten();
-            let opened = match fetched {
-                Some(done) => done
-                    .recv()
-                    .unwrap_or_else(|_| Err(io::Error::other("decompression failed")))
-                    .map(|bytes| -> Box<dyn Read + Send> { Box::new(io::Cursor::new(bytes)) }),
-                None => open_counted(input, stop.as_ref(), progress.as_ref()),
-            };
-            let mut frames = match opened {
-                Ok(r) => FrameReader::with_pool(r, read_size, max_line, pool.clone()),
-                Err(e) => {
-                    errors += 1;
-                    let note = Some(format!("credtrail: {name}: {e}"));
-                    if tx
-                        .send(Work {
-                            seq,
-                            source,
-                            frame: None,
-                            note,
-                        })
-                        .is_err()
-                    {
-                        return errors;
-                    }
-                    seq += 1;
-                    continue;
-                }
-            };
-            loop {
-                let (frame, note) = match frames.next_frame() {
-                    Ok(Some(f)) => (Some(f), None),
-                    Ok(None) => break,
-                    Err(e) => {
-                        errors += 1;
-                        (None, Some(format!("credtrail: {name}: read error: {e}")))
-                    }
-                };
-                let failed = note.is_some();
-                if tx
-                    .send(Work {
-                        seq,
-                        source,
-                        frame,
-                        note,
-                    })
-                    .is_err()
-                {
-                    return errors;
-                }
-                seq += 1;
-                if failed {
-                    break;
-                }
-            }
-            if let Some(p) = &progress {
-                p.files_done.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        errors
-    })
-}
-
-fn parse_worker(rx: Receiver<Work>, tx: Sender<Parsed>, max_line: usize) {
-    let mut parser = BlockParser::with_max_line(max_line);
-    for w in rx {
-        let mut note = w.note;
-        let mut lost = false;
-        let block = w.frame.and_then(|f| {
-            // A bug in parsing must not stall the sequencer, which waits for every block in turn:
-            // the block is reported lost, counted as an error, and the run goes on.
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(f))) {
-                Ok(b) => Some(b),
-                Err(_) => {
-                    parser = BlockParser::with_max_line(max_line);
-                    lost = true;
-                    note = Some(
-                        "credtrail: internal error: a block of input could not be parsed and was lost".into(),
-                    );
-                    None
-                }
-            }
-        });
-        if tx
-            .send(Parsed {
-                seq: w.seq,
-                source: w.source,
-                block,
-                note,
-                lost,
-            })
-            .is_err()
-        {
-            return;
-        }
-    }
 }
 
 /// Line numbers and counts, kept in input order: which line of which input each malformed unit is.
@@ -742,126 +946,6 @@ impl Tally {
         }
         messages
     }
-}
-
-/// Restores input order, numbers lines, runs the resolver and deals steps to the shards.
-#[allow(clippy::too_many_arguments)]
-fn sequencer(
-    rx: Receiver<Parsed>,
-    shards: Vec<Sender<ShardMsg>>,
-    writer: Sender<WriterBlock>,
-    mut tally: Tally,
-    emit: Emit,
-    pool: BufferPool,
-    mut resolver: Resolver,
-    checkpoints: Option<(Duration, PathBuf)>,
-    progress: Option<Arc<crate::config::Progress>>,
-) -> (Tally, Resolver) {
-    let mut next_checkpoint = checkpoints.as_ref().map(|(every, _)| Instant::now() + *every);
-    let mut saver: Option<JoinHandle<()>> = None;
-    let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut batches: Vec<Vec<(u32, Item)>> = (0..shards.len()).map(|_| Vec::new()).collect();
-    let mut clock = (emit == Emit::Findings).then(TickClock::default);
-    for p in rx {
-        waiting.insert(p.seq, p);
-        while let Some(mut p) = waiting.remove(&next) {
-            next += 1;
-            if let (Some(due), Some((every, path))) = (next_checkpoint, &checkpoints)
-                && Instant::now() >= due
-            {
-                next_checkpoint = Some(Instant::now() + *every);
-                if saver.as_ref().is_none_or(|h| h.is_finished()) {
-                    saver = Some(checkpoint(&shards, &resolver, path.clone()));
-                }
-            }
-            tally.lost_blocks += u64::from(p.lost);
-            if let (Some(pr), Some(b)) = (&progress, &p.block) {
-                pr.records.fetch_add(u64::from(b.records), Ordering::Relaxed);
-            }
-            let messages = tally.account(p.source, p.block.as_ref(), p.note);
-            let mut expect = 0;
-            if let Some(block) = &mut p.block {
-                // The facts move on to the shards; the writer needs only the bytes and units.
-                for (unit, fact) in std::mem::take(&mut block.facts) {
-                    resolver.route(fact, |r| {
-                        if clock.as_mut().is_some_and(|c| c.due(r.watermark)) {
-                            for b in batches.iter_mut() {
-                                b.push((unit, Item::Tick(r.watermark)));
-                            }
-                        }
-                        batches[shard_of(r.instance(), shards.len())].push((unit, Item::Step(r)));
-                    });
-                }
-                for (tx, steps) in shards.iter().zip(batches.iter_mut()) {
-                    if !steps.is_empty() {
-                        expect += 1;
-                        if tx
-                            .send(ShardMsg::Batch(ShardBatch {
-                                seq: p.seq,
-                                steps: std::mem::take(steps),
-                            }))
-                            .is_err()
-                        {
-                            return (tally, resolver);
-                        }
-                    }
-                }
-            }
-            let needed = emit == Emit::All
-                || expect > 0
-                || !messages.is_empty()
-                || p.block
-                    .as_ref()
-                    .is_some_and(|b| matches!(b.kind, BlockKind::Oversized { .. }));
-            if !needed {
-                if let Some(b) = p.block {
-                    pool.give(b.data);
-                }
-                continue;
-            }
-            if writer
-                .send(WriterBlock {
-                    seq: p.seq,
-                    block: p.block,
-                    expect,
-                    messages,
-                })
-                .is_err()
-            {
-                break;
-            }
-        }
-    }
-    if emit == Emit::Findings {
-        let wm = resolver.watermark().unwrap_or(i64::MIN);
-        for tx in &shards {
-            let _ = tx.send(ShardMsg::Finish(wm));
-        }
-    }
-    (tally, resolver)
-}
-
-/// Asks every shard for a copy of its rows as of now, and saves them with the resolver's maps on a
-/// thread of its own: the stream waits only for the copies.
-fn checkpoint(shards: &[Sender<ShardMsg>], resolver: &Resolver, path: PathBuf) -> JoinHandle<()> {
-    let (tx, rx) = bounded::<Rows>(shards.len());
-    let asked = shards
-        .iter()
-        .filter(|s| s.send(ShardMsg::Checkpoint(tx.clone())).is_ok())
-        .count();
-    drop(tx);
-    let mut snap = Snapshot::default();
-    resolver.export(&mut snap);
-    let resolver = Resolver::import(&snap);
-    thread::spawn(move || {
-        let parts: Vec<Rows> = rx.iter().take(asked).collect();
-        if parts.len() == asked
-            && let Err(e) = save_state(&path, &resolver, parts)
-        {
-            eprintln!("credtrail: warning: checkpoint not saved: {e}");
-        }
-    })
 }
 
 /// Reports the first `limit` malformed lines one by one, then says that only the count goes on.
@@ -1083,7 +1167,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     }
     out.flush()?;
     if let Some(path) = &cfg.state {
-        save_state(path, &resolver, vec![shard.export()])?;
+        save_state(path, &resolver, shard.export())?;
     }
     Ok(Stats {
         records: tally.records,
@@ -1096,97 +1180,6 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
         input_errors,
         output_closed: false,
     })
-}
-
-fn shard_owner(
-    mut shard: Shard,
-    emit: Emit,
-    ctx: Annotator,
-    rx: Receiver<ShardMsg>,
-    tx: Sender<(u64, Vec<Judgement>)>,
-) -> (u64, u64, Shard) {
-    let mut judge = Judge::new(emit, ctx);
-    for msg in rx {
-        let batch = match msg {
-            ShardMsg::Batch(b) => b,
-            ShardMsg::Checkpoint(to) => {
-                let _ = to.send(shard.export());
-                continue;
-            }
-            ShardMsg::Finish(wm) => {
-                let mut out = Vec::new();
-                judge.finish(wm, &mut out);
-                let _ = tx.send((u64::MAX, out));
-                continue;
-            }
-        };
-        let mut out = Vec::new();
-        for (unit, item) in batch.steps {
-            judge.item(&mut shard, unit, item, &mut out);
-        }
-        if tx.send((batch.seq, out)).is_err() {
-            break;
-        }
-    }
-    (judge.judged, judge.alerts, shard)
-}
-
-/// Writes blocks in input order once their shards have answered. Returns whether the output was
-/// closed by its reader.
-fn write_output(
-    emit: Emit,
-    blocks: Receiver<WriterBlock>,
-    judged: Receiver<(u64, Vec<Judgement>)>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    pool: &BufferPool,
-    peers: &mut Peers,
-) -> io::Result<bool> {
-    let mut early: HashMap<u64, (usize, Vec<Judgement>)> = HashMap::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    while let Ok(wb) = blocks.recv() {
-        let (mut got, mut js) = early.remove(&wb.seq).unwrap_or_default();
-        while got < wb.expect {
-            let Ok((seq, j)) = judged.recv() else { break };
-            if seq == wb.seq {
-                got += 1;
-                js.extend(j);
-            } else {
-                let e = early.entry(seq).or_default();
-                e.0 += 1;
-                e.1.extend(j);
-            }
-        }
-        for m in &wb.messages {
-            let _ = writeln!(err, "{m}");
-        }
-        if let Some(block) = wb.block {
-            js.sort_unstable_by(|a, b| {
-                (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation))
-            });
-            peers.observe(&mut js);
-            render(emit, &block, &js, &mut buf);
-            pool.give(block.data);
-        }
-        if (buf.len() >= (1 << 20) || blocks.is_empty())
-            && let Some(closed) = flush(out, &mut buf)?
-        {
-            return Ok(closed);
-        }
-    }
-    // Findings still open at the end of input, from every shard, in one order.
-    let mut last: Vec<Judgement> = early.remove(&u64::MAX).map(|(_, j)| j).unwrap_or_default();
-    last.extend(
-        judged
-            .iter()
-            .filter(|(seq, _)| *seq == u64::MAX)
-            .flat_map(|(_, j)| j),
-    );
-    last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
-    for j in last {
-        buf.extend_from_slice(&j.annotation);
-    }
-    Ok(flush(out, &mut buf)?.unwrap_or(false))
 }
 
 /// Writes and flushes `buf`. `Some(true)`: the reader has gone.
