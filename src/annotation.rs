@@ -3,7 +3,7 @@
 
 use crate::detector::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
 use crate::event_time::{self, Millis};
-use serde::Serialize;
+use std::net::IpAddr;
 
 /// What annotating needs besides the verdict.
 #[derive(Debug, Clone, Default)]
@@ -14,49 +14,6 @@ pub struct Annotator {
     pub ranges: Option<std::sync::Arc<crate::ip_ranges::AwsRanges>>,
 }
 
-/// Who the foreign address of an alert belongs to, and how bad that makes it.
-#[derive(Serialize)]
-struct OriginOut {
-    /// `OutsideAWS`, `InsideAWS` (the split GuardDuty makes), `private`, or `unclassified` (no
-    /// `--aws-ip-ranges` given).
-    class: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service: Option<String>,
-    severity: &'static str,
-}
-
-/// The annotation's schema; the README documents it field by field.
-#[derive(Serialize)]
-struct Annotation<'a> {
-    verdict: &'static str,
-    reason: String,
-    session: String,
-    instance_id: &'a str,
-    source_ip: &'a str,
-    slot: &'static str,
-    locked_ips: Vec<LockedIp>,
-    ttl_expires: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    address_change_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    origin: Option<OriginOut>,
-    /// Set when the session's row was inferred from its calls (`--infer-sessions`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    inferred: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vpc_endpoint_account: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct LockedIp {
-    ip: String,
-    slot: &'static str,
-    since: String,
-    origin: &'static str,
-}
-
 fn slot_name(s: Slot) -> &'static str {
     match s {
         Slot::Public => "public",
@@ -64,148 +21,239 @@ fn slot_name(s: Slot) -> &'static str {
     }
 }
 
-fn describe_locks(locks: &[Lock], slot: Slot) -> String {
-    let mut parts: Vec<String> = locks
-        .iter()
-        .filter(|l| l.slot == slot)
-        .map(|l| {
-            let how = match l.origin {
-                LockOrigin::FirstUse => "by the session's first call from it",
-                LockOrigin::AddressChange => "after an address change",
-            };
-            format!("{} (locked {} {how})", l.ip, event_time::format(l.since))
-        })
-        .collect();
-    if parts.is_empty() {
-        parts.push("nothing".into());
+/// Writes the annotation object (without the key) as JSON; the README documents it field by field.
+///
+/// In `--emit all` nearly every record gets one, so it is written straight into `out`: building it
+/// as a struct of formatted strings for serde cost a fifth of the run. That version is kept as
+/// `reference::write`, which the tests hold this one to byte for byte.
+pub fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
+    let s = &v.session;
+    let mut j = Json(out);
+    j.raw("{\"verdict\":\"").raw(v.kind.as_str());
+    j.raw("\",\"reason\":\"");
+    reason(v, ctx.window, &mut j);
+    j.raw("\",\"session\":\"arn:").raw(s.partition.as_str());
+    j.raw(":sts::").text(&s.account);
+    j.raw(":assumed-role/").text(&s.role);
+    j.raw("/").text(&s.instance);
+    j.raw("\",\"instance_id\":\"").text(&s.instance);
+    j.raw("\",\"source_ip\":\"").text(&v.source);
+    j.raw("\",\"slot\":\"").raw(slot_name(v.slot));
+    j.raw("\",\"locked_ips\":[");
+    for (i, l) in v.locks.iter().enumerate() {
+        j.raw(if i == 0 { "{\"ip\":\"" } else { ",{\"ip\":\"" }).ip(l.ip);
+        j.raw("\",\"slot\":\"").raw(slot_name(l.slot));
+        j.raw("\",\"since\":\"").time(l.since);
+        j.raw(match l.origin {
+            LockOrigin::FirstUse => "\",\"origin\":\"first_use\"}",
+            LockOrigin::AddressChange => "\",\"origin\":\"address_change\"}",
+        });
     }
-    parts.join(", ")
+    j.raw("],\"ttl_expires\":\"").time(v.expires).raw("\"");
+    if let Some((at, _)) = v.change {
+        j.raw(",\"address_change_at\":\"").time(at).raw("\"");
+    }
+    origin(v, ctx.ranges.as_deref(), &mut j);
+    if v.inferred {
+        j.raw(",\"inferred\":true");
+    }
+    if let Some(acct) = &v.foreign_endpoint {
+        j.raw(",\"vpc_endpoint_account\":\"").text(acct).raw("\"");
+    }
+    j.raw("}");
 }
 
-fn reason(v: &Verdict, window_note: impl Fn(Millis) -> String) -> String {
+/// JSON appended piece by piece: `raw` for text that needs no escaping (this module's own words,
+/// times, addresses), `text` for strings that come from a record or a file, inside quotes the caller
+/// writes.
+struct Json<'a>(&'a mut Vec<u8>);
+
+impl Json<'_> {
+    fn raw(&mut self, s: &str) -> &mut Self {
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+
+    /// Escapes exactly as serde_json does, so that the output did not change when serde stopped
+    /// writing it.
+    fn text(&mut self, s: &str) -> &mut Self {
+        let b = s.as_bytes();
+        // Names and addresses all but never need escaping. Checked without an early exit, every byte
+        // at once, the check vectorises; then the string is copied whole.
+        let plain = b
+            .iter()
+            .fold(true, |plain, &c| plain & (c >= 0x20) & (c != b'"') & (c != b'\\'));
+        if plain {
+            self.0.extend_from_slice(b);
+            return self;
+        }
+        let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+        let mut from = 0;
+        for (i, &c) in b.iter().enumerate() {
+            let esc: &[u8] = match c {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..0x20 => &[b'\\', b'u', b'0', b'0', hex(c >> 4), hex(c & 0xf)],
+                _ => continue,
+            };
+            self.0.extend_from_slice(&b[from..i]);
+            self.0.extend_from_slice(esc);
+            from = i + 1;
+        }
+        self.0.extend_from_slice(&b[from..]);
+        self
+    }
+
+    fn time(&mut self, t: Millis) -> &mut Self {
+        event_time::write(t, self.0);
+        self
+    }
+
+    /// As `Display` writes it.
+    fn ip(&mut self, ip: IpAddr) -> &mut Self {
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut text = [b'.'; 16];
+                let mut len = 0;
+                for o in v4.octets() {
+                    if o >= 100 {
+                        text[len] = b'0' + o / 100;
+                        len += 1;
+                    }
+                    if o >= 10 {
+                        text[len] = b'0' + o / 10 % 10;
+                        len += 1;
+                    }
+                    text[len] = b'0' + o % 10;
+                    len += 2;
+                }
+                self.0.extend_from_slice(&text[..len - 1]);
+            }
+            // Rare, and its text (the longest run of zeros elided, embedded IPv4) is best left to std.
+            IpAddr::V6(v6) => {
+                use std::io::Write;
+                // Writing into a Vec cannot fail.
+                let _ = write!(self.0, "{v6}");
+            }
+        }
+        self
+    }
+}
+
+fn reason(v: &Verdict, window: Millis, j: &mut Json) {
     let inst = &v.session.instance;
     let role = &v.session.role;
     let slot = slot_name(v.slot);
     if let Some(acct) = &v.foreign_endpoint {
-        return format!(
-            "Credentials of instance {inst} (role {role}) were used through a VPC endpoint of account \
-             {acct}, not the session's account {}: an endpoint the attacker owns hides where stolen keys \
-             are used. Check who owns account {acct}.",
-            v.session.account
-        );
+        j.raw("Credentials of instance ").text(inst);
+        j.raw(" (role ").text(role);
+        j.raw(") were used through a VPC endpoint of account ").text(acct);
+        j.raw(", not the session's account ").text(&v.session.account);
+        j.raw(": an endpoint the attacker owns hides where stolen keys are used. Check who owns account ");
+        j.text(acct).raw(".");
+        return;
     }
     match v.kind {
-        VerdictKind::Duplicate => format!(
-            "CloudTrail delivered this record (same eventID) again; it was alerted the first time from {}.",
-            v.source
-        ),
-        VerdictKind::Compromise => format!(
-            "Credentials of instance {inst} (role {role}) were used from {src}, outside the {slot} \
-             address the session is locked to: {locks}. Either they were stolen and used from {src}, \
-             or the locked address is the thief's, who called first: check which address is the \
-             instance's.",
-            src = v.source,
-            locks = describe_locks(&v.locks, v.slot)
-        ),
-        VerdictKind::Locked if v.first_lock => format!(
-            "First call of this session from a {slot} address: {} now locks it for instance {inst}.",
-            v.source
-        ),
-        VerdictKind::Locked => format!(
-            "Call from the {slot} address the session is locked to ({}).",
-            v.source
-        ),
-        VerdictKind::AwsService => format!(
-            "{} called on the session's behalf; AWS service addresses never lock nor alert.",
-            v.source
-        ),
-        VerdictKind::IpAdded => match v.change {
-            Some((at, true)) => format!(
-                "New address {} accepted: an address change for instance {inst} at {} named it.",
-                v.source,
-                event_time::format(at)
-            ),
-            Some((at, false)) => format!(
-                "New address {} accepted: first new address after an address change for instance \
-                 {inst} at {}{}.",
-                v.source,
-                event_time::format(at),
-                window_note(at)
-            ),
-            None => format!("New address {} accepted.", v.source),
-        },
+        VerdictKind::Duplicate => {
+            j.raw("CloudTrail delivered this record (same eventID) again; ");
+            j.raw("it was alerted the first time from ").text(&v.source);
+            j.raw(".");
+        }
+        VerdictKind::Compromise => {
+            j.raw("Credentials of instance ").text(inst);
+            j.raw(" (role ").text(role);
+            j.raw(") were used from ").text(&v.source);
+            j.raw(", outside the ").raw(slot);
+            j.raw(" address the session is locked to: ");
+            describe_locks(&v.locks, v.slot, j);
+            j.raw(". Either they were stolen and used from ").text(&v.source);
+            j.raw(", or the locked address is the thief's, who called first: ");
+            j.raw("check which address is the instance's.");
+        }
+        VerdictKind::Locked if v.first_lock => {
+            j.raw("First call of this session from a ").raw(slot);
+            j.raw(" address: ").text(&v.source);
+            j.raw(" now locks it for instance ").text(inst);
+            j.raw(".");
+        }
+        VerdictKind::Locked => {
+            j.raw("Call from the ").raw(slot);
+            j.raw(" address the session is locked to (").text(&v.source);
+            j.raw(").");
+        }
+        VerdictKind::AwsService => {
+            j.text(&v.source);
+            j.raw(" called on the session's behalf; AWS service addresses never lock nor alert.");
+        }
+        VerdictKind::IpAdded => {
+            j.raw("New address ").text(&v.source);
+            j.raw(" accepted");
+            match v.change {
+                Some((at, true)) => {
+                    j.raw(": an address change for instance ").text(inst);
+                    j.raw(" at ").time(at);
+                    j.raw(" named it");
+                }
+                Some((at, false)) => {
+                    j.raw(": first new address after an address change for instance ")
+                        .text(inst);
+                    j.raw(" at ").time(at);
+                    // Wrapping, as the addition always did in release builds: the text must not change.
+                    j.raw(" (window open until ").time(at.wrapping_add(window));
+                    j.raw(")");
+                }
+                None => {}
+            }
+            j.raw(".");
+        }
     }
 }
 
-fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>) -> Option<OriginOut> {
+fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
+    let mut any = false;
+    for l in locks.iter().filter(|l| l.slot == slot) {
+        j.raw(if any { ", " } else { "" }).ip(l.ip);
+        j.raw(" (locked ").time(l.since);
+        j.raw(match l.origin {
+            LockOrigin::FirstUse => " by the session's first call from it)",
+            LockOrigin::AddressChange => " after an address change)",
+        });
+        any = true;
+    }
+    if !any {
+        j.raw("nothing");
+    }
+}
+
+/// Who the foreign address of an alert belongs to, and how bad that makes it: `OutsideAWS`,
+/// `InsideAWS` (the split GuardDuty makes), `private`, or `unclassified` (no `--aws-ip-ranges`
+/// given).
+fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>, j: &mut Json) {
     use crate::findings::{Origin, severity};
     if v.kind != VerdictKind::Compromise {
-        return None;
+        return;
     }
-    let ip: std::net::IpAddr = v.source.parse().ok()?;
-    let o = Origin::classify(ip, ranges);
-    let (_, sev) = severity(&o, false);
-    Some(match o {
-        Origin::OutsideAws => OriginOut {
-            class: "OutsideAWS",
-            region: None,
-            service: None,
-            severity: sev,
-        },
-        Origin::InsideAws { region, service, .. } => OriginOut {
-            class: "InsideAWS",
-            region: Some(region),
-            service: Some(service),
-            severity: sev,
-        },
-        Origin::PrivateNetwork => OriginOut {
-            class: "private",
-            region: None,
-            service: None,
-            severity: sev,
-        },
-        Origin::Unclassified => OriginOut {
-            class: "unclassified",
-            region: None,
-            service: None,
-            severity: sev,
-        },
-    })
-}
-
-/// Writes the annotation object (without the key) as JSON.
-pub fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
-    let window = ctx.window;
-    let a = Annotation {
-        verdict: v.kind.as_str(),
-        reason: reason(v, |at| {
-            format!(" (window open until {})", event_time::format(at + window))
-        }),
-        session: v.session.to_string(),
-        instance_id: &v.session.instance,
-        source_ip: &v.source,
-        slot: slot_name(v.slot),
-        locked_ips: v
-            .locks
-            .iter()
-            .map(|l| LockedIp {
-                ip: l.ip.to_string(),
-                slot: slot_name(l.slot),
-                since: event_time::format(l.since),
-                origin: match l.origin {
-                    LockOrigin::FirstUse => "first_use",
-                    LockOrigin::AddressChange => "address_change",
-                },
-            })
-            .collect(),
-        ttl_expires: event_time::format(v.expires),
-        address_change_at: v.change.map(|(at, _)| event_time::format(at)),
-        origin: origin(v, ctx.ranges.as_deref()),
-        inferred: v.inferred,
-        vpc_endpoint_account: v.foreign_endpoint.as_deref(),
+    let Ok(ip) = v.source.parse::<IpAddr>() else {
+        return;
     };
-    // Serialising plain strings and vectors into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &a);
+    let o = Origin::classify(ip, ranges);
+    j.raw(",\"origin\":{\"class\":\"");
+    match &o {
+        Origin::OutsideAws => j.raw("OutsideAWS"),
+        Origin::InsideAws { region, service, .. } => {
+            j.raw("InsideAWS\",\"region\":\"").text(region);
+            j.raw("\",\"service\":\"").text(service)
+        }
+        Origin::PrivateNetwork => j.raw("private"),
+        Origin::Unclassified => j.raw("unclassified"),
+    };
+    j.raw("\",\"severity\":\"").raw(severity(&o, false).1);
+    j.raw("\"}");
 }
 
 /// Writes `record` with `"credtrail":annotation` added as its last top-level key, then a newline.
@@ -229,8 +277,406 @@ pub fn splice(record: &[u8], annotation: &[u8], out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+mod reference {
+    //! The annotation as it was written before [`super::write`]: serde over a struct of formatted
+    //! strings, kept as what the hand-written JSON must equal.
+
+    use super::Annotator;
+    use crate::detector::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+    use crate::event_time::{self, Millis};
+    use serde::Serialize;
+
+    /// Who the foreign address of an alert belongs to, and how bad that makes it.
+    #[derive(Serialize)]
+    struct OriginOut {
+        /// `OutsideAWS`, `InsideAWS` (the split GuardDuty makes), `private`, or `unclassified` (no
+        /// `--aws-ip-ranges` given).
+        class: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        severity: &'static str,
+    }
+
+    /// The annotation's schema; the README documents it field by field.
+    #[derive(Serialize)]
+    struct Annotation<'a> {
+        verdict: &'static str,
+        reason: String,
+        session: String,
+        instance_id: &'a str,
+        source_ip: &'a str,
+        slot: &'static str,
+        locked_ips: Vec<LockedIp>,
+        ttl_expires: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        address_change_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origin: Option<OriginOut>,
+        /// Set when the session's row was inferred from its calls (`--infer-sessions`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        inferred: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vpc_endpoint_account: Option<&'a str>,
+    }
+
+    #[derive(Serialize)]
+    struct LockedIp {
+        ip: String,
+        slot: &'static str,
+        since: String,
+        origin: &'static str,
+    }
+
+    fn slot_name(s: Slot) -> &'static str {
+        match s {
+            Slot::Public => "public",
+            Slot::Private => "private",
+        }
+    }
+
+    fn describe_locks(locks: &[Lock], slot: Slot) -> String {
+        let mut parts: Vec<String> = locks
+            .iter()
+            .filter(|l| l.slot == slot)
+            .map(|l| {
+                let how = match l.origin {
+                    LockOrigin::FirstUse => "by the session's first call from it",
+                    LockOrigin::AddressChange => "after an address change",
+                };
+                format!(
+                    "{} (locked {} {how})",
+                    l.ip,
+                    event_time::format_with_time(l.since)
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            parts.push("nothing".into());
+        }
+        parts.join(", ")
+    }
+
+    fn reason(v: &Verdict, window_note: impl Fn(Millis) -> String) -> String {
+        let inst = &v.session.instance;
+        let role = &v.session.role;
+        let slot = slot_name(v.slot);
+        if let Some(acct) = &v.foreign_endpoint {
+            return format!(
+                "Credentials of instance {inst} (role {role}) were used through a VPC endpoint of account \
+                 {acct}, not the session's account {}: an endpoint the attacker owns hides where stolen keys \
+                 are used. Check who owns account {acct}.",
+                v.session.account
+            );
+        }
+        match v.kind {
+            VerdictKind::Duplicate => format!(
+                "CloudTrail delivered this record (same eventID) again; it was alerted the first time from {}.",
+                v.source
+            ),
+            VerdictKind::Compromise => format!(
+                "Credentials of instance {inst} (role {role}) were used from {src}, outside the {slot} \
+                 address the session is locked to: {locks}. Either they were stolen and used from {src}, \
+                 or the locked address is the thief's, who called first: check which address is the \
+                 instance's.",
+                src = v.source,
+                locks = describe_locks(&v.locks, v.slot)
+            ),
+            VerdictKind::Locked if v.first_lock => format!(
+                "First call of this session from a {slot} address: {} now locks it for instance {inst}.",
+                v.source
+            ),
+            VerdictKind::Locked => format!(
+                "Call from the {slot} address the session is locked to ({}).",
+                v.source
+            ),
+            VerdictKind::AwsService => format!(
+                "{} called on the session's behalf; AWS service addresses never lock nor alert.",
+                v.source
+            ),
+            VerdictKind::IpAdded => match v.change {
+                Some((at, true)) => format!(
+                    "New address {} accepted: an address change for instance {inst} at {} named it.",
+                    v.source,
+                    event_time::format_with_time(at)
+                ),
+                Some((at, false)) => format!(
+                    "New address {} accepted: first new address after an address change for instance \
+                     {inst} at {}{}.",
+                    v.source,
+                    event_time::format_with_time(at),
+                    window_note(at)
+                ),
+                None => format!("New address {} accepted.", v.source),
+            },
+        }
+    }
+
+    fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>) -> Option<OriginOut> {
+        use crate::findings::{Origin, severity};
+        if v.kind != VerdictKind::Compromise {
+            return None;
+        }
+        let ip: std::net::IpAddr = v.source.parse().ok()?;
+        let o = Origin::classify(ip, ranges);
+        let (_, sev) = severity(&o, false);
+        Some(match o {
+            Origin::OutsideAws => OriginOut {
+                class: "OutsideAWS",
+                region: None,
+                service: None,
+                severity: sev,
+            },
+            Origin::InsideAws { region, service, .. } => OriginOut {
+                class: "InsideAWS",
+                region: Some(region),
+                service: Some(service),
+                severity: sev,
+            },
+            Origin::PrivateNetwork => OriginOut {
+                class: "private",
+                region: None,
+                service: None,
+                severity: sev,
+            },
+            Origin::Unclassified => OriginOut {
+                class: "unclassified",
+                region: None,
+                service: None,
+                severity: sev,
+            },
+        })
+    }
+
+    /// The serde version of [`super::write`].
+    pub(super) fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
+        let window = ctx.window;
+        let a = Annotation {
+            verdict: v.kind.as_str(),
+            reason: reason(v, |at| {
+                format!(
+                    " (window open until {})",
+                    event_time::format_with_time(at + window)
+                )
+            }),
+            session: v.session.to_string(),
+            instance_id: &v.session.instance,
+            source_ip: &v.source,
+            slot: slot_name(v.slot),
+            locked_ips: v
+                .locks
+                .iter()
+                .map(|l| LockedIp {
+                    ip: l.ip.to_string(),
+                    slot: slot_name(l.slot),
+                    since: event_time::format_with_time(l.since),
+                    origin: match l.origin {
+                        LockOrigin::FirstUse => "first_use",
+                        LockOrigin::AddressChange => "address_change",
+                    },
+                })
+                .collect(),
+            ttl_expires: event_time::format_with_time(v.expires),
+            address_change_at: v.change.map(|(at, _)| event_time::format_with_time(at)),
+            origin: origin(v, ctx.ranges.as_deref()),
+            inferred: v.inferred,
+            vpc_endpoint_account: v.foreign_endpoint.as_deref(),
+        };
+        // Serialising plain strings and vectors into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &a);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_time::MINUTE;
+    use crate::ip_ranges::AwsRanges;
+    use crate::session_key::{Partition, SessionKey};
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+    use std::sync::{Arc, LazyLock};
+
+    #[test]
+    fn text_escapes_as_serde_json_does() {
+        let every: String = (0..=0x7f_u8)
+            .map(char::from)
+            .chain(['é', '€', '\u{2028}', '😀'])
+            .collect();
+        for s in [every.as_str(), "", "plain", "\"\\\"", "a\u{0}b\u{1f}c\u{7f}"] {
+            let mut out = Vec::new();
+            Json(&mut out).raw("\"").text(s).raw("\"");
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn ips_as_display_writes_them() {
+        let v6 = [
+            "::",
+            "::1",
+            "2600:1f18::1",
+            "::ffff:3.80.0.1",
+            "1:0:0:1::",
+            "fe80::1:0:0:1",
+        ];
+        let ips = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.5",
+            "100.64.9.99",
+            "1.20.3.40",
+        ];
+        for ip in ips.iter().chain(&v6) {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            Json(&mut out).ip(ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+    }
+
+    /// The sample `--aws-ip-ranges`, and a file whose region and service names need escaping, over
+    /// blocks that [`ip`] aims at.
+    static RANGES: LazyLock<[Arc<AwsRanges>; 2]> = LazyLock::new(|| {
+        let sample = include_bytes!("../tests/data/ip-ranges-sample.json");
+        let odd = serde_json::json!({
+            "prefixes": [{"ip_prefix": "3.80.0.0/12", "region": "us-\"east\"\\1\n", "service": "EC2\u{1}é"}],
+            "ipv6_prefixes": [{"ipv6_prefix": "2600:1f18::/32", "region": "\t😀", "service": "\\"}],
+        });
+        [
+            Arc::new(AwsRanges::parse(sample).unwrap()),
+            Arc::new(AwsRanges::parse(odd.to_string().as_bytes()).unwrap()),
+        ]
+    });
+
+    const MAX_WINDOW: Millis = 30 * 24 * 60 * MINUTE;
+
+    /// Mostly plain names, with the characters JSON escapes and some beyond ASCII.
+    fn text() -> impl Strategy<Value = String> {
+        let odd = [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\0', '\u{1f}', '\u{7f}', 'é', '😀', '/', ':',
+        ];
+        let c = prop_oneof![
+            6 => prop::char::range('a', 'z'),
+            2 => prop::sample::select(odd.to_vec()),
+            1 => any::<char>(),
+        ];
+        prop::collection::vec(c, 0..10).prop_map(|cs| cs.into_iter().collect())
+    }
+
+    /// Anywhere, and where [`RANGES`] or the private ranges have something to say.
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|a| IpAddr::V4(a.into())),
+            (0u32..1 << 20).prop_map(|a| IpAddr::V4((u32::from(Ipv4Addr::new(3, 80, 0, 0)) | a).into())),
+            (0u32..1 << 24).prop_map(|a| IpAddr::V4(((10 << 24) | a).into())),
+            (0u32..256).prop_map(|a| IpAddr::V4(a.into())),
+            any::<u128>().prop_map(|a| IpAddr::V6(a.into())),
+            (0u128..1 << 96).prop_map(|a| IpAddr::V6(((0x2600_1f18 << 96) | a).into())),
+            (0u128..1 << 16).prop_map(|a| IpAddr::V6(a.into())),
+            any::<u32>().prop_map(|a| IpAddr::V6(Ipv4Addr::from(a).to_ipv6_mapped())),
+            any::<[u16; 8]>().prop_map(|g| IpAddr::V6(g.map(|x| if x < 0x8000 { 0 } else { x }).into())),
+        ]
+    }
+
+    fn millis() -> impl Strategy<Value = Millis> {
+        prop_oneof![
+            (1_500_000_000i64..2_000_000_000).prop_map(|s| s * 1000),
+            1_500_000_000_000i64..2_000_000_000_000,
+            -400_000_000_000_000i64..400_000_000_000_000,
+            any::<i64>(),
+        ]
+    }
+
+    fn lock() -> impl Strategy<Value = Lock> {
+        let slot = prop::sample::select(vec![Slot::Public, Slot::Private]);
+        let origin = prop::sample::select(vec![LockOrigin::FirstUse, LockOrigin::AddressChange]);
+        (ip(), slot, millis(), origin).prop_map(|(ip, slot, since, origin)| Lock {
+            ip,
+            slot,
+            since,
+            origin,
+        })
+    }
+
+    fn verdict() -> impl Strategy<Value = Verdict> {
+        let kind = prop::sample::select(vec![
+            VerdictKind::Compromise,
+            VerdictKind::Locked,
+            VerdictKind::AwsService,
+            VerdictKind::IpAdded,
+            VerdictKind::Duplicate,
+        ]);
+        let partition = prop::sample::select(vec![Partition::Aws, Partition::AwsCn, Partition::AwsUsGov]);
+        let session =
+            (partition, text(), text(), text()).prop_map(|(partition, account, role, instance)| SessionKey {
+                partition,
+                account: account.into(),
+                role: role.into(),
+                instance: instance.into(),
+            });
+        let source = prop_oneof![
+            3 => ip().prop_map(|ip| ip.to_string()),
+            1 => text(),
+            1 => prop::sample::select(vec!["AWS Internal".to_owned(), "ec2.amazonaws.com".to_owned()]),
+        ];
+        let slot = prop::sample::select(vec![Slot::Public, Slot::Private]);
+        // Kept below the overflow of adding the window: a debug build of the reference panics on it.
+        let change = prop::option::of((millis().prop_map(|t| t.min(i64::MAX - MAX_WINDOW)), any::<bool>()));
+        let endpoint = prop::option::weighted(0.2, text().prop_map(Into::into));
+        (
+            (kind, session, source, slot),
+            prop::collection::vec(lock(), 0..=3),
+            (millis(), any::<bool>(), change, any::<bool>(), endpoint, millis()),
+        )
+            .prop_map(
+                |(
+                    (kind, session, source, slot),
+                    locks,
+                    (expires, first_lock, change, inferred, endpoint, time),
+                )| {
+                    Verdict {
+                        kind,
+                        session,
+                        source: source.into(),
+                        slot,
+                        locks: locks.into_iter().collect(),
+                        expires,
+                        first_lock,
+                        change,
+                        inferred,
+                        foreign_endpoint: endpoint,
+                        time,
+                        context: Default::default(),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        #[test]
+        fn write_equals_the_serde_reference(
+            v in verdict(),
+            window in prop_oneof![Just(15 * MINUTE), 0..=MAX_WINDOW],
+            ranges in 0usize..3,
+        ) {
+            let ctx = Annotator {
+                window,
+                ranges: RANGES.get(ranges).cloned(),
+            };
+            let (mut got, mut want) = (b"prefix".to_vec(), b"prefix".to_vec());
+            write(&v, &ctx, &mut got);
+            reference::write(&v, &ctx, &mut want);
+            // As text first, for a readable failure.
+            prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+            prop_assert_eq!(&got, &want);
+            let parsed: serde_json::Value = serde_json::from_slice(&got[b"prefix".len()..]).unwrap();
+            prop_assert_eq!(parsed["verdict"].as_str(), Some(v.kind.as_str()));
+        }
+    }
 
     #[test]
     fn splice_adds_one_key() {

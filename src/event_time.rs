@@ -3,8 +3,8 @@
 //! Every TTL and window in the detector runs on this clock, never on the wall clock, so that a replay
 //! of old logs gives the answers the live stream gave.
 
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
 
 /// Milliseconds since 1970-01-01T00:00:00Z.
 pub type Millis = i64;
@@ -75,10 +75,99 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// Formats as `2024-03-01T00:00:00Z` (milliseconds only when there are some).
 pub fn format(t: Millis) -> String {
+    let mut out = Vec::with_capacity(24);
+    write(t, &mut out);
+    String::from_utf8(out).expect("a formatted time is ASCII")
+}
+
+/// The times [`write`] gives a date to: those `time` represents (years -9999 to 9999 unless its
+/// `large-dates` feature is on). `format` once formatted through `time` and wrote the bare number
+/// past them; the tests still hold it to that.
+const FIRST: Millis = time::UtcDateTime::MIN.unix_timestamp() * SECOND;
+const LAST: Millis = (time::UtcDateTime::MAX.unix_timestamp() + 1) * SECOND - 1;
+
+const DAY: Millis = 24 * HOUR;
+
+/// Appends what [`format`] returns, without allocating: annotations write several times per record.
+/// A time outside the representable years is written as the bare number.
+pub fn write(t: Millis, out: &mut Vec<u8>) {
+    if !(FIRST..=LAST).contains(&t) {
+        use std::io::Write;
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{t}");
+        return;
+    }
+    let (year, month, day) = civil_from_days(t.div_euclid(DAY));
+    let ms = t.rem_euclid(DAY);
+    let mut text = *b"YYYY-MM-DDTHH:MM:SS.mmmZ";
+    let two = |text: &mut [u8; 24], at: usize, v: i64| {
+        text[at] = b'0' + (v / 10) as u8;
+        text[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut text, 5, i64::from(month));
+    two(&mut text, 8, i64::from(day));
+    two(&mut text, 11, ms / HOUR);
+    two(&mut text, 14, ms / MINUTE % 60);
+    two(&mut text, 17, ms / SECOND % 60);
+    let frac = ms % SECOND;
+    let len = if frac == 0 {
+        text[19] = b'Z';
+        20
+    } else {
+        text[20] = b'0' + (frac / 100) as u8;
+        two(&mut text, 21, frac % 100);
+        24
+    };
+    if (0..=9999).contains(&year) {
+        two(&mut text, 0, year / 100);
+        two(&mut text, 2, year % 100);
+        out.extend_from_slice(&text[..len]);
+    } else {
+        // As `{year:04}` wrote it: the sign counts in the width, so year -5 is `-005`.
+        if year < 0 {
+            out.push(b'-');
+        }
+        padded(out, year.unsigned_abs(), if year < 0 { 3 } else { 4 });
+        out.extend_from_slice(&text[4..len]);
+    }
+}
+
+/// `v` in decimal, zero-padded to `width` digits.
+fn padded(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at.min(buf.len() - width)..]);
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01: the inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u8;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `format` as it was written with `time`: the reference the hand-written one is tested against.
+#[cfg(test)]
+pub(crate) fn format_with_time(t: Millis) -> String {
     let Ok(dt) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000) else {
         return t.to_string();
     };
-    let dt = dt.to_offset(UtcOffset::UTC);
+    let dt = dt.to_offset(time::UtcOffset::UTC);
     let (y, mo, d) = (dt.year(), u8::from(dt.month()), dt.day());
     let (h, mi, s) = (dt.hour(), dt.minute(), dt.second());
     let ms = t.rem_euclid(SECOND);
@@ -128,6 +217,7 @@ pub fn parse_duration(s: &str) -> Result<Millis, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn fast_path_agrees_with_the_full_parser() {
@@ -160,6 +250,42 @@ mod tests {
     fn format_round_trips() {
         for s in ["2024-03-01T00:06:00Z", "2024-03-01T00:06:00.500Z"] {
             assert_eq!(format(parse(s).unwrap()), s);
+        }
+    }
+
+    #[test]
+    fn format_agrees_with_time_at_the_edges() {
+        let year_zero = days_from_civil(0, 1, 1) * DAY;
+        let mut edges = vec![0, -1, 1, -999, -1000, -1001, 999, 1000, 1001, i64::MIN, i64::MAX];
+        edges.extend([FIRST - 1, FIRST, FIRST + 1, LAST - 1, LAST, LAST + 1]);
+        edges.extend([year_zero - 1, year_zero, year_zero + 1, year_zero - DAY * 366]);
+        edges.extend([-DAY, -DAY - 1, -DAY + 1, DAY - 1]);
+        for t in edges {
+            assert_eq!(format(t), format_with_time(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn format_agrees_with_time_every_day_of_a_millennium() {
+        let first = days_from_civil(1600, 1, 1);
+        for day in first..days_from_civil(2600, 1, 1) {
+            // A different time of day each day, whole seconds every other day.
+            let ms = ((day - first) * 7_919_993).rem_euclid(DAY);
+            let ms = if day % 2 == 0 { ms - ms % SECOND } else { ms };
+            let t = day * DAY + ms;
+            assert_eq!(format(t), format_with_time(t), "{t}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn format_agrees_with_time(t in prop_oneof![
+            any::<i64>(),
+            FIRST - DAY..=LAST + DAY,
+            (FIRST / SECOND - 1..=LAST / SECOND + 1).prop_map(|s| s * SECOND),
+            -DAY * 400 * 366..=DAY * 400 * 366,
+        ]) {
+            prop_assert_eq!(format(t), format_with_time(t));
         }
     }
 
