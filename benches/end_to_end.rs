@@ -9,7 +9,8 @@
 //! 1000000), `CREDTRAIL_BENCH_JQ_BYTES` (the slice jq reads, default 64MiB), `CREDTRAIL_BENCH_SEED`,
 //! `CREDTRAIL_BENCH_QUIET_SECS` (before each throughput measurement, wait up to this long for other
 //! processes to use less than a fifth of a core; default 30, 0 to not wait),
-//! `CREDTRAIL_BENCH_NO_GNU_TIME` (set: poll VmHWM instead of using `/usr/bin/time -v`).
+//! `CREDTRAIL_BENCH_NO_GNU_TIME` (set: poll VmHWM instead of using `/usr/bin/time -v`),
+//! `CREDTRAIL_BENCH_ONLY` (a comma-separated subset of `throughput,jq,latency,sessions`).
 //!
 //! The corpus is generated once per seed and size (and generator output) under
 //! `target/bench-corpus/` and reused. Under `cargo test` (no `--bench` argument) everything runs
@@ -197,10 +198,20 @@ fn main() {
         rows: Vec::new(),
         problems: Vec::new(),
     };
-    throughput(&opts, bin, &corpus, &mut report);
-    jq(&opts, bin, &dir, &corpus, &mut report);
-    latency(&opts, bin, &mut report);
-    sessions(&opts, bin, &dir, &mut report);
+    let only = std::env::var("CREDTRAIL_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only.split(',').any(|p| p.trim() == name);
+    if part("throughput") {
+        throughput(&opts, bin, &corpus, &mut report);
+    }
+    if part("jq") {
+        jq(&opts, bin, &dir, &corpus, &mut report);
+    }
+    if part("latency") {
+        latency(&opts, bin, &mut report);
+    }
+    if part("sessions") {
+        sessions(&opts, bin, &dir, &mut report);
+    }
     let load_after = loadavg();
     let others = cpu_before
         .others_since(started.elapsed().as_secs_f64())
