@@ -49,7 +49,8 @@ pub struct DetectorConfig {
     pub trusted_accounts: Arc<Vec<CompactString>>,
 }
 
-/// Room for two million sessions: about 400 MB of table.
+/// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
+/// their locks (same-account peers).
 pub const DEFAULT_MAX_SESSIONS: usize = 2_000_000;
 
 impl Default for DetectorConfig {
@@ -344,12 +345,86 @@ impl PendingList {
     }
 }
 
+/// The addresses a row is locked to: nearly always one, held inline in 32 bytes (a
+/// `SmallVec<[Lock; 1]>` is 40, which made a row 72 bytes instead of 64). Saved as a sequence, as the
+/// `SmallVec` was.
+#[derive(Debug, Clone, Default)]
+enum Locks {
+    #[default]
+    None,
+    One(Lock),
+    // The box keeps this variant within the inline lock's bytes; more than one lock is rare.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Lock>>),
+}
+
+impl std::ops::Deref for Locks {
+    type Target = [Lock];
+
+    fn deref(&self) -> &[Lock] {
+        match self {
+            Locks::None => &[],
+            Locks::One(l) => std::slice::from_ref(l),
+            Locks::Many(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Locks {
+    fn eq(&self, other: &Locks) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<Lock>> for Locks {
+    fn from(mut v: Vec<Lock>) -> Locks {
+        match v.len() {
+            0 => Locks::None,
+            1 => Locks::One(v.remove(0)),
+            _ => Locks::Many(Box::new(v)),
+        }
+    }
+}
+
+impl Locks {
+    fn push(&mut self, l: Lock) {
+        match self {
+            Locks::None => *self = Locks::One(l),
+            Locks::One(first) => *self = Locks::Many(Box::new(vec![*first, l])),
+            Locks::Many(v) => v.push(l),
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Lock {
+        let mut v = std::mem::take(self).to_vec();
+        let l = v.remove(i);
+        *self = v.into();
+        l
+    }
+
+    fn clear(&mut self) {
+        *self = Locks::None;
+    }
+}
+
+impl Serialize for Locks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Locks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Locks, D::Error> {
+        Vec::<Lock>::deserialize(d).map(Locks::from)
+    }
+}
+
 /// One session's row: its identity beside the instance id, expiry, lock and pending changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     ident: std::sync::Arc<Identity>,
     expires: Millis,
-    locks: SmallVec<[Lock; 1]>,
+    locks: Locks,
     pending: PendingList,
     /// Created from a call (`--infer-sessions`), not from the AssumeRole that issued it.
     inferred: bool,
@@ -480,7 +555,144 @@ impl Shard {
             r.ident = intern(&mut t.idents, (*r.ident).clone());
             r
         });
-        t.rows.entry(instance).or_default().extend(rows);
+        let into = t.rows.entry(instance);
+        for r in rows {
+            into.push(r);
+        }
+    }
+}
+
+/// An instance's rows: nearly always one, held then without a vector's pointer, length and
+/// capacity (64 bytes where a `SmallVec<[Row; 1]>` is 72).
+#[derive(Debug, Clone)]
+enum Rows {
+    One(Row),
+    Many(Vec<Row>),
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows::Many(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [Row];
+
+    fn deref(&self) -> &[Row] {
+        match self {
+            Rows::One(r) => std::slice::from_ref(r),
+            Rows::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Rows {
+    fn deref_mut(&mut self) -> &mut [Row] {
+        match self {
+            Rows::One(r) => std::slice::from_mut(r),
+            Rows::Many(v) => v,
+        }
+    }
+}
+
+impl Rows {
+    fn push(&mut self, row: Row) {
+        *self = match std::mem::take(self) {
+            Rows::Many(v) if v.is_empty() => Rows::One(row),
+            Rows::Many(mut v) => {
+                v.push(row);
+                Rows::Many(v)
+            }
+            Rows::One(first) => Rows::Many(vec![first, row]),
+        };
+    }
+
+    /// Keeps the rows `keep` is true of, in their order.
+    fn retain(&mut self, mut keep: impl FnMut(&mut Row) -> bool) {
+        match self {
+            Rows::One(r) => {
+                if !keep(r) {
+                    *self = Rows::default();
+                }
+            }
+            Rows::Many(v) => v.retain_mut(keep),
+        }
+    }
+}
+
+/// A partition's rows by instance id. A hash map of them is mostly empty slots, half of them just
+/// after it doubles (as at 1 M sessions, where a map of the rows held 220 bytes of slots per
+/// session); here a slot is a 4-byte position in a dense vector of the instances and their rows (88
+/// bytes each).
+#[derive(Default)]
+struct RowMap {
+    entries: Vec<(CompactString, Rows)>,
+    /// Positions in `entries`. 32 bits: a partition of 4 G instances would be 400 GB.
+    index: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
+}
+
+impl RowMap {
+    fn position(&self, instance: &str) -> Option<usize> {
+        let entries = &self.entries;
+        let found = self.index.find(self.hasher.hash_one(instance), |&i| {
+            entries[i as usize].0 == instance
+        });
+        found.map(|&i| i as usize)
+    }
+
+    fn get(&self, instance: &str) -> Option<&Rows> {
+        Some(&self.entries[self.position(instance)?].1)
+    }
+
+    fn get_mut(&mut self, instance: &str) -> Option<&mut Rows> {
+        let i = self.position(instance)?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// The rows of `instance`, empty if it had none.
+    fn entry(&mut self, instance: CompactString) -> &mut Rows {
+        let i = match self.position(&instance) {
+            Some(i) => i,
+            None => {
+                let (entries, hasher) = (&mut self.entries, &self.hasher);
+                let hash = hasher.hash_one(instance.as_str());
+                entries.push((instance, Rows::default()));
+                self.index.insert_unique(hash, entries.len() as u32 - 1, |&j| {
+                    hasher.hash_one(entries[j as usize].0.as_str())
+                });
+                entries.len() - 1
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&CompactString, &Rows)> {
+        self.entries.iter().map(|(k, rows)| (k, rows))
+    }
+
+    /// Instances held.
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Keeps the instances `keep` is true of; it may change their rows too.
+    fn retain(&mut self, mut keep: impl FnMut(&CompactString, &mut Rows) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain_mut(|(k, rows)| keep(k, rows));
+        if self.entries.len() == before {
+            return;
+        }
+        // Every later position moved: rebuilding costs no more than the pass that removed them.
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.clear();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            self.index
+                .insert_unique(hasher.hash_one(k.as_str()), i as u32, |&j| {
+                    hasher.hash_one(entries[j as usize].0.as_str())
+                });
+        }
     }
 }
 
@@ -488,7 +700,7 @@ impl Shard {
 struct Table {
     cfg: DetectorConfig,
     cap: usize,
-    rows: HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>,
+    rows: RowMap,
     idents: HashSet<Arc<Identity>, ahash::RandomState>,
     /// Recently alerted `eventID`s (hashed), to recognise a record delivered twice.
     alerted: HashMap<u64, Millis, ahash::RandomState>,
@@ -522,7 +734,7 @@ impl Table {
         Table {
             cfg,
             cap,
-            rows: HashMap::default(),
+            rows: RowMap::default(),
             idents: HashSet::default(),
             alerted: HashMap::default(),
             alerted_order: VecDeque::new(),
@@ -631,11 +843,11 @@ impl Table {
                         role: session.role,
                     },
                 );
-                let rows = self.rows.entry(session.instance).or_default();
+                let rows = self.rows.entry(session.instance);
                 rows.push(Row {
                     ident,
                     expires,
-                    locks: SmallVec::new(),
+                    locks: Locks::None,
                     pending: PendingList::default(),
                     inferred: false,
                 });
@@ -665,26 +877,24 @@ impl Table {
             })
             .collect();
         let n = (self.cap / 8).max(1).min(all.len());
-        all.select_nth_unstable_by(n - 1, |a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
-        let mut doomed: Vec<(CompactString, usize)> =
-            all.into_iter().take(n).map(|(_, k, i)| (k, i)).collect();
-        // Remove higher indexes first so that the lower ones stay valid.
-        doomed.sort_by(|a, b| (&a.0, std::cmp::Reverse(a.1)).cmp(&(&b.0, std::cmp::Reverse(b.1))));
-        for (k, i) in doomed {
-            if let Some(rows) = self.rows.get_mut(&k) {
-                rows.remove(i);
-                if rows.is_empty() {
-                    self.rows.remove(&k);
-                }
-            }
-        }
+        let (_, nth, _) = all.select_nth_unstable_by(n - 1, |a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        // No two rows share a key and index, so the n first are exactly those up to the n-th.
+        let cut = std::mem::take(nth);
+        self.rows.retain(|k, rows| {
+            let mut i = 0;
+            rows.retain(|r| {
+                i += 1;
+                (r.expires, k, i - 1) > (cut.0, &cut.1, cut.2)
+            });
+            !rows.is_empty()
+        });
         self.live_rows -= n;
         self.evicted += n as u64;
     }
 
     fn call(&mut self, c: Call, context: CallContext, wm: Millis) -> Option<Verdict> {
         let time = c.time;
-        let live = |rows: &HashMap<CompactString, SmallVec<[Row; 1]>, ahash::RandomState>| {
+        let live = |rows: &RowMap| {
             rows.get(&c.session.instance)
                 .is_some_and(|rs| rs.iter().any(|r| r.is(&c.session) && r.live_at(time, wm)))
         };
@@ -936,10 +1146,107 @@ mod size_tests {
     use super::*;
 
     /// The table's size per session decides how many sessions fit: a row must not grow unnoticed
-    /// (72 bytes: shared identity, expiry, one inline lock, a pointer for pending changes).
+    /// (64 bytes: shared identity, expiry, one inline lock, a pointer for pending changes; 88 with
+    /// its instance id).
     #[test]
     fn a_row_stays_small() {
-        assert!(std::mem::size_of::<Row>() <= 72, "{}", std::mem::size_of::<Row>());
+        assert!(std::mem::size_of::<Row>() <= 64, "{}", std::mem::size_of::<Row>());
         assert!(std::mem::size_of::<Lock>() <= 32);
+        assert!(
+            std::mem::size_of::<Locks>() <= 32,
+            "{}",
+            std::mem::size_of::<Locks>()
+        );
+        assert!(
+            std::mem::size_of::<Rows>() <= 64,
+            "{}",
+            std::mem::size_of::<Rows>()
+        );
+        assert!(std::mem::size_of::<(CompactString, Rows)>() <= 88);
+    }
+}
+
+#[cfg(test)]
+mod saved_form {
+    use super::*;
+
+    fn lock(ip: &str, slot: Slot, since: Millis, origin: LockOrigin) -> Lock {
+        Lock {
+            ip: ip.parse().unwrap(),
+            slot,
+            since,
+            origin,
+        }
+    }
+
+    fn rows() -> Vec<Row> {
+        let ident = Arc::new(Identity {
+            partition: crate::session_key::Partition::AwsCn,
+            account: "123456789012".into(),
+            role: "web-role".into(),
+        });
+        let mut pending = PendingList::default();
+        pending.push(PendingChange {
+            at: 1_709_251_300_000,
+            ip: Some("2600:1f18::7".parse().unwrap()),
+        });
+        pending.push(PendingChange { at: -5, ip: None });
+        vec![
+            Row {
+                ident: ident.clone(),
+                expires: 1_709_272_800_000,
+                locks: Locks::None,
+                pending: PendingList::default(),
+                inferred: false,
+            },
+            Row {
+                ident: ident.clone(),
+                expires: i64::MAX,
+                locks: vec![lock(
+                    "3.89.12.7",
+                    Slot::Public,
+                    1_709_251_200_000,
+                    LockOrigin::FirstUse,
+                )]
+                .into(),
+                pending,
+                inferred: true,
+            },
+            Row {
+                ident,
+                expires: i64::MIN,
+                locks: vec![
+                    lock("10.0.3.4", Slot::Private, 7, LockOrigin::FirstUse),
+                    lock(
+                        "2600:1f18::7",
+                        Slot::Public,
+                        1_709_251_400_000,
+                        LockOrigin::AddressChange,
+                    ),
+                    lock("3.89.12.8", Slot::Public, 0, LockOrigin::AddressChange),
+                ]
+                .into(),
+                pending: PendingList::default(),
+                inferred: false,
+            },
+        ]
+    }
+
+    /// The bytes a state file held for these rows when a row's locks were a `SmallVec`: a change
+    /// of layout must not change them, or state files of earlier versions would not read.
+    const SAVED: &str = concat!(
+        "03010c313233343536373839303132087765622d726f6c6580ecc889bf63000000010c31323334353637383930313208",
+        "7765622d726f6c65feffffffffffffffff01010003590c07008090fcf4be63000102c0aa88f5be63010126001f180000",
+        "00000000000000000007090001010c313233343536373839303132087765622d726f6c65ffffffffffffffffff010300",
+        "0a000304010e000126001f180000000000000000000000070080c594f5be63010003590c080000010000",
+    );
+
+    #[test]
+    fn rows_are_saved_as_before() {
+        let bytes = postcard::to_stdvec(&rows()).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, SAVED);
+        let back: Vec<Row> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, rows());
     }
 }

@@ -23,9 +23,11 @@ use crate::framing::{BlockKind, BufferPool, Frame, FrameReader};
 use crate::state::{self, Snapshot};
 use compact_str::CompactString;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -126,14 +128,14 @@ struct Judgement {
 enum PeerInfo {
     Lock {
         account: CompactString,
-        ip: std::net::IpAddr,
+        ip: IpAddr,
         instance: CompactString,
         role: CompactString,
         expires: i64,
     },
     Alert {
         account: CompactString,
-        ip: std::net::IpAddr,
+        ip: IpAddr,
         instance: CompactString,
         role: CompactString,
         time: i64,
@@ -147,7 +149,7 @@ enum PeerInfo {
 /// the same for any thread count.
 #[derive(Default)]
 struct Peers {
-    map: HashMap<(CompactString, std::net::IpAddr), (CompactString, CompactString, i64)>,
+    map: LockedAddresses,
     latest: i64,
     /// Alerts by account, role, instance and foreign address, for the final summary.
     table: BTreeMap<(String, String, String, String), u64>,
@@ -182,9 +184,9 @@ impl Peers {
                 } => {
                     if self.map.len() >= Self::MAX {
                         let now = self.latest;
-                        self.map.retain(|_, v| v.2 >= now);
+                        self.map.retain(|l| l.expires >= now);
                     }
-                    self.map.insert((account, ip), (instance, role, expires));
+                    self.map.insert(account, role, ip, instance, expires);
                 }
                 PeerInfo::Alert {
                     account,
@@ -207,9 +209,16 @@ impl Peers {
                         );
                         *self.table.entry(k).or_default() += 1;
                     }
-                    let Some((other, role, expires)) = self.map.get(&(account, ip)) else {
+                    let Some(PeerLock {
+                        owner,
+                        instance: other,
+                        expires,
+                        ..
+                    }) = self.map.get(&account, ip)
+                    else {
                         continue;
                     };
+                    let role = &owner.role;
                     if *other == instance || time > *expires || j.annotation.last() != Some(&b'}') {
                         continue;
                     }
@@ -228,6 +237,172 @@ impl Peers {
                 }
             }
         }
+    }
+}
+
+/// Who holds a lock: shared by the locks of one role, since an account runs many instances under a
+/// few roles. The address family is here too, so that a lock keeps its address in 16 bytes (an
+/// `IpAddr` takes 17, which would make a lock 64 bytes instead of 56).
+#[derive(PartialEq, Eq, Hash)]
+struct Owner {
+    account: CompactString,
+    role: CompactString,
+    v6: bool,
+}
+
+/// Owners kept for sharing; past it a new one is not shared until the next purge.
+const MAX_OWNERS: usize = 1 << 16;
+
+/// A session's lock as [`Peers`] keeps it.
+struct PeerLock {
+    owner: Rc<Owner>,
+    instance: CompactString,
+    expires: i64,
+    /// IPv4 mapped into IPv6; `owner.v6` tells which the address was.
+    octets: [u8; 16],
+}
+
+fn octets(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+impl PeerLock {
+    fn ip(&self) -> IpAddr {
+        let v6 = std::net::Ipv6Addr::from(self.octets);
+        match v6.to_ipv4_mapped() {
+            Some(v4) if !self.owner.v6 => v4.into(),
+            _ => v6.into(),
+        }
+    }
+
+    fn is(&self, account: &str, ip: IpAddr) -> bool {
+        self.octets == octets(ip) && self.owner.v6 == ip.is_ipv6() && self.owner.account == account
+    }
+}
+
+/// The locks by account and address, one or more per live session, so laid out for size. A hash
+/// map is mostly empty slots (half of them just after it doubles), so a slot here is only an index
+/// (5 bytes) into the locks, which are dense. A plain map of the same data was 105 bytes a slot,
+/// about 330 bytes per session at 1 M sessions, when it doubles.
+#[derive(Default)]
+struct LockedAddresses {
+    /// In chunks of [`CHUNK`] locks, not one vector: a vector copies itself as it doubles, and the
+    /// allocator keeps the old copy resident for a while (16 bytes per session at 1 M, measured).
+    chunks: Vec<Vec<PeerLock>>,
+    /// Positions in the locks, counted across chunks.
+    index: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
+    owners: HashSet<Rc<Owner>, ahash::RandomState>,
+    /// Owners made since the last purge of unused ones: a purge visits every owner, so it waits
+    /// for as many new ones.
+    owners_since_purge: usize,
+}
+
+const CHUNK: usize = 4096;
+
+fn lock_hash(hasher: &ahash::RandomState, account: &str, ip: IpAddr) -> u64 {
+    hasher.hash_one((account, ip))
+}
+
+fn lock_at(chunks: &[Vec<PeerLock>], i: u32) -> &PeerLock {
+    &chunks[i as usize / CHUNK][i as usize % CHUNK]
+}
+
+/// Appends a lock; its position.
+fn push_lock(chunks: &mut Vec<Vec<PeerLock>>, lock: PeerLock) -> u32 {
+    if chunks.last().is_none_or(|c| c.len() == CHUNK) {
+        chunks.push(Vec::with_capacity(CHUNK));
+    }
+    let n = chunks.len();
+    chunks[n - 1].push(lock);
+    // At most `Peers::MAX` locks: a position fits in 32 bits.
+    ((n - 1) * CHUNK + chunks[n - 1].len() - 1) as u32
+}
+
+impl LockedAddresses {
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
+    }
+
+    fn get(&self, account: &str, ip: IpAddr) -> Option<&PeerLock> {
+        let chunks = &self.chunks;
+        let found = self.index.find(lock_hash(&self.hasher, account, ip), |&i| {
+            lock_at(chunks, i).is(account, ip)
+        });
+        found.map(|&i| lock_at(chunks, i))
+    }
+
+    /// Sets the lock of `(account, ip)`, replacing the one it had.
+    fn insert(
+        &mut self,
+        account: CompactString,
+        role: CompactString,
+        ip: IpAddr,
+        instance: CompactString,
+        expires: i64,
+    ) {
+        let hash = lock_hash(&self.hasher, &account, ip);
+        let owner = self.owner(Owner {
+            account,
+            role,
+            v6: ip.is_ipv6(),
+        });
+        let lock = PeerLock {
+            owner,
+            instance,
+            expires,
+            octets: octets(ip),
+        };
+        let (chunks, hasher) = (&mut self.chunks, &self.hasher);
+        let found = self
+            .index
+            .find(hash, |&i| lock_at(chunks, i).is(&lock.owner.account, ip));
+        match found.copied() {
+            Some(i) => chunks[i as usize / CHUNK][i as usize % CHUNK] = lock,
+            None => {
+                let i = push_lock(chunks, lock);
+                self.index.insert_unique(hash, i, |&j| {
+                    let l = lock_at(chunks, j);
+                    lock_hash(hasher, &l.owner.account, l.ip())
+                });
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&PeerLock) -> bool) {
+        for l in std::mem::take(&mut self.chunks).into_iter().flatten() {
+            if keep(&l) {
+                push_lock(&mut self.chunks, l);
+            }
+        }
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        let hash = |l: &PeerLock| lock_hash(hasher, &l.owner.account, l.ip());
+        self.index.clear();
+        for (i, l) in chunks.iter().flatten().enumerate() {
+            self.index
+                .insert_unique(hash(l), i as u32, |&j| hash(lock_at(chunks, j)));
+        }
+    }
+
+    fn owner(&mut self, o: Owner) -> Rc<Owner> {
+        if let Some(shared) = self.owners.get(&o) {
+            return shared.clone();
+        }
+        if self.owners.len() >= MAX_OWNERS && self.owners_since_purge >= MAX_OWNERS {
+            self.owners.retain(|s| Rc::strong_count(s) > 1);
+            self.owners_since_purge = 0;
+        }
+        self.owners_since_purge += 1;
+        let o = Rc::new(o);
+        if self.owners.len() < MAX_OWNERS {
+            self.owners.insert(o.clone());
+        }
+        o
     }
 }
 
@@ -1055,7 +1230,7 @@ fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
     if !relevant {
         return None;
     }
-    let ip: std::net::IpAddr = v.source.parse().ok()?;
+    let ip: IpAddr = v.source.parse().ok()?;
     let (account, instance) = (v.session.account.clone(), v.session.instance.clone());
     match v.kind {
         VerdictKind::Compromise => Some(Box::new(PeerInfo::Alert {
@@ -1230,5 +1405,94 @@ fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// What the map of `(account, ip)` to `(instance, role, expires)` it replaced did.
+    #[test]
+    fn locked_addresses_act_as_a_map() {
+        let mut m = LockedAddresses::default();
+        let seen = |m: &LockedAddresses, a: &str, i: &str| {
+            m.get(a, ip(i)).map(|l| {
+                (
+                    l.instance.to_string(),
+                    l.owner.role.to_string(),
+                    l.expires,
+                    l.ip(),
+                )
+            })
+        };
+        m.insert("1".into(), "r".into(), ip("3.3.3.3"), "i-1".into(), 10);
+        m.insert("1".into(), "r".into(), ip("::ffff:3.3.3.3"), "i-2".into(), 20);
+        m.insert("2".into(), "s".into(), ip("3.3.3.3"), "i-3".into(), 30);
+        assert_eq!(
+            seen(&m, "1", "3.3.3.3"),
+            Some(("i-1".into(), "r".into(), 10, ip("3.3.3.3")))
+        );
+        assert_eq!(
+            seen(&m, "1", "::ffff:3.3.3.3"),
+            Some(("i-2".into(), "r".into(), 20, ip("::ffff:3.3.3.3"))),
+            "an IPv4 address and the same address mapped into IPv6 are two keys"
+        );
+        assert_eq!(
+            seen(&m, "2", "3.3.3.3"),
+            Some(("i-3".into(), "s".into(), 30, ip("3.3.3.3")))
+        );
+        assert_eq!(seen(&m, "3", "3.3.3.3"), None);
+        m.insert("1".into(), "t".into(), ip("3.3.3.3"), "i-4".into(), 40);
+        assert_eq!(
+            seen(&m, "1", "3.3.3.3"),
+            Some(("i-4".into(), "t".into(), 40, ip("3.3.3.3")))
+        );
+        assert_eq!(m.len(), 3);
+        m.retain(|l| l.expires >= 25);
+        assert_eq!(m.len(), 2);
+        assert_eq!(seen(&m, "1", "::ffff:3.3.3.3"), None);
+        assert_eq!(
+            seen(&m, "2", "3.3.3.3"),
+            Some(("i-3".into(), "s".into(), 30, ip("3.3.3.3")))
+        );
+        assert_eq!(
+            seen(&m, "1", "3.3.3.3"),
+            Some(("i-4".into(), "t".into(), 40, ip("3.3.3.3")))
+        );
+        for n in 0..10_000u32 {
+            let a = IpAddr::from(n.to_be_bytes());
+            m.insert(
+                "1".into(),
+                format!("r{}", n % 7).into(),
+                a,
+                format!("i-{n}").into(),
+                50,
+            );
+        }
+        assert_eq!(m.len(), 10_002);
+        m.retain(|l| l.instance != "i-5");
+        assert_eq!(m.len(), 10_001);
+        for n in (0..10_000u32).filter(|&n| n != 5) {
+            let l = m.get("1", IpAddr::from(n.to_be_bytes())).unwrap();
+            assert_eq!(
+                (l.instance.as_str(), l.owner.role.as_str()),
+                (format!("i-{n}").as_str(), format!("r{}", n % 7).as_str())
+            );
+        }
+    }
+
+    /// One per live session: what it costs decides, with the session table, how many fit.
+    #[test]
+    fn a_lock_stays_small() {
+        assert!(
+            std::mem::size_of::<PeerLock>() <= 56,
+            "{}",
+            std::mem::size_of::<PeerLock>()
+        );
     }
 }
