@@ -23,11 +23,10 @@ use crate::framing::{BlockKind, BufferPool, Frame, FrameReader};
 use crate::state::{self, Snapshot};
 use compact_str::CompactString;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -255,7 +254,7 @@ const MAX_OWNERS: usize = 1 << 16;
 
 /// A session's lock as [`Peers`] keeps it.
 struct PeerLock {
-    owner: Rc<Owner>,
+    owner: Arc<Owner>,
     instance: CompactString,
     expires: i64,
     /// IPv4 mapped into IPv6; `owner.v6` tells which the address was.
@@ -295,7 +294,7 @@ struct LockedAddresses {
     /// Positions in the locks, counted across chunks.
     index: hashbrown::HashTable<u32>,
     hasher: ahash::RandomState,
-    owners: HashSet<Rc<Owner>, ahash::RandomState>,
+    owners: HashSet<Arc<Owner>, ahash::RandomState>,
     /// Owners made since the last purge of unused ones: a purge visits every owner, so it waits
     /// for as many new ones.
     owners_since_purge: usize,
@@ -389,16 +388,16 @@ impl LockedAddresses {
         }
     }
 
-    fn owner(&mut self, o: Owner) -> Rc<Owner> {
+    fn owner(&mut self, o: Owner) -> Arc<Owner> {
         if let Some(shared) = self.owners.get(&o) {
             return shared.clone();
         }
         if self.owners.len() >= MAX_OWNERS && self.owners_since_purge >= MAX_OWNERS {
-            self.owners.retain(|s| Rc::strong_count(s) > 1);
+            self.owners.retain(|s| Arc::strong_count(s) > 1);
             self.owners_since_purge = 0;
         }
         self.owners_since_purge += 1;
-        let o = Rc::new(o);
+        let o = Arc::new(o);
         if self.owners.len() < MAX_OWNERS {
             self.owners.insert(o.clone());
         }
