@@ -901,10 +901,11 @@ impl Table {
         if self.cfg.infer_sessions && context.role_delivery && !live(&self.rows) {
             self.infer(&c.session, time, wm);
         }
+        // One lookup for the row: every call record comes here, and finding it is most of the cost.
         let row = self
             .rows
-            .get(&c.session.instance)?
-            .iter()
+            .get_mut(&c.session.instance)?
+            .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
@@ -927,7 +928,7 @@ impl Table {
                 v.foreign_endpoint = foreign_endpoint;
                 v
             }
-            None => self.judge_address(c, wm)?,
+            None => judge_address(row, c, self.cfg.change_window)?,
         };
         if v.kind == VerdictKind::Compromise
             && context.event_id != 0
@@ -972,115 +973,6 @@ impl Table {
         true
     }
 
-    fn judge_address(&mut self, c: Call, wm: Millis) -> Option<Verdict> {
-        let Call {
-            session,
-            time,
-            source,
-            source_text,
-            via_endpoint,
-        } = c;
-        let window = self.cfg.change_window;
-        let row = self
-            .rows
-            .get_mut(&session.instance)?
-            .iter_mut()
-            .find(|row| row.is(&session) && row.live_at(time, wm))?;
-        let ip = match source {
-            Source::Ip(ip) => ip,
-            Source::AwsService => {
-                return Some(verdict(
-                    VerdictKind::AwsService,
-                    session,
-                    source_text,
-                    Slot::Public,
-                    row,
-                    false,
-                    None,
-                ));
-            }
-            Source::NotAnAddress => return None,
-        };
-        let slot = if via_endpoint && is_private(&ip) {
-            Slot::Private
-        } else {
-            Slot::Public
-        };
-        if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
-            return Some(verdict(
-                VerdictKind::Locked,
-                session,
-                source_text,
-                slot,
-                row,
-                false,
-                None,
-            ));
-        }
-        if !row.locks.iter().any(|l| l.slot == slot) {
-            row.locks.push(Lock {
-                ip,
-                slot,
-                since: time,
-                origin: LockOrigin::FirstUse,
-            });
-            return Some(verdict(
-                VerdictKind::Locked,
-                session,
-                source_text,
-                slot,
-                row,
-                true,
-                None,
-            ));
-        }
-        // A change that named this address wins; otherwise the open window that closes first.
-        let named = row.pending.iter().position(|p| p.ip == Some(ip));
-        let unnamed = || {
-            row.pending
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
-                .min_by_key(|(_, p)| p.at)
-                .map(|(i, _)| i)
-        };
-        let Some(used) = named.or_else(unnamed) else {
-            return Some(verdict(
-                VerdictKind::Compromise,
-                session,
-                source_text,
-                slot,
-                row,
-                false,
-                None,
-            ));
-        };
-        let change = row.pending.remove(used);
-        if row.locks.len() >= MAX_LOCKS
-            && let Some(oldest) = row
-                .locks
-                .iter()
-                .position(|l| l.origin == LockOrigin::AddressChange)
-        {
-            row.locks.remove(oldest);
-        }
-        row.locks.push(Lock {
-            ip,
-            slot,
-            since: time,
-            origin: LockOrigin::AddressChange,
-        });
-        Some(verdict(
-            VerdictKind::IpAdded,
-            session,
-            source_text,
-            slot,
-            row,
-            false,
-            Some((change.at, change.ip.is_some())),
-        ))
-    }
-
     /// Drops rows past their grace on the watermark. Amortised: a sweep visits every row, so it
     /// runs only after as many steps as there are instances, and once per quarter of the grace.
     fn maybe_sweep(&mut self, wm: Millis) {
@@ -1106,6 +998,110 @@ impl Table {
         self.live_rows -= removed;
         self.idents.retain(|a| Arc::strong_count(a) > 1);
     }
+}
+
+/// Judges a call's address against its live row, and locks or accepts it.
+fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
+    let Call {
+        session,
+        time,
+        source,
+        source_text,
+        via_endpoint,
+    } = c;
+    let ip = match source {
+        Source::Ip(ip) => ip,
+        Source::AwsService => {
+            return Some(verdict(
+                VerdictKind::AwsService,
+                session,
+                source_text,
+                Slot::Public,
+                row,
+                false,
+                None,
+            ));
+        }
+        Source::NotAnAddress => return None,
+    };
+    let slot = if via_endpoint && is_private(&ip) {
+        Slot::Private
+    } else {
+        Slot::Public
+    };
+    if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
+        return Some(verdict(
+            VerdictKind::Locked,
+            session,
+            source_text,
+            slot,
+            row,
+            false,
+            None,
+        ));
+    }
+    if !row.locks.iter().any(|l| l.slot == slot) {
+        row.locks.push(Lock {
+            ip,
+            slot,
+            since: time,
+            origin: LockOrigin::FirstUse,
+        });
+        return Some(verdict(
+            VerdictKind::Locked,
+            session,
+            source_text,
+            slot,
+            row,
+            true,
+            None,
+        ));
+    }
+    // A change that named this address wins; otherwise the open window that closes first.
+    let named = row.pending.iter().position(|p| p.ip == Some(ip));
+    let unnamed = || {
+        row.pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
+            .min_by_key(|(_, p)| p.at)
+            .map(|(i, _)| i)
+    };
+    let Some(used) = named.or_else(unnamed) else {
+        return Some(verdict(
+            VerdictKind::Compromise,
+            session,
+            source_text,
+            slot,
+            row,
+            false,
+            None,
+        ));
+    };
+    let change = row.pending.remove(used);
+    if row.locks.len() >= MAX_LOCKS
+        && let Some(oldest) = row
+            .locks
+            .iter()
+            .position(|l| l.origin == LockOrigin::AddressChange)
+    {
+        row.locks.remove(oldest);
+    }
+    row.locks.push(Lock {
+        ip,
+        slot,
+        since: time,
+        origin: LockOrigin::AddressChange,
+    });
+    Some(verdict(
+        VerdictKind::IpAdded,
+        session,
+        source_text,
+        slot,
+        row,
+        false,
+        Some((change.at, change.ip.is_some())),
+    ))
 }
 
 struct Call {
