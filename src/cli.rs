@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = EmitArg::Alerts)]
     pub emit: EmitArg,
 
-    /// Worker threads for parsing, and shards of the session table [default: the number of cores].
+    /// Threads that read, parse and judge, each doing every stage [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

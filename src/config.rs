@@ -35,7 +35,7 @@ impl Input {
 pub struct Config {
     pub inputs: Vec<Input>,
     pub emit: Emit,
-    /// Parse workers, and shards of the session table.
+    /// Threads that read, parse and, in turn, judge and write.
     pub threads: usize,
     pub detector: DetectorConfig,
     pub max_line_bytes: usize,

@@ -116,7 +116,7 @@ struct Parsed {
 struct Judgement {
     unit: u32,
     /// Place among the unit's lines: 0 for findings closed as event time passed (sorted by their
-    /// bytes, since several shards may write them), then 1, 2, … in the order written.
+    /// bytes, an order that depends on nothing else), then 1, 2, … in the order written.
     order: u32,
     annotation: Vec<u8>,
     /// What the writer needs to tell lateral movement (see [`Peers`]).
@@ -143,9 +143,8 @@ enum PeerInfo {
 
 /// Locked addresses of every session, kept by the writer in input order: when an alert's foreign
 /// address is the locked address of another live session in the same account, the credentials moved
-/// to (or came from) another instance of that account, which the annotation says. Shards cannot
-/// tell, each seeing only its own instances; the writer sees them all, in order, so the answer is
-/// the same for any thread count.
+/// to (or came from) another instance of that account, which the annotation says. The writer keeps
+/// them as it writes, in input order, so the answer is the same for any thread count.
 #[derive(Default)]
 struct Peers {
     map: LockedAddresses,
@@ -405,7 +404,7 @@ impl LockedAddresses {
     }
 }
 
-/// What a shard is given: a step, or (for findings) the event time having moved on.
+/// What the table is given: a step, or (for findings) the event time having moved on.
 // Ticks are rare and steps are the traffic: boxing every step to shrink a tick would cost more.
 #[allow(clippy::large_enum_variant)]
 enum Item {
@@ -548,7 +547,6 @@ impl<R: Read> Read for Stoppable<R> {
     }
 }
 
-/// Which shard owns an instance: partitions are dealt round the shards.
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
 pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> io::Result<Stats> {
     let threads = cfg.threads.max(1);
@@ -978,7 +976,7 @@ impl Turn<'_> {
         Ok(stats)
     }
 }
-/// What the shards annotate with: the window, and `--aws-ip-ranges` loaded once for all.
+/// What the annotations need: the window, and `--aws-ip-ranges` loaded once for all.
 fn annotator(cfg: &Config) -> io::Result<Annotator> {
     let ranges = match &cfg.aws_ip_ranges {
         Some(p) => Some(Arc::new(
@@ -1155,7 +1153,7 @@ fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> 
     }
 }
 
-/// What a shard writes for what it is given, per mode; counts what it judged.
+/// What the table's verdicts become, per mode; counts what it judged.
 struct Judge {
     emit: Emit,
     ctx: Annotator,
@@ -1278,7 +1276,7 @@ fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
     }
 }
 
-/// Finding lines one by one: lines from several shards are ordered by their bytes (`order` 0),
+/// Finding lines one by one: lines closed by the clock are ordered by their bytes (`order` 0),
 /// those written for one record keep the order they were written in (`order` 1, 2, …).
 fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
     for (i, line) in buf.split_inclusive(|&c| c == b'\n').enumerate() {
