@@ -161,6 +161,12 @@ impl BlockParser {
                 self.malformed(b, unit(span, line, compacted, false), m);
                 return;
             }
+            if self.elements.is_empty() {
+                // A log file with no events: nothing to judge, but `--emit all` passes every line.
+                self.facts.clear();
+                b.units.push(unit(span, line, compacted, false));
+                return;
+            }
             let elements = std::mem::take(&mut self.elements);
             for (i, e) in elements.iter().enumerate() {
                 let r = span.start + bom + e.start..span.start + bom + e.end;
