@@ -588,7 +588,9 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
         room: Condvar::new(),
         turn: Mutex::new(turn),
         halt: AtomicBool::new(false),
-        ahead: 4 * threads as u64,
+        // Two blocks a thread keeps every thread busy; more only holds memory (each block in flight
+        // is about 1.3 MB with its parse).
+        ahead: 2 * threads as u64 + 4,
         max_line: cfg.max_line_bytes,
         stop: cfg.stop.clone(),
     };
