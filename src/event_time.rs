@@ -88,7 +88,7 @@ const LAST: Millis = (time::UtcDateTime::MAX.unix_timestamp() + 1) * SECOND - 1;
 
 const DAY: Millis = 24 * HOUR;
 
-/// Appends what [`format`] returns, without allocating: annotations write several times per record.
+/// Appends what [`format()`] returns, without allocating: annotations write several times per record.
 /// A time outside the representable years is written as the bare number.
 pub fn write(t: Millis, out: &mut Vec<u8>) {
     if !(FIRST..=LAST).contains(&t) {
