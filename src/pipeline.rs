@@ -97,6 +97,8 @@ impl Stats {
     }
 }
 
+/// A block as read, numbered in input order; `note` says why there is no frame (an input that
+/// could not be opened or read).
 struct Work {
     seq: u64,
     source: u32,
@@ -104,6 +106,7 @@ struct Work {
     note: Option<String>,
 }
 
+/// A block parsed, waiting in the inbox for its turn.
 struct Parsed {
     seq: u64,
     source: u32,
