@@ -273,7 +273,8 @@ pub fn splice(record: &[u8], annotation: &[u8], out: &mut Vec<u8>) {
         b",\"credtrail\":"
     });
     out.extend_from_slice(annotation);
-    out.extend_from_slice(b"}\n");
+    // A CRLF line keeps its line end, as the lines around it that are passed on untouched do.
+    out.extend_from_slice(if record.ends_with(b"\r") { b"}\r\n" } else { b"}\n" });
 }
 
 #[cfg(test)]
@@ -685,6 +686,6 @@ mod tests {
         assert_eq!(out, b"{\"a\":1,\"credtrail\":{\"v\":2}}\n");
         out.clear();
         splice(b"{ }\r", br#"{}"#, &mut out);
-        assert_eq!(out, b"{ \"credtrail\":{}}\n");
+        assert_eq!(out, b"{ \"credtrail\":{}}\r\n");
     }
 }

@@ -430,6 +430,22 @@ fn all_mode_writes_untouched_lines_byte_for_byte() {
     assert_eq!(run.stdout, input);
 }
 
+/// CRLF input: an annotated record keeps its `\r\n` like the untouched lines around it, so the
+/// output has one line ending throughout.
+#[test]
+fn all_mode_keeps_crlf_on_annotated_lines() {
+    let input: Vec<u8> = lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")])
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| [l, b"\r\n"].concat())
+        .collect();
+    let run = run_lib(&input, Emit::All, 2);
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(out.matches("\r\n").count(), 2, "{out}");
+    assert_eq!(out.matches('\n').count(), 2, "{out}");
+    assert!(out.contains("\"credtrail\""), "{out}");
+}
+
 #[test]
 fn envelopes_and_bodies_are_judged_like_lines() {
     let body = json!({"Records": [issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]});

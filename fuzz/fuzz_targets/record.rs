@@ -264,9 +264,11 @@ fn check_emit_all(data: &[u8], read_size: usize, max_line: usize) {
                 panic!("record at output offset {at} has no credtrail key");
             };
             let nl = memchr(b'\n', &rest[key..]).expect("annotated line ends") + key;
-            assert_eq!(rest[nl - 1], b'}');
+            // A CRLF line keeps its `\r`.
+            let end = if bytes.ends_with(b"\r") { nl - 1 } else { nl };
+            assert_eq!(&rest[end - 1..nl], if end < nl { &b"}\r"[..] } else { &b"}"[..] });
             let ann: serde_json::Value =
-                serde_json::from_slice(&rest[key..nl - 1]).expect("the annotation is JSON");
+                serde_json::from_slice(&rest[key..end - 1]).expect("the annotation is JSON");
             assert!(ann["verdict"].is_string());
             at += nl + 1;
         }
