@@ -10,7 +10,7 @@
 //! `CREDTRAIL_BENCH_QUIET_SECS` (before each throughput measurement, wait up to this long for other
 //! processes to use less than a fifth of a core; default 30, 0 to not wait),
 //! `CREDTRAIL_BENCH_NO_GNU_TIME` (set: poll VmHWM instead of using `/usr/bin/time -v`),
-//! `CREDTRAIL_BENCH_ONLY` (a comma-separated subset of `throughput,jq,latency,sessions`).
+//! `CREDTRAIL_BENCH_ONLY` (a comma-separated subset of `throughput,jq,gzip,latency,sessions`).
 //!
 //! The corpus is generated once per seed and size (and generator output) under
 //! `target/bench-corpus/` and reused. Under `cargo test` (no `--bench` argument) everything runs
@@ -205,6 +205,9 @@ fn main() {
     }
     if part("jq") {
         jq(&opts, bin, &dir, &corpus, &mut report);
+    }
+    if part("gzip") {
+        gzip(&opts, bin, &dir, &corpus, &mut report);
     }
     if part("latency") {
         latency(&opts, bin, &mut report);
@@ -877,6 +880,55 @@ fn jq(opts: &Opts, bin: &Path, dir: &Path, corpus: &Corpus, report: &mut Report)
     report.rows.push(r);
     let mut r = throughput_row(&format!("credtrail FILE ({mb:.0} MB slice)"), &slice, &jobs[0]);
     ratio(&mut r, &jobs[0], &jobs[1], "vs jq");
+    report.rows.push(r);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Archives: a gzipped slice (CloudTrail's S3 objects are `.json.gz`) beside `gzip -dc` of it.
+
+fn gzip(opts: &Opts, bin: &Path, dir: &Path, corpus: &Corpus, report: &mut Report) {
+    let slice = match slice(dir, corpus, opts.jq_bytes) {
+        Ok(s) => s,
+        Err(e) => return report.problem(format!("cutting the gzip slice: {e}")),
+    };
+    let gz = slice.path.with_extension("ndjson.gz");
+    if !gz.exists() {
+        let written = (|| -> io::Result<()> {
+            let tmp = gz.with_extension(format!("tmp{}", std::process::id()));
+            let mut enc = flate2::write::GzEncoder::new(File::create(&tmp)?, flate2::Compression::default());
+            io::copy(&mut File::open(&slice.path)?, &mut enc)?;
+            enc.finish()?;
+            fs::rename(&tmp, &gz)
+        })();
+        if let Err(e) = written {
+            return report.problem(format!("gzipping the slice: {e}"));
+        }
+    }
+    let job = |name, job, credtrail| Measured {
+        name,
+        job,
+        credtrail,
+        best: None,
+        cpu: None,
+        others: None,
+        rss: None,
+        runs: Vec::new(),
+    };
+    let mut jobs = vec![
+        job("credtrail SLICE.gz", Job::Process(os(&[&bin, &gz])), true),
+        job(
+            "gzip -dc SLICE.gz",
+            Job::Process(os(&[&"sh", &"-c", &r#"gzip -dc "$1" > /dev/null"#, &"sh", &gz])),
+            false,
+        ),
+    ];
+    measure_rounds(opts, &slice, &mut jobs, report);
+    let mb = slice.bytes as f64 / MB;
+    let mut r = throughput_row(&format!("gzip -dc ({mb:.0} MB slice, gzipped)"), &slice, &jobs[1]);
+    r.figure = "—".into();
+    report.rows.push(r);
+    let mut r = throughput_row(&format!("credtrail FILE.gz ({mb:.0} MB slice)"), &slice, &jobs[0]);
+    ratio(&mut r, &jobs[0], &jobs[1], "vs gzip -dc");
     report.rows.push(r);
 }
 
