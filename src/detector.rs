@@ -1002,43 +1002,48 @@ impl Table {
 
 /// Judges a call's address against its live row, and locks or accepts it.
 fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
-    let Call {
-        session,
-        time,
-        source,
-        source_text,
-        via_endpoint,
-    } = c;
-    let ip = match source {
-        Source::Ip(ip) => ip,
-        Source::AwsService => {
-            return Some(verdict(
-                VerdictKind::AwsService,
-                session,
-                source_text,
-                Slot::Public,
-                row,
-                false,
-                None,
-            ));
-        }
+    let j = address_outcome(row, &c, window)?;
+    Some(verdict(
+        j.kind,
+        c.session,
+        c.source_text,
+        j.slot,
+        row,
+        j.first_lock,
+        j.change,
+    ))
+}
+
+/// What a call's address is to its row: the verdict's kind, the slot, whether it locked the slot,
+/// and the address change that accepted it.
+struct Outcome {
+    kind: VerdictKind,
+    slot: Slot,
+    first_lock: bool,
+    change: Option<(Millis, bool)>,
+}
+
+/// Judges the address and updates the row's locks and pending changes.
+fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
+    let plain = |kind, slot| Outcome {
+        kind,
+        slot,
+        first_lock: false,
+        change: None,
+    };
+    let ip = match &c.source {
+        Source::Ip(ip) => *ip,
+        Source::AwsService => return Some(plain(VerdictKind::AwsService, Slot::Public)),
         Source::NotAnAddress => return None,
     };
-    let slot = if via_endpoint && is_private(&ip) {
+    let time = c.time;
+    let slot = if c.via_endpoint && is_private(&ip) {
         Slot::Private
     } else {
         Slot::Public
     };
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
-        return Some(verdict(
-            VerdictKind::Locked,
-            session,
-            source_text,
-            slot,
-            row,
-            false,
-            None,
-        ));
+        return Some(plain(VerdictKind::Locked, slot));
     }
     if !row.locks.iter().any(|l| l.slot == slot) {
         row.locks.push(Lock {
@@ -1047,15 +1052,10 @@ fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
             since: time,
             origin: LockOrigin::FirstUse,
         });
-        return Some(verdict(
-            VerdictKind::Locked,
-            session,
-            source_text,
-            slot,
-            row,
-            true,
-            None,
-        ));
+        return Some(Outcome {
+            first_lock: true,
+            ..plain(VerdictKind::Locked, slot)
+        });
     }
     // A change that named this address wins; otherwise the open window that closes first.
     let named = row.pending.iter().position(|p| p.ip == Some(ip));
@@ -1068,15 +1068,7 @@ fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
             .map(|(i, _)| i)
     };
     let Some(used) = named.or_else(unnamed) else {
-        return Some(verdict(
-            VerdictKind::Compromise,
-            session,
-            source_text,
-            slot,
-            row,
-            false,
-            None,
-        ));
+        return Some(plain(VerdictKind::Compromise, slot));
     };
     let change = row.pending.remove(used);
     if row.locks.len() >= MAX_LOCKS
@@ -1093,15 +1085,10 @@ fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
         since: time,
         origin: LockOrigin::AddressChange,
     });
-    Some(verdict(
-        VerdictKind::IpAdded,
-        session,
-        source_text,
-        slot,
-        row,
-        false,
-        Some((change.at, change.ip.is_some())),
-    ))
+    Some(Outcome {
+        change: Some((change.at, change.ip.is_some())),
+        ..plain(VerdictKind::IpAdded, slot)
+    })
 }
 
 struct Call {
