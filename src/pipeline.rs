@@ -629,6 +629,8 @@ struct Crew<'a> {
 struct Inbox {
     waiting: BTreeMap<u64, Parsed>,
     next: u64,
+    /// Readers waiting for room: the turn wakes them only then (a wake is a system call).
+    waiters: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -677,7 +679,9 @@ impl Crew<'_> {
         {
             let mut inbox = lock(&self.inbox);
             while reader.seq >= inbox.next + self.ahead && !self.halted() {
+                inbox.waiters += 1;
                 inbox = self.room.wait(inbox).unwrap_or_else(|e| e.into_inner());
+                inbox.waiters -= 1;
             }
         }
         if self.halted() {
@@ -716,7 +720,9 @@ impl Crew<'_> {
         let next = inbox.next;
         let p = inbox.waiting.remove(&next)?;
         inbox.next += 1;
-        self.room.notify_all();
+        if inbox.waiters > 0 {
+            self.room.notify_all();
+        }
         Some(p)
     }
 }
@@ -893,7 +899,11 @@ impl Turn<'_> {
             });
         }
         if !js.is_empty() {
-            js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
+            // Already in order but for findings closed by the clock: sorting every block's
+            // judgements again (with `--emit all`, one per record) allocated and compared for nothing.
+            if !js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
+                js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
+            }
             self.peers.observe(js);
         }
         render(self.emit, &block, js, &mut self.buf);
@@ -1281,6 +1291,11 @@ fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
     }
 }
 
+/// The order a block's judgements are written in.
+fn judgement_key(j: &Judgement) -> (u32, u32, &[u8]) {
+    (j.unit, j.order, &j.annotation)
+}
+
 /// Finding lines one by one: lines closed by the clock are ordered by their bytes (`order` 0),
 /// those written for one record keep the order they were written in (`order` 1, 2, …).
 fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
@@ -1346,7 +1361,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
                         judge.item(&mut shard, unit, Item::Step(r), &mut js);
                     });
                 }
-                js.sort_by(|a, b| (a.unit, a.order, &a.annotation).cmp(&(b.unit, b.order, &b.annotation)));
+                js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
                 peers.observe(&mut js);
                 render(cfg.emit, &block, &js, &mut buf);
                 out.write_all(&buf)?;
