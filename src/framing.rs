@@ -36,7 +36,7 @@ enum State {
 }
 
 /// Block buffers handed back after use, so that the reader does not ask the kernel for fresh,
-/// zeroed pages for every block (a quarter of the time went there before).
+/// zeroed pages for every block.
 #[derive(Clone)]
 pub struct BufferPool {
     tx: crossbeam_channel::Sender<Vec<u8>>,

@@ -10,7 +10,8 @@
 //! through the stages that need input order (line numbers, the resolver, the session table, the
 //! writer). So `--threads 1` is one thread doing everything, the same stages as any other count, and
 //! `--threads 2` keeps two cores busy with no thread of its own waiting on another: on a 2-core
-//! machine, stage threads handing blocks to each other cost a third of a core and capped scaling.
+//! machine, stage threads handing blocks to each other capped scaling (`cargo bench --bench
+//! end_to_end` compares `--threads 2` with `--threads 1`).
 //!
 //! Every verdict is the one a sequential pass gives: the turn takes blocks strictly in input order.
 //! The reader stays at most a few blocks ahead of the turn, so memory is bounded whatever the input.
@@ -286,12 +287,12 @@ impl PeerLock {
 
 /// The locks by account and address, one or more per live session, so laid out for size. A hash
 /// map is mostly empty slots (half of them just after it doubles), so a slot here is only an index
-/// (5 bytes) into the locks, which are dense. A plain map of the same data was 105 bytes a slot,
-/// about 330 bytes per session at 1 M sessions, when it doubles.
+/// (5 bytes) into the locks, which are dense. A plain map of the same data was 105 bytes a slot
+/// (the harness's table-per-session row measures the whole).
 #[derive(Default)]
 struct LockedAddresses {
     /// In chunks of [`CHUNK`] locks, not one vector: a vector copies itself as it doubles, and the
-    /// allocator keeps the old copy resident for a while (16 bytes per session at 1 M, measured).
+    /// allocator keeps the old copy resident for a while.
     chunks: Vec<Vec<PeerLock>>,
     /// Positions in the locks, counted across chunks.
     index: hashbrown::HashTable<u32>,
@@ -492,7 +493,7 @@ fn open_counted(
 
 /// Asks for a 1 MiB pipe buffer when `fd` is a pipe (Linux allows that much unprivileged). The
 /// default 64 KiB let the writer (`cat`, `kcat`) fill the pipe and sleep whenever the threads were
-/// all parsing, and cut blocks of 64 KiB: from a pipe, credtrail ran at half the speed of a file.
+/// all parsing, and cut blocks of 64 KiB (the harness's `cat FILE | credtrail` row measures it).
 fn widen_pipe(fd: std::os::fd::RawFd) {
     #[cfg(target_os = "linux")]
     {
@@ -591,8 +592,8 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
         room: Condvar::new(),
         turn: Mutex::new(turn),
         halt: AtomicBool::new(false),
-        // Two blocks a thread keeps every thread busy; more only holds memory (each block in flight
-        // is about 1.3 MB with its parse).
+        // Two blocks a thread keeps every thread busy; more only holds memory (a block in flight is
+        // up to a read of input, 1 MiB, and its parse).
         ahead: 2 * threads as u64 + 4,
         max_line: cfg.max_line_bytes,
         stop: cfg.stop.clone(),
