@@ -66,6 +66,9 @@ impl BufferPool {
     }
 }
 
+/// Spare capacity a block keeps after its last byte: a parser may pad there without reallocating.
+pub const BLOCK_SLACK: usize = 64;
+
 pub struct FrameReader<R> {
     pool: BufferPool,
     src: R,
@@ -106,7 +109,8 @@ impl<R: Read> FrameReader<R> {
         // would reallocate (fresh, kernel-zeroed pages) on every block. And ask a pipe for about
         // what it gave last time, not a whole block: the bytes asked for are zeroed first.
         let small = self.read_size.min(64 << 10);
-        let room = self.pending.capacity() - len;
+        // Reads leave room for the parser's padding after the block, which is then never grown.
+        let room = (self.pending.capacity() - len).saturating_sub(BLOCK_SLACK);
         let ask = if room >= small {
             self.chunk.min(room).max(small)
         } else {

@@ -121,8 +121,8 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
-/// A reusable simd-json parser. simd-json unescapes strings in place, so every value is parsed
-/// from a scratch copy and the caller keeps the original bytes for output.
+/// A reusable simd-json parser. simd-json unescapes strings in place: a value with a backslash is
+/// parsed from a scratch copy, so that the caller keeps the original bytes for output.
 pub struct Parser {
     scratch: Vec<u8>,
     buffers: Buffers,
@@ -145,16 +145,44 @@ impl Parser {
         self.scratch.clear();
         self.scratch.extend_from_slice(bytes);
         self.scratch.resize(bytes.len() + INPUT_PADDING, 0);
-        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
-        let parsed =
-            simd_json::fill_tape_padded(&mut self.scratch, bytes.len(), &mut self.buffers, &mut tape);
-        let result = match parsed {
-            Ok(()) => classify(tape.as_value(), facts),
-            Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
-        };
-        self.tape = Some(tape.reset());
-        result
+        parse_padded(
+            &mut self.buffers,
+            &mut self.tape,
+            &mut self.scratch,
+            bytes.len(),
+            facts,
+        )
     }
+
+    /// [`Parser::read`] of `buf[..len]` without the scratch copy. The caller promises that
+    /// `buf[..len]` has no backslash (simd-json writes only where it unescapes, so the bytes stay
+    /// as they are) and that `buf` has [`INPUT_PADDING`] bytes after `len`, of any content: the
+    /// next line serves.
+    pub fn read_in_place(
+        &mut self,
+        buf: &mut [u8],
+        len: usize,
+        facts: &mut Vec<Fact>,
+    ) -> Result<Shape, Malformed> {
+        debug_assert!(memchr::memchr(b'\\', &buf[..len]).is_none());
+        parse_padded(&mut self.buffers, &mut self.tape, buf, len, facts)
+    }
+}
+
+fn parse_padded(
+    buffers: &mut Buffers,
+    slot: &mut Option<Tape<'static>>,
+    buf: &mut [u8],
+    len: usize,
+    facts: &mut Vec<Fact>,
+) -> Result<Shape, Malformed> {
+    let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
+    let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
+        Ok(()) => classify(tape.as_value(), facts),
+        Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+    };
+    *slot = Some(tape.reset());
+    result
 }
 
 fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
