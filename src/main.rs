@@ -10,7 +10,19 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas, and
+/// each first touch then zeroes 2 MiB, mostly for buffers of a few KiB: about 170 such faults,
+/// 4 % of the CPU time on a 1 GiB file, for no gain in a working set of some 50 MB.
+fn small_pages_only() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments only; failure (an old kernel) changes nothing.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    small_pages_only();
     let args = Args::parse();
     match args.command {
         Some(Command::Key {
