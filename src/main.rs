@@ -59,6 +59,7 @@ fn main() -> ExitCode {
     // Not locked: every thread may write in its turn. Writes are whole blocks, so the lock taken
     // per write costs nothing.
     let mut out = io::stdout();
+    credtrail::pipeline::widen_pipe(std::os::fd::AsRawFd::as_raw_fd(&out));
     let mut err = io::stderr();
     let result = run(&config, &mut out, &mut err);
     if let Some((done, handle)) = bar {

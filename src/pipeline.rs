@@ -491,10 +491,12 @@ fn open_counted(
     }
 }
 
-/// Asks for a 1 MiB pipe buffer when `fd` is a pipe (Linux allows that much unprivileged). The
-/// default 64 KiB let the writer (`cat`, `kcat`) fill the pipe and sleep whenever the threads were
-/// all parsing, and cut blocks of 64 KiB (the harness's `cat FILE | credtrail` row measures it).
-fn widen_pipe(fd: std::os::fd::RawFd) {
+/// Asks for a 1 MiB pipe buffer when `fd` is a pipe (Linux allows that much unprivileged). On
+/// stdin, the default 64 KiB let the writer (`cat`, `kcat`) fill the pipe and sleep whenever the
+/// threads were all parsing, and cut blocks of 64 KiB (the harness's `cat FILE | credtrail` row
+/// measures it). On stdout, writing a block of 1 MiB or more into 64 KiB took some 16 wake-ups of
+/// the reader and of this process, with the turn held (the `--emit all` row measures it).
+pub fn widen_pipe(fd: std::os::fd::RawFd) {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: fstat and fcntl on a descriptor we were given; failure changes nothing.

@@ -252,6 +252,46 @@ fn a_closed_stdout_exits_0_quietly_at_every_thread_count() {
     }
 }
 
+/// credtrail asks for 1 MiB pipe buffers on stdin and stdout (or the system's limit, if lower).
+/// With the default 64 KiB, the writer upstream slept whenever every thread was parsing, and
+/// writing one block of output took some 16 wake-ups of the reader downstream.
+#[test]
+fn pipes_on_both_sides_are_widened() {
+    use std::os::fd::AsRawFd;
+    let limit: i32 = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    let size = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    let mut child = bin()
+        .args(["--emit", "all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let default = size(stdout.get_ref().as_raw_fd());
+    assert!(
+        default < (1 << 20).min(limit),
+        "the pipe starts at {default} bytes"
+    );
+    stdin.write_all(&lines(&[issue("ar", 0.0)])).unwrap();
+    stdin.flush().unwrap();
+    // One line out: credtrail has opened its input and is writing.
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(size(stdin.as_raw_fd()), (1 << 20).min(limit), "stdin");
+    assert_eq!(size(stdout.get_ref().as_raw_fd()), (1 << 20).min(limit), "stdout");
+    drop(stdin);
+    assert!(
+        wait_timeout(&mut child, Duration::from_secs(10))
+            .expect("exits")
+            .success()
+    );
+}
+
 #[test]
 fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
     // 20 000 AssumeRoles for made-up instances around the real instance's session, which was
