@@ -2,6 +2,7 @@
 //! pretty-printed document, the frame reader, and the whole pipeline in `--emit all`.
 //!
 //! Besides "no panic", it asserts what the output contract rests on:
+//! - parsing leaves a block's bytes as they came (lines are parsed in place);
 //! - a block's units are in order, do not overlap, stay inside their line, and every line has one
 //!   (a line that is not a `{"Records":[…]}` body has exactly one unit, the whole line);
 //! - `records + malformed == units`, and facts only belong to record units;
@@ -25,6 +26,8 @@ pub fn run(data: &[u8]) {
         data: data.to_vec(),
         kind: BlockKind::Lines,
     });
+    // Lines are parsed where they lie unless they have a backslash: not one byte may change.
+    assert!(lines.data == data, "the block's bytes changed");
     check_lines_block(data, &lines);
     if !data.is_empty() {
         // The frame reader never makes an empty document.
