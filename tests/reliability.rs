@@ -9,7 +9,7 @@ use credtrail::{Config, Emit, Input};
 use proptest::prelude::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
 fn temp(name: &str) -> PathBuf {
@@ -113,6 +113,18 @@ fn damaged_state_is_refused_naming_the_file_unless_reset() {
     }
 }
 
+/// Starts credtrail with its stdin piped to the test, and stdout and stderr as given.
+fn start(cmd: &mut std::process::Command, stdout: Stdio, stderr: Stdio) -> (Child, ChildStdin) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
 /// Reads stdout lines on a thread, so that the child never blocks on a full pipe.
 fn collect_lines(out: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -130,15 +142,11 @@ fn collect_lines(out: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<S
 fn sigterm_mid_stream_finishes_what_was_read_saves_and_exits_0() {
     let dir = temp("sigterm");
     let state = dir.join("state.bin");
-    let mut child = bin()
-        .args(["--emit", "all", "--state"])
-        .arg(&state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = start(
+        bin().args(["--emit", "all", "--state"]).arg(&state),
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     let out = collect_lines(child.stdout.take().unwrap());
     let records = [
         issue("ar", 0.0),
@@ -187,15 +195,11 @@ fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> Option<std:
 fn a_checkpoint_is_saved_while_running() {
     let dir = temp("checkpoint");
     let state = dir.join("state.bin");
-    let mut child = bin()
-        .args(["--checkpoint-interval", "1s", "--state"])
-        .arg(&state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = start(
+        bin().args(["--checkpoint-interval", "1s", "--state"]).arg(&state),
+        Stdio::null(),
+        Stdio::null(),
+    );
     stdin
         .write_all(&lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]))
         .unwrap();
@@ -226,14 +230,11 @@ fn a_closed_stdout_exits_0_quietly_at_every_thread_count() {
         ..GenConfig::default()
     });
     for threads in ["1", "2", "4"] {
-        let mut child = bin()
-            .args(["--emit", "all", "--threads", threads])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
+        let (mut child, mut stdin) = start(
+            bin().args(["--emit", "all", "--threads", threads]),
+            Stdio::piped(),
+            Stdio::piped(),
+        );
         let data = input.clone();
         let feeder = std::thread::spawn(move || {
             let _ = stdin.write_all(&data);
@@ -263,14 +264,7 @@ fn pipes_on_both_sides_are_widened() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1 << 20);
     let size = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
-    let mut child = bin()
-        .args(["--emit", "all"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = start(bin().args(["--emit", "all"]), Stdio::piped(), Stdio::null());
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let default = size(stdout.get_ref().as_raw_fd());
     assert!(
