@@ -38,8 +38,11 @@ pub fn run(data: &[u8]) {
         check_document_block(data, &doc);
     }
 
-    // Framing and the pipeline, with a read size and a line limit taken from the input.
+    // Framing and the pipeline, with a read size and a line limit taken from the input. A record's
+    // second byte is nearly always `"`, and it leaves lines whole, so that records are parsed and
+    // annotated; any other second byte sets a small limit (`{ "…` is a record cut as oversized).
     let (read_size, max_line) = match data {
+        [a, b'"', ..] => (1 + usize::from(*a % 64), 1 << 20),
         [a, b, ..] => (1 + usize::from(*a % 64), 1 + usize::from(*b) * 4),
         _ => (7, 64),
     };
