@@ -531,6 +531,22 @@ impl Shard {
         self.tables.iter().map(|t| t.evicted).sum()
     }
 
+    /// From now on, a call from the locked address or by an AWS service (nearly every call) is
+    /// judged and counted in [`Shard::quiet_judged`] but gets no verdict: only alerts, first locks
+    /// and added addresses do. Alerts and findings do nothing with the others, and building and
+    /// dropping their verdicts cost 4 % of the CPU (by hand, 10 alternating runs on the harness's
+    /// corpus: 0.920 to 0.883 s).
+    pub fn notable_only(&mut self) {
+        for t in &mut self.tables {
+            t.notable_only = true;
+        }
+    }
+
+    /// Calls judged without a verdict (see [`Shard::notable_only`]).
+    pub fn quiet_judged(&self) -> u64 {
+        self.tables.iter().map(|t| t.quiet).sum()
+    }
+
     /// Applies one step. A call is judged against the state before it; only calls get a verdict.
     pub fn apply(&mut self, r: Routed) -> Option<Verdict> {
         let part = partition_of(r.instance());
@@ -709,6 +725,10 @@ struct Table {
     swept_at: Millis,
     steps_since_sweep: usize,
     evicted: u64,
+    /// See [`Shard::notable_only`].
+    notable_only: bool,
+    /// Calls judged without a verdict, under `notable_only`.
+    quiet: u64,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -742,6 +762,8 @@ impl Table {
             swept_at: Millis::MIN,
             steps_since_sweep: 0,
             evicted: 0,
+            notable_only: false,
+            quiet: 0,
         }
     }
 
@@ -928,7 +950,22 @@ impl Table {
                 v.foreign_endpoint = foreign_endpoint;
                 v
             }
-            None => judge_address(row, c, self.cfg.change_window)?,
+            None => {
+                let j = address_outcome(row, &c, self.cfg.change_window)?;
+                if self.notable_only && !j.notable() {
+                    self.quiet += 1;
+                    return None;
+                }
+                verdict(
+                    j.kind,
+                    c.session,
+                    c.source_text,
+                    j.slot,
+                    row,
+                    j.first_lock,
+                    j.change,
+                )
+            }
         };
         if v.kind == VerdictKind::Compromise
             && context.event_id != 0
@@ -1000,20 +1037,6 @@ impl Table {
     }
 }
 
-/// Judges a call's address against its live row, and locks or accepts it.
-fn judge_address(row: &mut Row, c: Call, window: Millis) -> Option<Verdict> {
-    let j = address_outcome(row, &c, window)?;
-    Some(verdict(
-        j.kind,
-        c.session,
-        c.source_text,
-        j.slot,
-        row,
-        j.first_lock,
-        j.change,
-    ))
-}
-
 /// What a call's address is to its row: the verdict's kind, the slot, whether it locked the slot,
 /// and the address change that accepted it.
 struct Outcome {
@@ -1023,7 +1046,15 @@ struct Outcome {
     change: Option<(Millis, bool)>,
 }
 
-/// Judges the address and updates the row's locks and pending changes.
+impl Outcome {
+    /// An alert, or a lock or address the writer tells same-account peers about.
+    fn notable(&self) -> bool {
+        matches!(self.kind, VerdictKind::Compromise | VerdictKind::IpAdded) || self.first_lock
+    }
+}
+
+/// Judges a call's address against its live row, and updates the row's locks and pending
+/// changes.
 fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
     let plain = |kind, slot| Outcome {
         kind,
