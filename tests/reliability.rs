@@ -264,20 +264,28 @@ fn pipes_on_both_sides_are_widened() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1 << 20);
     let size = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
-    let (mut child, mut stdin) = start(bin().args(["--emit", "all"]), Stdio::piped(), Stdio::null());
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let default = size(stdout.get_ref().as_raw_fd());
-    assert!(
-        default < (1 << 20).min(limit),
-        "the pipe starts at {default} bytes"
-    );
+    let wide = (1 << 20).min(limit);
+    // The pipes are made here, so that their size is known before credtrail starts.
+    let (in_read, mut stdin) = std::io::pipe().unwrap();
+    let (out_read, out_write) = std::io::pipe().unwrap();
+    for (side, fd) in [("stdin", stdin.as_raw_fd()), ("stdout", out_read.as_raw_fd())] {
+        assert!(size(fd) < wide, "{side} starts at {} bytes", size(fd));
+    }
+    let mut child = bin()
+        .args(["--emit", "all"])
+        .stdin(in_read)
+        .stdout(out_write)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(out_read);
     stdin.write_all(&lines(&[issue("ar", 0.0)])).unwrap();
     stdin.flush().unwrap();
     // One line out: credtrail has opened its input and is writing.
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    assert_eq!(size(stdin.as_raw_fd()), (1 << 20).min(limit), "stdin");
-    assert_eq!(size(stdout.get_ref().as_raw_fd()), (1 << 20).min(limit), "stdout");
+    assert_eq!(size(stdin.as_raw_fd()), wide, "stdin");
+    assert_eq!(size(stdout.get_ref().as_raw_fd()), wide, "stdout");
     drop(stdin);
     assert!(
         wait_timeout(&mut child, Duration::from_secs(10))
