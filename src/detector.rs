@@ -495,6 +495,12 @@ pub struct Verdict {
     pub context: CallContext,
 }
 
+/// An alert, or a first lock or an added address, which the writer tells same-account peers
+/// about: the verdicts that alerts and findings act on (see [`Shard::notable_only`]).
+pub fn notable(kind: VerdictKind, first_lock: bool) -> bool {
+    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock
+}
+
 /// The session table is cut into this many partitions by a fixed hash of the instance id. A
 /// partition's records arrive in input order whatever the thread count, and every bound on memory
 /// is applied per partition, so that evictions too are the same for any `--threads`.
@@ -952,7 +958,7 @@ impl Table {
             }
             None => {
                 let j = address_outcome(row, &c, self.cfg.change_window)?;
-                if self.notable_only && !j.notable() {
+                if self.notable_only && !notable(j.kind, j.first_lock) {
                     self.quiet += 1;
                     return None;
                 }
@@ -1044,13 +1050,6 @@ struct Outcome {
     slot: Slot,
     first_lock: bool,
     change: Option<(Millis, bool)>,
-}
-
-impl Outcome {
-    /// An alert, or a lock or address the writer tells same-account peers about.
-    fn notable(&self) -> bool {
-        matches!(self.kind, VerdictKind::Compromise | VerdictKind::IpAdded) || self.first_lock
-    }
 }
 
 /// Judges a call's address against its live row, and updates the row's locks and pending

@@ -1266,9 +1266,7 @@ impl Judge {
 /// What a verdict tells [`Peers`]: a newly locked address, or an alert's foreign address.
 fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
     // Most verdicts are a call from the locked address: nothing to tell, nothing to parse.
-    let relevant = matches!(v.kind, VerdictKind::Compromise | VerdictKind::IpAdded)
-        || (v.kind == VerdictKind::Locked && v.first_lock);
-    if !relevant {
+    if !crate::detector::notable(v.kind, v.first_lock) {
         return None;
     }
     let ip: IpAddr = v.source.parse().ok()?;
