@@ -259,6 +259,13 @@ fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>, j: &mut Jso
 /// Writes `record` with `"credtrail":annotation` added as its last top-level key, then a newline.
 /// `record` is a JSON object (it parsed as one), so its last non-blank byte is `}`.
 pub fn splice(record: &[u8], annotation: &[u8], out: &mut Vec<u8>) {
+    for part in spliced(record, annotation) {
+        out.extend_from_slice(part);
+    }
+}
+
+/// What [`splice`] writes, in four parts (for a vectored write that copies none of them).
+pub fn spliced<'a>(record: &'a [u8], annotation: &'a [u8]) -> [&'a [u8]; 4] {
     let close = record.iter().rposition(|&c| c == b'}').unwrap_or(record.len());
     let body = &record[..close];
     let empty = body
@@ -266,15 +273,14 @@ pub fn splice(record: &[u8], annotation: &[u8], out: &mut Vec<u8>) {
         .rev()
         .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
         .is_none_or(|&c| c == b'{');
-    out.extend_from_slice(body);
-    out.extend_from_slice(if empty {
+    let key: &[u8] = if empty {
         b"\"credtrail\":"
     } else {
         b",\"credtrail\":"
-    });
-    out.extend_from_slice(annotation);
+    };
     // A CRLF line keeps its line end, as the lines around it that are passed on untouched do.
-    out.extend_from_slice(if record.ends_with(b"\r") { b"}\r\n" } else { b"}\n" });
+    let end: &[u8] = if record.ends_with(b"\r") { b"}\r\n" } else { b"}\n" };
+    [body, key, annotation, end]
 }
 
 #[cfg(test)]

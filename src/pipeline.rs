@@ -25,7 +25,7 @@ use crate::state::{self, Snapshot};
 use compact_str::CompactString;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -914,7 +914,18 @@ impl Turn<'_> {
             }
             self.peers.observe(js);
         }
-        render(self.emit, &block, js, &mut self.buf);
+        if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
+            // Every byte goes out again: written from where it lies, not copied into `buf` first.
+            self.flush();
+            let js = std::mem::take(&mut self.js);
+            let mut slices = Vec::with_capacity(2 * js.len() + 8);
+            render_all(&block, &js, &mut slices);
+            self.write_vectored(&mut slices);
+            drop(slices);
+            self.js = js;
+        } else {
+            render(self.emit, &block, &self.js, &mut self.buf);
+        }
         self.pool.give(block.data);
         if self.buf.len() >= 1 << 20 {
             self.flush();
@@ -932,6 +943,17 @@ impl Turn<'_> {
             Ok(Some(true)) => self.closed = true,
             Ok(_) => {}
             Err(e) => self.failure = Some(e),
+        }
+    }
+
+    fn write_vectored(&mut self, slices: &mut [IoSlice<'_>]) {
+        if self.closed || self.failure.is_some() {
+            return;
+        }
+        match write_all_vectored(self.out, slices).and_then(|()| self.out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
+            Err(e) => self.failure = Some(io::Error::new(e.kind(), format!("output: {e}"))),
         }
     }
 
@@ -1412,6 +1434,72 @@ fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
     }
 }
 
+/// `Write::write_all_vectored`, which is not stable yet: every byte of `slices`, in order, however
+/// many calls it takes.
+fn write_all_vectored(out: &mut dyn Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`render`]'s `--emit all` output of a block of lines as slices of the block and of the
+/// annotations: runs of lines passed on unchanged are one slice each, newlines included.
+/// `run_sequential` keeps `render`, so the property tests hold the two to the same bytes.
+fn render_all<'a>(block: &'a ParsedBlock, js: &'a [Judgement], out: &mut Vec<IoSlice<'a>>) {
+    // The unchanged run being gathered: a span of `block.data`.
+    let mut run: Option<(usize, usize)> = None;
+    let mut js = js.iter().peekable();
+    for (i, u) in block.units.iter().enumerate() {
+        let annotated = js.next_if(|j| j.unit as usize == i);
+        let (start, end) = (u.start as usize, u.end as usize);
+        // A line of the block followed by its own newline goes out as it lies, newline and all.
+        let whole_line = annotated.is_none() && !u.compacted && block.data.get(end) == Some(&b'\n');
+        if whole_line {
+            match &mut run {
+                Some((_, run_end)) if *run_end == start => *run_end = end + 1,
+                _ => {
+                    push_run(block, run.take(), out);
+                    run = Some((start, end + 1));
+                }
+            }
+            continue;
+        }
+        push_run(block, run.take(), out);
+        let bytes = block.bytes(u);
+        match annotated {
+            Some(j) => {
+                for part in annotation::spliced(bytes, &j.annotation) {
+                    push_slice(part, out);
+                }
+            }
+            None => {
+                push_slice(bytes, out);
+                push_slice(b"\n", out);
+            }
+        }
+    }
+    push_run(block, run, out);
+}
+
+fn push_run<'a>(block: &'a ParsedBlock, run: Option<(usize, usize)>, out: &mut Vec<IoSlice<'a>>) {
+    if let Some((start, end)) = run {
+        push_slice(&block.data[start..end], out);
+    }
+}
+
+fn push_slice<'a>(bytes: &'a [u8], out: &mut Vec<IoSlice<'a>>) {
+    if !bytes.is_empty() {
+        out.push(IoSlice::new(bytes));
+    }
+}
+
 fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) {
     if let BlockKind::Oversized { last, .. } = block.kind {
         if emit == Emit::All {
@@ -1538,5 +1626,81 @@ mod tests {
             "{}",
             std::mem::size_of::<PeerLock>()
         );
+    }
+
+    /// Takes at most 5 bytes a call, and is interrupted every third call, as a slow pipe may be.
+    struct Trickle {
+        got: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(3) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = b.len().min(5);
+            self.got.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `--emit all` written from where the bytes lie says exactly what `render` copies, for lines
+    /// passed on, annotated lines (CRLF and BOM ones too), a line with no newline at the end of the
+    /// input, and the records of a pretty-printed document (compacted, so not in the block's bytes),
+    /// whichever lines are annotated; and every byte arrives through a writer that takes a few at a
+    /// time.
+    #[test]
+    fn emit_all_slices_are_what_render_copies() {
+        let lines: &[u8] = b"{\"a\":1}\n{\"b\":2}\r\n\xEF\xBB\xBF{\"c\":3}\nnot json\n\n{ }\n{\"d\":4}";
+        // Spaced so that the document's byte at the end of its first compacted record is a newline:
+        // a compacted record must not be taken for a line of the block.
+        let document: &[u8] = b"{\n\"Records\":[      \n{\"e\":5},{\"f\":6}]\n}\n";
+        let mut saw_compacted = false;
+        for (data, kind) in [(lines, BlockKind::Lines), (document, BlockKind::Document)] {
+            let block = BlockParser::default().parse(Frame {
+                data: data.to_vec(),
+                kind,
+            });
+            saw_compacted |= block.units.iter().any(|u| u.compacted);
+            let n = block.units.len();
+            assert!(n >= 2, "{n} units");
+            for annotated in [0usize, 1, 2, 3] {
+                let js: Vec<Judgement> = (0..n)
+                    .filter(|i| match annotated {
+                        0 => false,
+                        1 => true,
+                        2 => i % 2 == 0,
+                        _ => i % 2 == 1,
+                    })
+                    .map(|i| Judgement {
+                        unit: i as u32,
+                        order: 1,
+                        annotation: format!("{{\"v\":{i}}}").into_bytes(),
+                        peer: None,
+                    })
+                    .collect();
+                let mut copied = Vec::new();
+                render(Emit::All, &block, &js, &mut copied);
+                let mut slices = Vec::new();
+                render_all(&block, &js, &mut slices);
+                let mut out = Trickle {
+                    got: Vec::new(),
+                    calls: 0,
+                };
+                write_all_vectored(&mut out, &mut slices).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&out.got),
+                    String::from_utf8_lossy(&copied),
+                    "{kind:?}, annotated {annotated}"
+                );
+            }
+        }
+        assert!(saw_compacted, "the document's records are compacted units");
     }
 }
