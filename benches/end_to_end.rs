@@ -17,8 +17,8 @@
 //! once on a ~2 MB corpus with the debug binary, and only checks that it works.
 //!
 //! Figures are throughputs of the whole process (spawn to exit, input in the page cache: it is read
-//! through before every run, output to `/dev/null`), best of the rounds, with the rounds interleaved so that a baseline and what is
-//! compared with it see the same load. 1 MB = 10^6 bytes. "CPU s" is the user plus system time of
+//! through before every run, output to `/dev/null`), best of the rounds, with the rounds interleaved
+//! so that a baseline and what is compared with it see the same load. 1 MB = 10^6 bytes. "CPU s" is the user plus system time of
 //! the fastest run (with every process it started), "others" the cores other processes kept busy
 //! meanwhile (from every process' `/proc/PID/stat`): a figure taken with others near 1 on a 2-core
 //! machine is not one to quote.
@@ -491,8 +491,8 @@ impl Measured {
 }
 
 /// Runs every job `opts.rounds` times, interleaved. Before each run the files the jobs read (`reads`)
-/// are read through once: on a machine whose page cache is squeezed (a VM's memory cgroup) the
-/// corpus is evicted between runs, and a run that reads from disk measures the disk.
+/// are read through once: on this VM the page cache drops the corpus between runs, and a run that
+/// reads it from disk measures the disk.
 fn measure_rounds(opts: &Opts, corpus: &Corpus, reads: &[&Path], jobs: &mut [Measured], report: &mut Report) {
     for round in 0..opts.rounds {
         for m in jobs.iter_mut() {

@@ -939,21 +939,23 @@ impl Turn<'_> {
             self.buf.clear();
             return;
         }
-        match flush(self.out, &mut self.buf) {
-            Ok(Some(true)) => self.closed = true,
-            Ok(_) => {}
-            Err(e) => self.failure = Some(e),
-        }
+        let r = flush(self.out, &mut self.buf);
+        self.settle(r);
     }
 
     fn write_vectored(&mut self, slices: &mut [IoSlice<'_>]) {
         if self.closed || self.failure.is_some() {
             return;
         }
-        match write_all_vectored(self.out, slices).and_then(|()| self.out.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
-            Err(e) => self.failure = Some(io::Error::new(e.kind(), format!("output: {e}"))),
+        let r = write_all_vectored(self.out, slices).and_then(|()| self.out.flush());
+        self.settle(written(r));
+    }
+
+    fn settle(&mut self, r: io::Result<Option<bool>>) {
+        match r {
+            Ok(Some(true)) => self.closed = true,
+            Ok(_) => {}
+            Err(e) => self.failure = Some(e),
         }
     }
 
@@ -1427,6 +1429,11 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
 fn flush(out: &mut dyn Write, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
     let r = out.write_all(buf).and_then(|()| out.flush());
     buf.clear();
+    written(r)
+}
+
+/// What a write to the output came to. `Some(true)`: the reader has gone.
+fn written(r: io::Result<()>) -> io::Result<Option<bool>> {
     match r {
         Ok(()) => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(true)),
