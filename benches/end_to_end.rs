@@ -893,14 +893,30 @@ fn jq(opts: &Opts, bin: &Path, dir: &Path, corpus: &Corpus, report: &mut Report)
             false,
         ),
     ];
-    measure_rounds(opts, &slice, &[&slice.path], &mut jobs, report);
     let mb = slice.bytes as f64 / MB;
-    let name = format!("jq select AssumedRole ({mb:.0} MB slice)");
-    report.rows.push(baseline_row(&name, &slice, &jobs[1]));
-    let name = format!("credtrail FILE ({mb:.0} MB slice)");
+    let names = [
+        format!("credtrail FILE ({mb:.0} MB slice)"),
+        format!("jq select AssumedRole ({mb:.0} MB slice)"),
+    ];
+    beside_baseline(opts, &slice, &slice.path, &mut jobs, names, "vs jq", report);
+}
+
+/// Measures `jobs` (credtrail, then its baseline) on `slice`, reading `input`, and adds the baseline's
+/// row and credtrail's row compared with it.
+fn beside_baseline(
+    opts: &Opts,
+    slice: &Corpus,
+    input: &Path,
+    jobs: &mut [Measured],
+    [name, base_name]: [String; 2],
+    vs: &str,
+    report: &mut Report,
+) {
+    measure_rounds(opts, slice, &[input], jobs, report);
+    report.rows.push(baseline_row(&base_name, slice, &jobs[1]));
     report
         .rows
-        .push(compared(&name, &slice, &jobs[0], &jobs[1], "vs jq", None));
+        .push(compared(&name, slice, &jobs[0], &jobs[1], vs, None));
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -933,14 +949,12 @@ fn gzip(opts: &Opts, bin: &Path, dir: &Path, corpus: &Corpus, report: &mut Repor
             false,
         ),
     ];
-    measure_rounds(opts, &slice, &[&gz], &mut jobs, report);
     let mb = slice.bytes as f64 / MB;
-    let name = format!("gzip -dc ({mb:.0} MB slice, gzipped)");
-    report.rows.push(baseline_row(&name, &slice, &jobs[1]));
-    let name = format!("credtrail FILE.gz ({mb:.0} MB slice)");
-    report
-        .rows
-        .push(compared(&name, &slice, &jobs[0], &jobs[1], "vs gzip -dc", None));
+    let names = [
+        format!("credtrail FILE.gz ({mb:.0} MB slice)"),
+        format!("gzip -dc ({mb:.0} MB slice, gzipped)"),
+    ];
+    beside_baseline(opts, &slice, &gz, &mut jobs, names, "vs gzip -dc", report);
 }
 
 // -------------------------------------------------------------------------------------------------
