@@ -10,10 +10,10 @@
 mod common;
 
 use common::{TapeBaseline, bench_mode, corpus_config, lines, records_for};
-use credtrail::block::BlockParser;
-use credtrail::detector::{DetectorConfig, Resolver, Routed, Shard};
-use credtrail::framing::{BlockKind, Frame, FrameReader};
-use credtrail::record::{Fact, Parser};
+use credtrail::detect::{DetectorConfig, Resolver, Routed, Shard};
+use credtrail::input::framing::{BlockKind, Frame, FrameReader};
+use credtrail::parse::block::BlockParser;
+use credtrail::parse::record::{Fact, Parser};
 use credtrail::{Config, Emit, Input};
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use std::hint::black_box;

@@ -1,8 +1,8 @@
 //! The command line as typed, and its translation into a validated [`Config`].
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit, Input};
-use crate::detector::DetectorConfig;
-use crate::event_time::parse_duration;
+use crate::detect::DetectorConfig;
+use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -61,7 +61,7 @@ pub struct Args {
 
     /// Sessions held at most; past it the ones closest to expiry are evicted (and counted), so a
     /// flood of AssumeRoles for made-up instances cannot exhaust memory.
-    #[arg(long, value_name = "N", default_value_t = crate::detector::DEFAULT_MAX_SESSIONS)]
+    #[arg(long, value_name = "N", default_value_t = crate::detect::DEFAULT_MAX_SESSIONS)]
     pub max_sessions: usize,
 
     /// Load the session table from FILE at start, save it at exit (end of input, SIGTERM, SIGINT)

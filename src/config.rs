@@ -1,6 +1,6 @@
 //! The validated run configuration, built from the command line before any input is read.
 
-use crate::detector::DetectorConfig;
+use crate::detect::DetectorConfig;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

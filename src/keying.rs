@@ -10,10 +10,10 @@
 //! partition never learns only turns that AssociateAddress into an unnamed change, still accepted
 //! within the address-change window.
 
-use crate::block::BlockParser;
 use crate::config::Config;
-use crate::detector::Resolver;
-use crate::framing::{BlockKind, FrameReader};
+use crate::detect::Resolver;
+use crate::input::framing::{BlockKind, FrameReader};
+use crate::parse::block::BlockParser;
 use crate::pipeline::{Stats, open};
 use std::io::{self, Write};
 
@@ -60,7 +60,7 @@ pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             let mut block = block;
             for (unit, fact) in std::mem::take(&mut block.facts) {
                 // The interface map must reach the partition of the instance it names.
-                if let crate::record::Fact::InterfaceOwner { instance, .. } = &fact {
+                if let crate::parse::record::Fact::InterfaceOwner { instance, .. } = &fact {
                     keys[unit as usize].get_or_insert_with(|| instance.to_string());
                 }
                 resolver.route(fact, |r| {

@@ -1,25 +1,18 @@
 //! credtrail: detects stolen EC2 instance credentials in CloudTrail records.
 //!
-//! The detector is Netflix's method ([`detector`]); the rest moves records through it quickly
-//! ([`pipeline`]) without losing or reordering any.
+//! The method is Netflix's ([`detect`]); the rest reads records ([`input`], [`parse`]), moves them
+//! through it quickly ([`pipeline`]) without losing or reordering any, and writes what it says
+//! ([`output`]).
 
-pub mod annotation;
-pub mod block;
 pub mod cli;
 pub mod config;
-pub mod detector;
-pub mod event_time;
-pub mod framing;
+pub mod detect;
+pub mod generator;
+pub mod input;
 pub mod keying;
+pub mod output;
+pub mod parse;
 pub mod pipeline;
-pub mod record;
-pub mod session_key;
-pub mod shape;
-pub mod source_address;
-pub mod state;
 
 pub use config::{Config, Emit, Input};
 pub use pipeline::{Stats, run, run_sequential};
-pub mod findings;
-pub mod generator;
-pub mod ip_ranges;

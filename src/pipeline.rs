@@ -16,12 +16,12 @@
 //! Every verdict is the one a sequential pass gives: the turn takes blocks strictly in input order.
 //! The reader stays at most a few blocks ahead of the turn, so memory is bounded whatever the input.
 
-use crate::annotation::{self, Annotator};
-use crate::block::{BlockParser, ParsedBlock};
 use crate::config::{Config, Emit, Input};
-use crate::detector::{Resolver, Routed, Row, Shard, VerdictKind};
-use crate::framing::{BlockKind, BufferPool, Frame, FrameReader};
-use crate::state::{self, Snapshot};
+use crate::detect::state::{self, Snapshot};
+use crate::detect::{Resolver, Routed, Row, Shard, VerdictKind};
+use crate::input::framing::{BlockKind, BufferPool, Frame, FrameReader};
+use crate::output::annotation::{self, Annotator};
+use crate::parse::block::{BlockParser, ParsedBlock};
 use compact_str::CompactString;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::{BTreeMap, HashSet};
@@ -417,7 +417,7 @@ enum Item {
 }
 
 /// How often, in event time, findings are checked for closing.
-const TICK: i64 = crate::event_time::MINUTE;
+const TICK: i64 = crate::parse::event_time::MINUTE;
 
 /// Decides, from the routed steps in input order, where the findings clock ticks: the same places
 /// for any thread count and any block cuts.
@@ -1027,7 +1027,7 @@ impl Turn<'_> {
 fn annotator(cfg: &Config) -> io::Result<Annotator> {
     let ranges = match &cfg.aws_ip_ranges {
         Some(p) => Some(Arc::new(
-            crate::ip_ranges::AwsRanges::load(p)
+            crate::output::ip_ranges::AwsRanges::load(p)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
         )),
         None => None,
@@ -1204,7 +1204,7 @@ fn report(messages: &mut Vec<String>, n: u64, limit: u64, msg: impl FnOnce() -> 
 struct Judge {
     emit: Emit,
     ctx: Annotator,
-    incidents: Option<crate::findings::Incidents>,
+    incidents: Option<crate::output::findings::Incidents>,
     judged: u64,
     alerts: u64,
 }
@@ -1212,7 +1212,7 @@ struct Judge {
 impl Judge {
     fn new(emit: Emit, ctx: Annotator) -> Judge {
         let incidents = (emit == Emit::Findings)
-            .then(|| crate::findings::Incidents::new(Default::default(), ctx.ranges.clone()));
+            .then(|| crate::output::findings::Incidents::new(Default::default(), ctx.ranges.clone()));
         Judge {
             emit,
             ctx,
@@ -1242,7 +1242,7 @@ impl Judge {
         match (&mut self.incidents, self.emit) {
             (Some(inc), _) if alert => {
                 let c = &v.context;
-                let a = crate::findings::Alert {
+                let a = crate::output::findings::Alert {
                     verdict: &v,
                     time: v.time,
                     watermark: wm,
@@ -1288,9 +1288,9 @@ impl Judge {
 }
 
 /// What a verdict tells [`Peers`]: a newly locked address, or an alert's foreign address.
-fn peer_info(v: &crate::detector::Verdict) -> Option<Box<PeerInfo>> {
+fn peer_info(v: &crate::detect::Verdict) -> Option<Box<PeerInfo>> {
     // Most verdicts are a call from the locked address: nothing to tell, nothing to parse.
-    if !crate::detector::notable(v.kind, v.first_lock) {
+    if !crate::detect::notable(v.kind, v.first_lock) {
         return None;
     }
     let ip: IpAddr = v.source.parse().ok()?;

@@ -107,7 +107,7 @@ fn damaged_state_is_refused_naming_the_file_unless_reset() {
         assert!(out.status.success(), "{what}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("warning"), "{what}");
         assert!(
-            credtrail::state::load(&state).is_ok(),
+            credtrail::detect::state::load(&state).is_ok(),
             "{what}: reset then saved a good file"
         );
     }
@@ -169,7 +169,7 @@ fn sigterm_mid_stream_finishes_what_was_read_saves_and_exits_0() {
         out.recv_timeout(Duration::from_secs(1)).is_err(),
         "nothing after the lines already read"
     );
-    let snap = credtrail::state::load(&state).unwrap();
+    let snap = credtrail::detect::state::load(&state).unwrap();
     assert_eq!(snap.sessions(), 1);
     drop(stdin);
 }
@@ -212,7 +212,7 @@ fn a_checkpoint_is_saved_while_running() {
             .write_all(&lines(&[call("x", 1.5, "AWS Internal")]))
             .unwrap();
         stdin.flush().unwrap();
-        saved = credtrail::state::load(&state).is_ok_and(|s| s.sessions() == 1);
+        saved = credtrail::detect::state::load(&state).is_ok_and(|s| s.sessions() == 1);
     }
     assert!(saved, "no checkpoint within 15 s with --checkpoint-interval 1s");
     drop(stdin);
@@ -316,7 +316,7 @@ fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
         run_cfg(Config {
             inputs: vec![Input::Memory("flood".into(), input.clone())],
             threads,
-            detector: credtrail::detector::DetectorConfig {
+            detector: credtrail::detect::DetectorConfig {
                 max_sessions: 4_000,
                 ..Default::default()
             },
@@ -352,8 +352,8 @@ fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
 #[test]
 #[ignore = "measurement"]
 fn save_pause_at_one_million_sessions() {
-    use credtrail::detector::{DetectorConfig, Resolver, Routed, Shard, Step};
-    use credtrail::session_key::SessionKey;
+    use credtrail::detect::{DetectorConfig, Resolver, Routed, Shard, Step};
+    use credtrail::parse::session_key::SessionKey;
     let mut shard = Shard::new(DetectorConfig::default());
     for n in 0..1_000_000u64 {
         let session =
@@ -368,17 +368,17 @@ fn save_pause_at_one_million_sessions() {
     let t = Instant::now();
     let rows = shard.export();
     let pause = t.elapsed();
-    let mut snap = credtrail::state::Snapshot::default();
+    let mut snap = credtrail::detect::state::Snapshot::default();
     Resolver::default().export(&mut snap);
     snap.rows = rows;
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
     let dir = temp("pause");
     let t = Instant::now();
-    credtrail::state::save(&dir.join("state.bin"), &snap).unwrap();
+    credtrail::detect::state::save(&dir.join("state.bin"), &snap).unwrap();
     let save = t.elapsed();
     let size = std::fs::metadata(dir.join("state.bin")).unwrap().len();
     let t = Instant::now();
-    let back = credtrail::state::load(&dir.join("state.bin")).unwrap();
+    let back = credtrail::detect::state::load(&dir.join("state.bin")).unwrap();
     let load = t.elapsed();
     assert_eq!(back.sessions(), 1_000_000);
     println!(

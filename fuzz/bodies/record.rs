@@ -9,10 +9,10 @@
 //! - the frame reader hands on every byte once, in order;
 //! - `--emit all` writes every unit, in order: a unit as it came in, or a record with one
 //!   `"credtrail":{…}` key spliced before its closing brace; an oversized line as it came in.
-use credtrail::block::{BlockParser, ParsedBlock, Unit};
-use credtrail::framing::{BlockKind, Frame, FrameReader};
-use credtrail::record::Parser;
-use credtrail::shape;
+use credtrail::input::framing::{BlockKind, Frame, FrameReader};
+use credtrail::parse::block::{BlockParser, ParsedBlock, Unit};
+use credtrail::parse::record::Parser;
+use credtrail::parse::shape;
 use credtrail::{Config, Emit, Input};
 
 pub fn run(data: &[u8]) {

@@ -71,11 +71,11 @@
 //!   `slot`, `locked_ips` [{ip, slot, since (ms), origin}], `calls_not_listed`,
 //!   `session_row_expires` (ms), `close_reason`, `peer_note`.
 
-use crate::detector::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
-use crate::event_time::{self, MINUTE, Millis};
-use crate::ip_ranges::AwsRanges;
-use crate::session_key::SessionKey;
-use crate::source_address::is_private;
+use crate::detect::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::output::ip_ranges::AwsRanges;
+use crate::parse::event_time::{self, MINUTE, Millis};
+use crate::parse::session_key::SessionKey;
+use crate::parse::source_address::is_private;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -889,9 +889,9 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::{DetectorConfig, Routed, Shard, Step};
-    use crate::event_time::HOUR;
-    use crate::source_address::Source;
+    use crate::detect::{DetectorConfig, Routed, Shard, Step};
+    use crate::parse::event_time::HOUR;
+    use crate::parse::source_address::Source;
     use smallvec::SmallVec;
 
     const T0: Millis = 1_709_251_200_000; // 2024-03-01T00:00:00Z
@@ -1495,7 +1495,7 @@ mod tests {
     #[test]
     fn hostile_strings_stay_one_valid_json_line() {
         let s = SessionKey {
-            partition: crate::session_key::Partition::Aws,
+            partition: crate::parse::session_key::Partition::Aws,
             account: "1\"2\n3".into(),
             role: "r\u{0}o\\le\u{2028}</script>".into(),
             instance: "i-\u{1b}[31m\r\n{\"x\":1}".into(),

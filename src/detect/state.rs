@@ -5,8 +5,8 @@
 //! (u32 LE), then the payload (postcard). Writes go to a temporary file in the same folder, are
 //! fsynced and renamed over the old file, so a crash leaves either the old or the new state.
 
-use crate::detector::Row;
-use crate::event_time::Millis;
+use crate::detect::Row;
+use crate::parse::event_time::Millis;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;

@@ -6,7 +6,7 @@
 //! rather than buffered without bound. A pretty-printed document (a line that is only `{`, as
 //! `jq .` or `json.tool` write a whole CloudTrail log file) is gathered into one block of its own.
 
-use crate::shape::DepthScan;
+use crate::parse::shape::DepthScan;
 use std::io::{self, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

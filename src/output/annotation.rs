@@ -1,8 +1,8 @@
 //! The `credtrail` object added to a record that has something to say, and how it is spliced into
 //! the record's bytes without re-serialising them.
 
-use crate::detector::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
-use crate::event_time::{self, Millis};
+use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::parse::event_time::{self, Millis};
 use std::net::IpAddr;
 
 /// What annotating needs besides the verdict.
@@ -11,7 +11,7 @@ pub struct Annotator {
     /// `--ip-change-window`, for the reason of an `ip_added`.
     pub window: Millis,
     /// `--aws-ip-ranges`, to say who owns a foreign address.
-    pub ranges: Option<std::sync::Arc<crate::ip_ranges::AwsRanges>>,
+    pub ranges: Option<std::sync::Arc<crate::output::ip_ranges::AwsRanges>>,
 }
 
 fn slot_name(s: Slot) -> &'static str {
@@ -233,8 +233,8 @@ fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
 /// Who the foreign address of an alert belongs to, and how bad that makes it: `OutsideAWS`,
 /// `InsideAWS` (the split GuardDuty makes), `private`, or `unclassified` (no `--aws-ip-ranges`
 /// given).
-fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>, j: &mut Json) {
-    use crate::findings::{Origin, severity};
+fn origin(v: &Verdict, ranges: Option<&crate::output::ip_ranges::AwsRanges>, j: &mut Json) {
+    use crate::output::findings::{Origin, severity};
     if v.kind != VerdictKind::Compromise {
         return;
     }
@@ -289,8 +289,8 @@ mod reference {
     //! strings, kept as what the hand-written JSON must equal.
 
     use super::Annotator;
-    use crate::detector::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
-    use crate::event_time::{self, Millis};
+    use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+    use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
 
     /// Who the foreign address of an alert belongs to, and how bad that makes it.
@@ -420,8 +420,8 @@ mod reference {
         }
     }
 
-    fn origin(v: &Verdict, ranges: Option<&crate::ip_ranges::AwsRanges>) -> Option<OriginOut> {
-        use crate::findings::{Origin, severity};
+    fn origin(v: &Verdict, ranges: Option<&crate::output::ip_ranges::AwsRanges>) -> Option<OriginOut> {
+        use crate::output::findings::{Origin, severity};
         if v.kind != VerdictKind::Compromise {
             return None;
         }
@@ -498,9 +498,9 @@ mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event_time::MINUTE;
-    use crate::ip_ranges::AwsRanges;
-    use crate::session_key::{Partition, SessionKey};
+    use crate::output::ip_ranges::AwsRanges;
+    use crate::parse::event_time::MINUTE;
+    use crate::parse::session_key::{Partition, SessionKey};
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
     use std::sync::{Arc, LazyLock};
@@ -546,7 +546,7 @@ mod tests {
     /// The sample `--aws-ip-ranges`, and a file whose region and service names need escaping, over
     /// blocks that [`ip`] aims at.
     static RANGES: LazyLock<[Arc<AwsRanges>; 2]> = LazyLock::new(|| {
-        let sample = include_bytes!("../tests/data/ip-ranges-sample.json");
+        let sample = include_bytes!("../../tests/data/ip-ranges-sample.json");
         let odd = serde_json::json!({
             "prefixes": [{"ip_prefix": "3.80.0.0/12", "region": "us-\"east\"\\1\n", "service": "EC2\u{1}é"}],
             "ipv6_prefixes": [{"ipv6_prefix": "2600:1f18::/32", "region": "\t😀", "service": "\\"}],

@@ -1,9 +1,9 @@
 //! One CloudTrail record, read with simd-json's tape: only the fields the detector needs, and only
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
-use crate::event_time::{self, Millis};
-use crate::session_key::{SessionKey, is_instance_id};
-use crate::source_address::Source;
+use crate::parse::event_time::{self, Millis};
+use crate::parse::session_key::{SessionKey, is_instance_id};
+use crate::parse::source_address::Source;
 use compact_str::CompactString;
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};

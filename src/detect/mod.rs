@@ -13,10 +13,12 @@
 //! turns each [`Fact`] into [`Routed`] steps about one instance; [`Shard`] holds the rows of some
 //! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
 
-use crate::event_time::{HOUR, Millis};
-use crate::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
-use crate::session_key::SessionKey;
-use crate::source_address::{Source, is_private};
+pub mod state;
+
+use crate::parse::event_time::{HOUR, Millis};
+use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
+use crate::parse::session_key::SessionKey;
+use crate::parse::source_address::{Source, is_private};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -57,7 +59,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             ttl: 6 * HOUR,
-            change_window: 15 * crate::event_time::MINUTE,
+            change_window: 15 * crate::parse::event_time::MINUTE,
             max_sessions: DEFAULT_MAX_SESSIONS,
             infer_sessions: false,
             trusted_accounts: Arc::default(),
@@ -126,13 +128,13 @@ impl Resolver {
     }
 
     /// The maps and watermark into a snapshot (rows are the shards' part).
-    pub fn export(&self, into: &mut crate::state::Snapshot) {
+    pub fn export(&self, into: &mut crate::detect::state::Snapshot) {
         into.watermark = self.watermark;
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
     }
 
-    pub fn import(s: &crate::state::Snapshot) -> Resolver {
+    pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
         let mut r = Resolver {
             watermark: s.watermark,
             ..Resolver::default()
@@ -306,7 +308,7 @@ struct PendingChange {
 /// interned copy: the table's size per session is what decides how many sessions fit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
-    partition: crate::session_key::Partition,
+    partition: crate::parse::session_key::Partition,
     account: CompactString,
     role: CompactString,
 }
@@ -1194,7 +1196,7 @@ mod saved_form {
 
     fn rows() -> Vec<Row> {
         let ident = Arc::new(Identity {
-            partition: crate::session_key::Partition::AwsCn,
+            partition: crate::parse::session_key::Partition::AwsCn,
             account: "123456789012".into(),
             role: "web-role".into(),
         });

@@ -1,9 +1,9 @@
 //! A block of input cut into output units (what will become one output line each) and the facts
 //! its records tell. Stateless, so any number of workers can do it in parallel.
 
-use crate::framing::{BlockKind, Frame};
-use crate::record::{Fact, Malformed, Parser, Shape};
-use crate::shape::{self, BodyEnd};
+use crate::input::framing::{BlockKind, Frame};
+use crate::parse::record::{Fact, Malformed, Parser, Shape};
+use crate::parse::shape::{self, BodyEnd};
 use simd_json::INPUT_PADDING;
 use std::ops::Range;
 
@@ -93,7 +93,7 @@ impl BlockParser {
                 let len = data.len();
                 // Padding after the last line lets every line be parsed where it lies (the reader
                 // left room for it).
-                const _: () = assert!(INPUT_PADDING <= crate::framing::BLOCK_SLACK);
+                const _: () = assert!(INPUT_PADDING <= crate::input::framing::BLOCK_SLACK);
                 data.resize(len + INPUT_PADDING, 0);
                 let mut start = 0;
                 while start < len {

@@ -1,0 +1,9 @@
+//! Reading a block of input: its lines and documents cut into units, each record read into the
+//! facts the detector needs. Stateless, so any number of threads parse at once.
+
+pub mod block;
+pub mod event_time;
+pub mod record;
+pub mod session_key;
+pub mod shape;
+pub mod source_address;
