@@ -1,16 +1,63 @@
-//! The command line as typed, and its translation into a validated [`Config`].
+//! The command line as typed, its translation into a validated configuration for each command,
+//! and the exit status a run ends with.
 
-use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit, Input};
+use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
+use crate::generator::GenConfig;
+use crate::input::WalkError;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// How a run ends, as its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Every input was read (alerts or not); also when the reader of stdout goes away early.
+    Success = 0,
+    /// An input could not be opened or read to the end, or stdout failed (or the `--state` or
+    /// `--aws-ip-ranges` file could not be read or written).
+    Failure = 1,
+    /// A bad option or value: nothing was read.
+    Usage = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+/// [`Exit`] as `--help` lists it.
 pub const EXIT_CODES: &str = "\
 Exit status:
   0  every input was read (alerts or not); also when the reader of stdout goes away early
   1  an input could not be opened or read to the end, or stdout failed
   2  usage error (bad option or value)";
+
+/// A command line that names no run: said before any input is read.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A value that does not read as what the option takes.
+    #[error("{option} {reason}")]
+    Value { option: &'static str, reason: String },
+    /// A value outside what the option allows.
+    #[error("{option} must be {bound}")]
+    Bound { option: &'static str, bound: String },
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+}
+
+fn bound(option: &'static str, bound: impl Into<String>) -> UsageError {
+    UsageError::Bound {
+        option,
+        bound: bound.into(),
+    }
+}
+
+fn value(option: &'static str) -> impl Fn(String) -> UsageError {
+    move |reason| UsageError::Value { option, reason }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmitArg {
@@ -99,142 +146,112 @@ pub struct Args {
 pub enum Command {
     /// Print `KEY<TAB>RECORD` per record for a keyed Kafka producer (`kcat -P -K '\t'`): KEY is the
     /// instance id the record belongs to (empty when none), so partitions keep instances together.
-    Key {
-        /// Files to read in order; `-` or nothing reads stdin.
-        #[arg(value_name = "INPUT")]
-        inputs: Vec<PathBuf>,
-        /// Lines longer than this are reported and not keyed.
-        #[arg(long, value_name = "SIZE", default_value = "64MiB")]
-        max_line_bytes: String,
-    },
+    #[command(after_help = EXIT_CODES)]
+    Key(KeyArgs),
     /// Write seeded, realistic CloudTrail traffic (NDJSON) with injected credential thefts, for
     /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
-    Generate {
-        /// Records to write.
-        #[arg(long, default_value_t = 100_000)]
-        records: usize,
-        /// Seed of the generator.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// EC2 instances with instance roles.
-        #[arg(long, default_value_t = 200)]
-        instances: usize,
-        /// Credential thefts to inject.
-        #[arg(long, default_value_t = 3)]
-        attacks: usize,
-        /// Records per second of event time.
-        #[arg(long, default_value_t = 20.0)]
-        rate: f64,
-    },
+    #[command(after_help = EXIT_CODES)]
+    Generate(GenerateArgs),
 }
 
-pub fn parse_size(s: &str) -> Result<usize, String> {
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// Files to read in order; `-` or nothing reads stdin.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Lines longer than this are reported and not keyed.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    pub max_line_bytes: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Records to write.
+    #[arg(long, default_value_t = 100_000)]
+    pub records: usize,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// EC2 instances with instance roles.
+    #[arg(long, default_value_t = 200)]
+    pub instances: usize,
+    /// Credential thefts to inject.
+    #[arg(long, default_value_t = 3)]
+    pub attacks: usize,
+    /// Records per second of event time.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+}
+
+/// Why a size was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("'{0}': expected a size such as 64MiB")]
+    NotASize(String),
+    #[error("'{text}': unknown unit '{unit}' (B, KiB, MiB, GiB)")]
+    Unit { text: String, unit: String },
+    #[error("'{0}': too large")]
+    TooLarge(String),
+}
+
+pub fn parse_size(s: &str) -> Result<usize, SizeError> {
     let s = s.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: usize = s[..digits]
-        .parse()
-        .map_err(|_| format!("'{s}': expected a size such as 64MiB"))?;
+    let n: usize = s[..digits].parse().map_err(|_| SizeError::NotASize(s.into()))?;
     let unit = match s[digits..].trim() {
         "" | "B" => 1,
         "K" | "KiB" | "k" => 1 << 10,
         "M" | "MiB" => 1 << 20,
         "G" | "GiB" => 1 << 30,
-        u => return Err(format!("'{s}': unknown unit '{u}' (B, KiB, MiB, GiB)")),
+        u => {
+            return Err(SizeError::Unit {
+                text: s.into(),
+                unit: u.into(),
+            });
+        }
     };
-    n.checked_mul(unit).ok_or_else(|| format!("'{s}': too large"))
+    n.checked_mul(unit).ok_or_else(|| SizeError::TooLarge(s.into()))
 }
 
-/// Paths as given; directories are walked and their files read in the time order their names give
-/// (`…_CloudTrail_REGION_20240301T1205Z_…`), merging regions and accounts, then by path.
-pub fn inputs(paths: Vec<PathBuf>) -> Result<Vec<Input>, String> {
-    if paths.is_empty() {
-        return Ok(vec![Input::Stdin]);
+/// `--max-line-bytes`, read and bounded alike for every command that takes it.
+fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
+    let n = parse_size(s).map_err(|e| value("--max-line-bytes")(e.to_string()))?;
+    if !(1024..=(1 << 30)).contains(&n) {
+        return Err(bound(
+            "--max-line-bytes",
+            format!("between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"),
+        ));
     }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push(Input::Stdin);
-        } else if p.is_dir() {
-            let mut files = Vec::new();
-            walk(&p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
-            files.sort_by(|a, b| (time_in_name(a), a).cmp(&(time_in_name(b), b)));
-            out.extend(files.into_iter().map(Input::Path));
-        } else {
-            out.push(Input::Path(p));
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, files)?;
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// The `YYYYMMDDTHHMMZ` token of a CloudTrail log file name; names without one sort first.
-fn time_in_name(p: &std::path::Path) -> String {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.split('_')
-        .find(|t| {
-            t.len() == 14
-                && t.as_bytes()[8] == b'T'
-                && t.ends_with('Z')
-                && t[..8].bytes().all(|c| c.is_ascii_digit())
-        })
-        .unwrap_or("")
-        .to_string()
+    Ok(n)
 }
 
 impl TryFrom<Args> for Config {
-    type Error = String;
+    type Error = UsageError;
 
-    fn try_from(a: Args) -> Result<Config, String> {
-        let ttl = parse_duration(&a.ttl).map_err(|e| format!("--ttl {e}"))?;
-        let change_window =
-            parse_duration(&a.ip_change_window).map_err(|e| format!("--ip-change-window {e}"))?;
+    fn try_from(a: Args) -> Result<Config, UsageError> {
+        let ttl = parse_duration(&a.ttl).map_err(value("--ttl"))?;
+        let change_window = parse_duration(&a.ip_change_window).map_err(value("--ip-change-window"))?;
         if ttl <= 0 {
-            return Err("--ttl must be more than zero".into());
+            return Err(bound("--ttl", "more than zero"));
         }
-        let max_line_bytes = parse_size(&a.max_line_bytes).map_err(|e| format!("--max-line-bytes {e}"))?;
-        if !(1024..=(1 << 30)).contains(&max_line_bytes) {
-            return Err(format!(
-                "--max-line-bytes must be between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"
-            ));
-        }
+        let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
         if a.max_sessions < 1000 {
-            return Err("--max-sessions must be at least 1000".into());
+            return Err(bound("--max-sessions", "at least 1000"));
         }
         let max_sessions = a.max_sessions;
         let checkpoint_interval =
-            parse_duration(&a.checkpoint_interval).map_err(|e| format!("--checkpoint-interval {e}"))?;
+            parse_duration(&a.checkpoint_interval).map_err(value("--checkpoint-interval"))?;
         if checkpoint_interval < 1000 {
-            return Err("--checkpoint-interval must be at least 1s".into());
+            return Err(bound("--checkpoint-interval", "at least 1s"));
         }
         let checkpoint_interval = std::time::Duration::from_millis(checkpoint_interval as u64);
         let threads = match a.threads {
-            Some(0) => return Err("--threads must be at least 1".into()),
-            Some(n) if n > 256 => return Err("--threads must be at most 256".into()),
+            Some(0) => return Err(bound("--threads", "at least 1")),
+            Some(n) if n > 256 => return Err(bound("--threads", "at most 256")),
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = inputs(a.inputs)?;
+        let inputs = crate::input::inputs(a.inputs)?;
         Ok(Config {
             inputs,
             emit: match a.emit {
@@ -262,9 +279,43 @@ impl TryFrom<Args> for Config {
     }
 }
 
+impl TryFrom<KeyArgs> for Config {
+    type Error = UsageError;
+
+    fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
+        let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
+        Ok(Config {
+            inputs: crate::input::inputs(a.inputs)?,
+            max_line_bytes,
+            ..Config::default()
+        })
+    }
+}
+
+impl TryFrom<GenerateArgs> for GenConfig {
+    type Error = UsageError;
+
+    fn try_from(a: GenerateArgs) -> Result<GenConfig, UsageError> {
+        // Record `i` is at `start + floor(i / rate)`: a rate of zero (or less, or not a number)
+        // puts every record at one absurd time.
+        if !(a.rate.is_finite() && a.rate > 0.0) {
+            return Err(bound("--rate", "a number of records per second above zero"));
+        }
+        Ok(GenConfig {
+            seed: a.seed,
+            records: a.records,
+            instances: a.instances.max(1),
+            attacks: a.attacks,
+            events_per_sec: a.rate,
+            ..GenConfig::default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Input;
     use clap::CommandFactory;
 
     #[test]
@@ -275,7 +326,59 @@ mod tests {
     fn config(args: &[&str]) -> Result<Config, String> {
         let a = Args::try_parse_from(std::iter::once("credtrail").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        Config::try_from(a)
+        Config::try_from(a).map_err(|e| e.to_string())
+    }
+
+    /// Each subcommand's configuration, as `main` builds it.
+    fn command(args: &[&str]) -> Result<Command, String> {
+        let a = Args::try_parse_from(std::iter::once("credtrail").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        a.command.ok_or_else(|| "no subcommand".into())
+    }
+
+    #[test]
+    fn subcommands_are_validated_as_the_filter_is() {
+        let key = |args: &[&str]| match command(args).unwrap() {
+            Command::Key(k) => Config::try_from(k).map_err(|e| e.to_string()),
+            c => panic!("{c:?}"),
+        };
+        let generate = |args: &[&str]| match command(args).unwrap() {
+            Command::Generate(g) => GenConfig::try_from(g).map_err(|e| e.to_string()),
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(
+            key(&["key", "--max-line-bytes", "2KiB"]).unwrap().max_line_bytes,
+            2048
+        );
+        for bad in ["1", "2GiB", "12XB"] {
+            let e = key(&["key", "--max-line-bytes", bad]).unwrap_err();
+            assert!(e.starts_with("--max-line-bytes "), "{e}");
+        }
+        assert_eq!(
+            generate(&["generate", "--rate", "0.5"]).unwrap().events_per_sec,
+            0.5
+        );
+        for bad in ["0", "-1", "NaN", "inf"] {
+            let e = generate(&["generate", &format!("--rate={bad}")]).unwrap_err();
+            assert!(e.starts_with("--rate must be"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_exit_codes_listed_are_the_enum() {
+        for (e, what) in [
+            (Exit::Success, "every input was read"),
+            (Exit::Failure, "could not be opened"),
+            (Exit::Usage, "usage error"),
+        ] {
+            let line = format!("  {}  ", e as u8);
+            assert!(
+                EXIT_CODES
+                    .lines()
+                    .any(|l| l.starts_with(&line) && l.contains(what)),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
@@ -304,6 +407,10 @@ mod tests {
             assert!(config(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(
+            parse_size("3 TiB").unwrap_err().to_string(),
+            "'3 TiB': unknown unit 'TiB' (B, KiB, MiB, GiB)"
+        );
         assert_eq!(parse_size("1000"), Ok(1000));
     }
 }

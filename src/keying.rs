@@ -11,81 +11,92 @@
 //! within the address-change window.
 
 use crate::config::Config;
-use crate::detect::Resolver;
-use crate::input::framing::{BlockKind, FrameReader};
-use crate::parse::block::BlockParser;
-use crate::pipeline::{Stats, open};
+use crate::detect::{Resolver, Routed};
+use crate::input::framing::BlockKind;
+use crate::output::summary::Stats;
+use crate::output::tally::{Reports, Tally};
+use crate::parse::block::ParsedBlock;
+use crate::parse::record::Fact;
+use crate::stages::{AfterResolver, Ordered, in_order};
 use std::io::{self, Write};
 
-pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
-    let mut parser = BlockParser::with_max_line(cfg.max_line_bytes);
-    let mut resolver = Resolver::default();
-    let mut stats = Stats::default();
-    let mut buf = Vec::with_capacity(1 << 20);
-    for input in &cfg.inputs {
-        let name = input.name();
-        let mut frames = match open(input.clone(), cfg.stop.as_ref()) {
-            Ok(r) => FrameReader::new(r, cfg.read_size, cfg.max_line_bytes),
-            Err(e) => {
-                stats.input_errors += 1;
-                writeln!(err, "credtrail: {name}: {e}")?;
-                continue;
-            }
-        };
-        loop {
-            let frame = match frames.next_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    stats.input_errors += 1;
-                    writeln!(err, "credtrail: {name}: read error: {e}")?;
-                    break;
-                }
-            };
-            if let BlockKind::Oversized { first, .. } = frame.kind {
-                // Too long to key or to carry in one Kafka message: reported, not forwarded.
-                if first {
-                    stats.malformed += 1;
-                    writeln!(
-                        err,
-                        "credtrail: {name}: a line longer than --max-line-bytes was not keyed"
-                    )?;
-                }
-                continue;
-            }
-            let block = parser.parse(frame);
-            stats.records += u64::from(block.records);
-            stats.malformed += block.malformed.len() as u64;
-            let mut keys: Vec<Option<String>> = vec![None; block.units.len()];
-            let mut block = block;
-            for (unit, fact) in std::mem::take(&mut block.facts) {
-                // The interface map must reach the partition of the instance it names.
-                if let crate::parse::record::Fact::InterfaceOwner { instance, .. } = &fact {
-                    keys[unit as usize].get_or_insert_with(|| instance.to_string());
-                }
-                resolver.route(fact, |r| {
-                    let k = &mut keys[unit as usize];
-                    if k.is_none() {
-                        *k = Some(r.instance().to_string());
-                    }
-                });
-            }
-            for (u, key) in block.units.iter().zip(keys) {
-                buf.extend_from_slice(key.as_deref().unwrap_or("").as_bytes());
-                buf.push(b'\t');
-                let bytes = block.bytes(u);
-                buf.extend_from_slice(bytes.strip_suffix(b"\r").unwrap_or(bytes));
-                buf.push(b'\n');
-            }
-            if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    stats.output_closed = true;
-                    return Ok(stats);
-                }
-                return Err(e);
-            }
-            buf.clear();
+/// The stages of `credtrail key` after the resolver: the key of each unit of the block.
+#[derive(Default)]
+struct Keying {
+    /// By unit: the first instance a fact or a routed step of the unit named.
+    keys: Vec<Option<String>>,
+}
+
+impl Keying {
+    fn key(&mut self, unit: u32, instance: &str) {
+        let unit = unit as usize;
+        if self.keys.len() <= unit {
+            self.keys.resize(unit + 1, None);
+        }
+        self.keys[unit].get_or_insert_with(|| instance.to_string());
+    }
+
+    /// `KEY<TAB>RECORD` for every unit of the block.
+    fn render(&mut self, block: &ParsedBlock, buf: &mut Vec<u8>) {
+        let keys = std::mem::take(&mut self.keys);
+        let mut keys = keys.into_iter();
+        for u in &block.units {
+            let key = keys.next().flatten();
+            buf.extend_from_slice(key.as_deref().unwrap_or("").as_bytes());
+            buf.push(b'\t');
+            let bytes = block.bytes(u);
+            buf.extend_from_slice(bytes.strip_suffix(b"\r").unwrap_or(bytes));
+            buf.push(b'\n');
         }
     }
-    Ok(stats)
+}
+
+impl AfterResolver for Keying {
+    fn fact(&mut self, unit: u32, fact: &Fact) {
+        // The interface map must reach the partition of the instance it names.
+        if let Fact::InterfaceOwner { instance, .. } = fact {
+            self.key(unit, instance);
+        }
+    }
+
+    fn routed(&mut self, unit: u32, r: Routed) {
+        self.key(unit, r.instance());
+    }
+}
+
+pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+    let mut ordered = Ordered {
+        tally: Tally::new(cfg.inputs.iter().map(|i| i.name()).collect(), Reports::Keying),
+        resolver: Resolver::default(),
+        stages: Keying::default(),
+    };
+    let mut output_closed = false;
+    let mut buf = Vec::with_capacity(1 << 20);
+    let input_errors = in_order(cfg, |source, mut block, note| {
+        for m in ordered.step(source, block.as_deref_mut(), note) {
+            writeln!(err, "{m}")?;
+        }
+        // Too long to key or to carry in one Kafka message: reported, not forwarded.
+        let Some(block) = block.filter(|b| !matches!(b.kind, BlockKind::Oversized { .. })) else {
+            return Ok(true);
+        };
+        ordered.stages.render(block, &mut buf);
+        let written = out.write_all(&buf).and_then(|()| out.flush());
+        buf.clear();
+        match written {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                output_closed = true;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    })?;
+    Ok(Stats {
+        records: ordered.tally.records,
+        malformed: ordered.tally.malformed,
+        input_errors,
+        output_closed,
+        ..Stats::default()
+    })
 }

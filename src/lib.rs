@@ -13,6 +13,11 @@ pub mod keying;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
+pub mod progress;
+pub mod signals;
+pub mod stages;
 
 pub use config::{Config, Emit, Input};
-pub use pipeline::{Stats, run, run_sequential};
+pub use output::summary::Stats;
+pub use pipeline::run;
+pub use stages::run_sequential;

@@ -1,5 +1,9 @@
+//! The command line wired to the library: arguments to a validated configuration, the run, and
+//! its exit status.
+
 use clap::Parser;
-use credtrail::cli::{Args, Command};
+use credtrail::cli::{Args, Command, Exit, GenerateArgs, KeyArgs};
+use credtrail::generator::GenConfig;
 use credtrail::{Config, run};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -24,43 +28,32 @@ fn small_pages_only() {
 
 fn main() -> ExitCode {
     small_pages_only();
-    let args = Args::parse();
-    match args.command {
-        Some(Command::Key {
-            inputs,
-            max_line_bytes,
-        }) => return key(inputs, &max_line_bytes),
-        Some(Command::Generate {
-            records,
-            seed,
-            instances,
-            attacks,
-            rate,
-        }) => {
-            return generate(credtrail::generator::GenConfig {
-                seed,
-                records,
-                instances: instances.max(1),
-                attacks,
-                events_per_sec: rate,
-                ..Default::default()
-            });
-        }
-        None => {}
+    let mut args = Args::parse();
+    match args.command.take() {
+        Some(Command::Key(k)) => key(k),
+        Some(Command::Generate(g)) => generate(g),
+        None => filter(args),
     }
+    .into()
+}
+
+/// A usage error: said, and nothing read.
+fn usage(e: credtrail::cli::UsageError) -> Exit {
+    eprintln!("credtrail: {e}");
+    Exit::Usage
+}
+
+fn filter(args: Args) -> Exit {
     let mut config = match Config::try_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("credtrail: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
-    config.stop = Some(stop_on_signals());
-    let bar = progress_bar(&mut config);
+    config.stop = Some(credtrail::signals::stop_on_signals());
+    let bar = credtrail::progress::progress_bar(&mut config);
     // Not locked: every thread may write in its turn. Writes are whole blocks, so the lock taken
     // per write costs nothing.
     let mut out = io::stdout();
-    credtrail::pipeline::widen_pipe(std::os::fd::AsRawFd::as_raw_fd(&out));
+    credtrail::input::widen_pipe(&out);
     let mut err = io::stderr();
     let result = run(&config, &mut out, &mut err);
     if let Some((done, handle)) = bar {
@@ -68,131 +61,54 @@ fn main() -> ExitCode {
         let _ = handle.join();
     }
     match result {
-        Ok(stats) if stats.output_closed => ExitCode::SUCCESS,
+        Ok(stats) if stats.output_closed => Exit::Success,
         Ok(stats) => {
             // The table is for a person hunting from a terminal; pipelines get the one-line summary.
-            if std::io::IsTerminal::is_terminal(&err) {
+            if io::IsTerminal::is_terminal(&err) {
                 let _ = write!(err, "{}", stats.alert_table_text());
             }
             let _ = writeln!(err, "{}", stats.summary());
             if stats.input_errors > 0 {
-                ExitCode::from(1)
+                Exit::Failure
             } else {
-                ExitCode::SUCCESS
+                Exit::Success
             }
         }
         Err(e) => {
             let _ = writeln!(err, "credtrail: {e}");
-            ExitCode::from(1)
+            Exit::Failure
         }
     }
 }
 
-fn key(inputs: Vec<std::path::PathBuf>, max_line_bytes: &str) -> ExitCode {
-    let config = match credtrail::cli::inputs(inputs).and_then(|inputs| {
-        let max_line_bytes =
-            credtrail::cli::parse_size(max_line_bytes).map_err(|e| format!("--max-line-bytes {e}"))?;
-        Ok(Config {
-            inputs,
-            max_line_bytes,
-            ..Config::default()
-        })
-    }) {
+fn key(args: KeyArgs) -> Exit {
+    let config = match Config::try_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("credtrail: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
     let stdout = io::stdout();
     match credtrail::keying::run_key(&config, &mut stdout.lock(), &mut io::stderr()) {
-        Ok(stats) if stats.input_errors > 0 => ExitCode::from(1),
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(stats) if stats.input_errors > 0 => Exit::Failure,
+        Ok(_) => Exit::Success,
         Err(e) => {
             eprintln!("credtrail: output: {e}");
-            ExitCode::from(1)
+            Exit::Failure
         }
     }
 }
 
-fn generate(cfg: credtrail::generator::GenConfig) -> ExitCode {
+fn generate(args: GenerateArgs) -> Exit {
+    let cfg = match GenConfig::try_from(args) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
     let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
     match credtrail::generator::generate(&cfg, &mut out).and_then(|_| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
         Err(e) => {
             eprintln!("credtrail: generate: {e}");
-            ExitCode::from(1)
+            Exit::Failure
         }
     }
-}
-
-/// SIGTERM and SIGINT stop the reading: what was read is finished, flushed and saved, and the
-/// exit is 0. A second signal ends the process at once.
-fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [SIGTERM, SIGINT] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone());
-        let _ = signal_hook::flag::register(sig, stop.clone());
-    }
-    stop
-}
-
-type Bar = (
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-    std::thread::JoinHandle<()>,
-);
-
-/// On a terminal, a progress bar on stderr: files and bytes done, records/s, alerts so far, ETA.
-/// Silent when stderr is not a terminal (a pipeline's log).
-fn progress_bar(config: &mut Config) -> Option<Bar> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    if !std::io::IsTerminal::is_terminal(&io::stderr()) {
-        return None;
-    }
-    let files: Vec<&std::path::Path> = config
-        .inputs
-        .iter()
-        .filter_map(|i| match i {
-            credtrail::Input::Path(p) => Some(p.as_path()),
-            _ => None,
-        })
-        .collect();
-    if files.is_empty() {
-        return None;
-    }
-    let total: u64 = files
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let nfiles = files.len();
-    let progress = std::sync::Arc::new(credtrail::config::Progress::default());
-    config.progress = Some(progress.clone());
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let stop = done.clone();
-    let handle = std::thread::spawn(move || {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let start = std::time::Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            let records = progress.records.load(Ordering::Relaxed);
-            let rate = records as f64 / start.elapsed().as_secs_f64().max(0.001);
-            bar.set_position(progress.bytes.load(Ordering::Relaxed));
-            bar.set_message(format!(
-                "files {}/{nfiles}, {rate:.0} records/s, {} alerts",
-                progress.files_done.load(Ordering::Relaxed),
-                progress.alerts.load(Ordering::Relaxed)
-            ));
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        bar.finish_and_clear();
-    });
-    Some((done, handle))
 }

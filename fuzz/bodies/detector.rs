@@ -266,7 +266,7 @@ fn threaded(input: &[u8], emit: Emit, threads: usize, read_size: usize) -> (Vec<
     (out, stats)
 }
 
-/// `credtrail::pipeline::run_sequential`: the same stages in one loop, the reference.
+/// `credtrail::run_sequential`: the same stages in one loop, the reference.
 fn sequential(input: &[u8], read_size: usize) -> (Vec<u8>, credtrail::Stats) {
     let cfg = Config {
         inputs: vec![Input::Memory("fuzz".into(), input.to_vec())],
@@ -277,7 +277,7 @@ fn sequential(input: &[u8], read_size: usize) -> (Vec<u8>, credtrail::Stats) {
     };
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let stats = credtrail::pipeline::run_sequential(&cfg, &mut out, &mut err).expect("in-memory run");
+    let stats = credtrail::run_sequential(&cfg, &mut out, &mut err).expect("in-memory run");
     (out, stats)
 }
 

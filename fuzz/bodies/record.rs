@@ -221,7 +221,7 @@ fn check_emit_all(data: &[u8], read_size: usize, max_line: usize) {
     let stats = credtrail::run(&cfg, &mut out, &mut err).expect("in-memory run");
     assert_eq!(stats.input_errors, 0);
 
-    let reader = credtrail::pipeline::open(input, None).expect("open");
+    let reader = credtrail::input::open(input, None).expect("open");
     let mut frames = FrameReader::new(reader, read_size, max_line);
     // The same line limit as the run: a long line whose newline came in the same read is reported
     // by the block parser, not cut by the reader.

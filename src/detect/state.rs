@@ -5,14 +5,15 @@
 //! (u32 LE), then the payload (postcard). Writes go to a temporary file in the same folder, are
 //! fsynced and renamed over the old file, so a crash leaves either the old or the new state.
 
-use crate::detect::Row;
+use super::{Resolver, Row};
+use crate::config::Config;
 use crate::parse::event_time::Millis;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
 const VERSION: u32 = 1;
@@ -47,37 +48,65 @@ pub fn encode(s: &Snapshot) -> Vec<u8> {
     out
 }
 
-pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+/// Why a state file's bytes were refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a credtrail state file")]
+    NotState,
+    #[error("state format version {found}, this credtrail reads version {VERSION}")]
+    Version { found: u32 },
+    #[error("truncated or torn: {have} bytes of payload, the header says {says}")]
+    Torn { have: usize, says: u64 },
+    #[error("checksum mismatch: the file is damaged")]
+    Checksum,
+    #[error("unreadable payload: {0}")]
+    Payload(String),
+}
+
+/// A state file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("--state {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("--state {}: {source}", path.display())]
+    Decode { path: PathBuf, source: DecodeError },
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     if bytes.len() < HEADER || &bytes[..16] != MAGIC {
-        return Err("not a credtrail state file".into());
+        return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
     if version != VERSION {
-        return Err(format!(
-            "state format version {version}, this credtrail reads version {VERSION}"
-        ));
+        return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
     let crc = u32::from_le_bytes(bytes[28..32].try_into().unwrap_or_default());
     let payload = &bytes[HEADER..];
     if payload.len() as u64 != len {
-        return Err(format!(
-            "truncated or torn: {} bytes of payload, the header says {len}",
-            payload.len()
-        ));
+        return Err(DecodeError::Torn {
+            have: payload.len(),
+            says: len,
+        });
     }
     if crc32fast::hash(payload) != crc {
-        return Err("checksum mismatch: the file is damaged".into());
+        return Err(DecodeError::Checksum);
     }
-    postcard::from_bytes(payload).map_err(|e| format!("unreadable payload: {e}"))
+    postcard::from_bytes(payload).map_err(|e| DecodeError::Payload(e.to_string()))
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).
-pub fn load(path: &Path) -> Result<Snapshot, String> {
+pub fn load(path: &Path) -> Result<Snapshot, StateError> {
     match fs::read(path) {
-        Ok(bytes) => decode(&bytes).map_err(|e| format!("--state {}: {e}", path.display())),
+        Ok(bytes) => decode(&bytes).map_err(|source| StateError::Decode {
+            path: path.into(),
+            source,
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Snapshot::default()),
-        Err(e) => Err(format!("--state {}: {e}", path.display())),
+        Err(source) => Err(StateError::Io {
+            path: path.into(),
+            source,
+        }),
     }
 }
 
@@ -109,6 +138,43 @@ pub fn save(path: &Path, s: &Snapshot) -> io::Result<()> {
     result
 }
 
+/// The table to start from: the `--state` file, or empty (with a warning on `err` when
+/// `--state-reset` lets an unreadable file go).
+pub fn load_for(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
+    let Some(path) = &cfg.state else {
+        return Ok(Snapshot::default());
+    };
+    match load(path) {
+        Ok(s) => Ok(s),
+        Err(e) if cfg.state_reset => {
+            writeln!(
+                err,
+                "credtrail: warning: {e}; starting with an empty session table (--state-reset)"
+            )?;
+            Ok(Snapshot::default())
+        }
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{e} (use --state-reset to start empty)"),
+        )),
+    }
+}
+
+/// The resolver's maps and the shards' rows as of now, to save.
+pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Snapshot {
+    let mut snap = Snapshot::default();
+    resolver.export(&mut snap);
+    snap.rows = rows;
+    snap
+}
+
+/// Saves a [`snapshot`], its rows sorted here (off the stream's path: checkpoints call this on a
+/// thread of their own).
+pub fn save_snapshot(path: &Path, mut snap: Snapshot) -> io::Result<()> {
+    snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,18 +196,15 @@ mod tests {
     #[test]
     fn damaged_files_are_refused_with_the_reason() {
         let good = encode(&sample());
-        assert!(
-            decode(b"{\"Records\":[]}")
-                .unwrap_err()
-                .contains("not a credtrail state file")
-        );
-        assert!(decode(&good[..good.len() - 1]).unwrap_err().contains("truncated"));
+        let why = |bytes: &[u8]| decode(bytes).unwrap_err().to_string();
+        assert!(why(b"{\"Records\":[]}").contains("not a credtrail state file"));
+        assert!(why(&good[..good.len() - 1]).contains("truncated"));
         let mut flipped = good.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(decode(&flipped).unwrap_err().contains("checksum"));
+        assert!(why(&flipped).contains("checksum"));
         let mut future = good.clone();
         future[16] = 9;
-        assert!(decode(&future).unwrap_err().contains("version 9"));
+        assert!(why(&future).contains("version 9"));
     }
 
     #[test]
@@ -150,19 +213,19 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.bin");
         assert_eq!(
-            load(&path),
-            Ok(Snapshot::default()),
+            load(&path).unwrap(),
+            Snapshot::default(),
             "a missing file is a first start"
         );
         save(&path, &sample()).unwrap();
-        assert_eq!(load(&path), Ok(sample()));
+        assert_eq!(load(&path).unwrap(), sample());
         assert_eq!(
             fs::read_dir(&dir).unwrap().count(),
             1,
             "no temporary file left behind"
         );
         fs::write(&path, b"garbage").unwrap();
-        let err = load(&path).unwrap_err();
+        let err = load(&path).unwrap_err().to_string();
         assert!(
             err.contains("state.bin") && err.contains("not a credtrail state file"),
             "{err}"

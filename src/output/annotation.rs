@@ -1,9 +1,14 @@
 //! The `credtrail` object added to a record that has something to say, and how it is spliced into
 //! the record's bytes without re-serialising them.
 
+use crate::config::Config;
+use crate::detect::peers::Peer;
 use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, Millis};
+use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What annotating needs besides the verdict.
 #[derive(Debug, Clone, Default)]
@@ -11,7 +16,23 @@ pub struct Annotator {
     /// `--ip-change-window`, for the reason of an `ip_added`.
     pub window: Millis,
     /// `--aws-ip-ranges`, to say who owns a foreign address.
-    pub ranges: Option<std::sync::Arc<crate::output::ip_ranges::AwsRanges>>,
+    pub ranges: Option<Arc<AwsRanges>>,
+}
+
+impl Annotator {
+    /// What the run's annotations need: the window, and `--aws-ip-ranges` loaded once for all.
+    pub fn for_config(cfg: &Config) -> io::Result<Annotator> {
+        let ranges = match &cfg.aws_ip_ranges {
+            Some(p) => Some(Arc::new(
+                AwsRanges::load(p).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            )),
+            None => None,
+        };
+        Ok(Annotator {
+            window: cfg.detector.change_window,
+            ranges,
+        })
+    }
 }
 
 fn slot_name(s: Slot) -> &'static str {
@@ -22,11 +43,12 @@ fn slot_name(s: Slot) -> &'static str {
 }
 
 /// Writes the annotation object (without the key) as JSON; the README documents it field by field.
+/// `peer` is the other instance of the account whose locked address an alert came from.
 ///
 /// In `--emit all` nearly every record gets one, so it is written straight into `out`: building it
 /// as a struct of formatted strings for serde cost a fifth of the run. That version is kept as
 /// `reference::write`, which the tests hold this one to byte for byte.
-pub fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
+pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8>) {
     let s = &v.session;
     let mut j = Json(out);
     j.raw("{\"verdict\":\"").raw(v.kind.as_str());
@@ -60,7 +82,21 @@ pub fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
     if let Some(acct) = &v.foreign_endpoint {
         j.raw(",\"vpc_endpoint_account\":\"").text(acct).raw("\"");
     }
+    if let Some(p) = peer {
+        same_account_peer(p, &mut j);
+    }
     j.raw("}");
+}
+
+/// The other instance whose locked address an alert came from. Its keys in serde_json's order
+/// (sorted), as when this object was a `json!` appended to the annotation.
+fn same_account_peer(p: &Peer, j: &mut Json) {
+    j.raw(",\"same_account_peer\":{\"instance_id\":\"")
+        .text(&p.instance);
+    j.raw("\",\"note\":\"used from ").text(&p.instance);
+    j.raw(", role ").text(&p.role);
+    j.raw(": the address is that instance's own, locked in the same account; lateral movement inside the account");
+    j.raw("\",\"role\":\"").text(&p.role).raw("\"}");
 }
 
 /// JSON appended piece by piece: `raw` for text that needs no escaping (this module's own words,
@@ -238,7 +274,7 @@ fn origin(v: &Verdict, ranges: Option<&crate::output::ip_ranges::AwsRanges>, j: 
     if v.kind != VerdictKind::Compromise {
         return;
     }
-    let Ok(ip) = v.source.parse::<IpAddr>() else {
+    let Some(ip) = v.ip else {
         return;
     };
     let o = Origin::classify(ip, ranges);
@@ -289,6 +325,7 @@ mod reference {
     //! strings, kept as what the hand-written JSON must equal.
 
     use super::Annotator;
+    use crate::detect::peers::Peer;
     use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
     use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
@@ -456,8 +493,8 @@ mod reference {
         })
     }
 
-    /// The serde version of [`super::write`].
-    pub(super) fn write(v: &Verdict, ctx: &Annotator, out: &mut Vec<u8>) {
+    /// The serde version of [`super::write`]; `peer` appended to its JSON as the writer once did.
+    pub(super) fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8>) {
         let window = ctx.window;
         let a = Annotation {
             verdict: v.kind.as_str(),
@@ -492,6 +529,20 @@ mod reference {
         };
         // Serialising plain strings and vectors into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &a);
+        if let Some(Peer { instance, role }) = peer {
+            let note = serde_json::json!({
+                "instance_id": instance.as_str(),
+                "role": role.as_str(),
+                "note": format!(
+                    "used from {instance}, role {role}: the address is that instance's own, locked in the same \
+                     account; lateral movement inside the account"
+                ),
+            });
+            out.pop();
+            out.extend_from_slice(b",\"same_account_peer\":");
+            let _ = serde_json::to_writer(&mut *out, &note);
+            out.push(b'}');
+        }
     }
 }
 
@@ -646,6 +697,7 @@ mod tests {
                     Verdict {
                         kind,
                         session,
+                        ip: source.parse().ok(),
                         source: source.into(),
                         slot,
                         locks: locks.into_iter().collect(),
@@ -669,14 +721,16 @@ mod tests {
             v in verdict(),
             window in prop_oneof![Just(15 * MINUTE), 0..=MAX_WINDOW],
             ranges in 0usize..3,
+            peer in prop::option::weighted(0.2, (text(), text())),
         ) {
             let ctx = Annotator {
                 window,
                 ranges: RANGES.get(ranges).cloned(),
             };
+            let peer = peer.map(|(instance, role)| Peer { instance: instance.into(), role: role.into() });
             let (mut got, mut want) = (b"prefix".to_vec(), b"prefix".to_vec());
-            write(&v, &ctx, &mut got);
-            reference::write(&v, &ctx, &mut want);
+            write(&v, peer.as_ref(), &ctx, &mut got);
+            reference::write(&v, peer.as_ref(), &ctx, &mut want);
             // As text first, for a readable failure.
             prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
             prop_assert_eq!(&got, &want);

@@ -679,7 +679,7 @@ impl Incidents {
         if v.kind != VerdictKind::Compromise {
             return 0;
         }
-        let Ok(ip) = v.source.parse::<IpAddr>() else {
+        let Some(ip) = v.ip else {
             return 0;
         };
         let mut written = 0;
@@ -914,6 +914,7 @@ mod tests {
             kind: VerdictKind::Compromise,
             session: session.clone(),
             source: source.into(),
+            ip: source.parse().ok(),
             slot: Slot::Public,
             locks: SmallVec::from_iter([lock("3.89.12.7", T0)]),
             expires,

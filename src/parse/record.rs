@@ -1,8 +1,9 @@
 //! One CloudTrail record, read with simd-json's tape: only the fields the detector needs, and only
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
+use crate::detect::events::{self, Event};
 use crate::parse::event_time::{self, Millis};
-use crate::parse::session_key::{SessionKey, is_instance_id};
+use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
 use simd_json::prelude::*;
@@ -378,6 +379,11 @@ impl Top<'_, '_> {
         non_empty(self.error_code).is_some()
     }
 
+    /// `recipientAccountId`, when there is one.
+    fn account(&self) -> Option<CompactString> {
+        non_empty(self.recipient_account).map(CompactString::from)
+    }
+
     fn request_str(&self, field: &str) -> Result<Option<&str>, Malformed> {
         match self.request.as_ref().and_then(|r| r.get(field)) {
             Some(v) => opt_str(field, v).map(non_empty),
@@ -402,12 +408,7 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
 }
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if top.identity_type == Some("AssumedRole")
-        && let Some(session) = top
-            .identity_arn
-            .and_then(SessionKey::from_session_arn)
-            .filter(|s| is_instance_id(&s.instance))
-    {
+    if let Some(session) = events::judged_session(top.identity_type, top.identity_arn) {
         let ip = top
             .source_ip
             .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
@@ -427,23 +428,28 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
             },
         });
     }
-    match (source, name) {
-        ("sts.amazonaws.com", "AssumeRole") => read_issue(top, facts),
-        ("ec2.amazonaws.com", _) if !top.failed() => read_ec2_change(top, name, facts),
-        _ => Ok(()),
+    match events::event(source, name, top.failed()) {
+        Some(Event::Issue) => read_issue(top, facts),
+        Some(Event::AddressChange {
+            maps_interface,
+            may_name_address,
+        }) => read_address_change(top, maps_interface, may_name_address, facts),
+        Some(Event::Restart) => read_restart(top, facts),
+        Some(Event::Allocation) => read_allocation(top, facts),
+        Some(Event::Launch) => read_launch(top, facts),
+        None => Ok(()),
     }
 }
 
 fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    const EC2: &str = "ec2.amazonaws.com";
-    if top.failed() || (top.source_ip != Some(EC2) && top.invoked_by != Some(EC2)) {
+    if !events::issued_by_ec2(top.source_ip, top.invoked_by) {
         return Ok(());
     }
     let (Some(role_arn), Some(name)) = (top.request_str("roleArn")?, top.request_str("roleSessionName")?)
     else {
         return Ok(());
     };
-    if let Some(session) = SessionKey::from_role_arn(role_arn, name).filter(|s| is_instance_id(&s.instance)) {
+    if let Some(session) = events::issued_session(role_arn, name) {
         facts.push(Fact::Issue {
             session,
             time: top.time()?,
@@ -452,97 +458,98 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
     Ok(())
 }
 
-fn read_ec2_change(top: &Top<'_, '_>, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    let account = non_empty(top.recipient_account).map(CompactString::from);
-    match name {
-        "AssociateAddress"
-        | "AttachNetworkInterface"
-        | "AssignPrivateIpAddresses"
-        | "AssignIpv6Addresses" => {
-            let instance = top.request_str("instanceId")?;
-            let interface = top.request_str("networkInterfaceId")?;
-            if name == "AttachNetworkInterface"
-                && let (Some(i), Some(n)) = (instance, interface)
-            {
+fn read_address_change(
+    top: &Top<'_, '_>,
+    maps_interface: bool,
+    may_name_address: bool,
+    facts: &mut Vec<Fact>,
+) -> Result<(), Malformed> {
+    let instance = top.request_str("instanceId")?;
+    let interface = top.request_str("networkInterfaceId")?;
+    if maps_interface && let (Some(i), Some(n)) = (instance, interface) {
+        facts.push(Fact::InterfaceOwner {
+            interface: n.into(),
+            instance: i.into(),
+        });
+    }
+    let target = match (instance, interface) {
+        (Some(i), _) => ChangeTarget::Instance(i.into()),
+        (None, Some(n)) => ChangeTarget::Interface(n.into()),
+        (None, None) => return Ok(()),
+    };
+    let address = if may_name_address {
+        match (top.request_str("publicIp")?, top.request_str("allocationId")?) {
+            (Some(ip), _) => match ip.parse() {
+                Ok(ip) => ChangeAddress::Named(ip),
+                Err(_) => ChangeAddress::Unnamed,
+            },
+            (None, Some(id)) => ChangeAddress::Allocation(id.into()),
+            (None, None) => ChangeAddress::Unnamed,
+        }
+    } else {
+        ChangeAddress::Unnamed
+    };
+    facts.push(Fact::AddressChange {
+        target,
+        account: top.account(),
+        time: top.time()?,
+        address,
+    });
+    Ok(())
+}
+
+fn read_restart(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let time = top.time()?;
+    let account = top.account();
+    for instance in instances_set(top.request.as_ref())? {
+        facts.push(Fact::Restart {
+            instance: instance.into(),
+            account: account.clone(),
+            time,
+        });
+    }
+    Ok(())
+}
+
+fn read_allocation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(resp) = top.response.as_ref() else {
+        return Ok(());
+    };
+    let id = resp
+        .get("allocationId")
+        .map(|v| opt_str("allocationId", v))
+        .transpose()?
+        .flatten();
+    let ip = resp
+        .get("publicIp")
+        .map(|v| opt_str("publicIp", v))
+        .transpose()?
+        .flatten();
+    if let (Some(id), Some(Ok(ip))) = (non_empty(id), ip.map(str::parse::<IpAddr>)) {
+        facts.push(Fact::Allocation {
+            allocation_id: id.into(),
+            ip,
+        });
+    }
+    Ok(())
+}
+
+fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(resp) = top.response.as_ref() else {
+        return Ok(());
+    };
+    for item in items(resp.get("instancesSet"))? {
+        let Some(instance) = item.get("instanceId").and_then(|v| v.into_string()) else {
+            continue;
+        };
+        for nic in items(item.get("networkInterfaceSet"))? {
+            if let Some(n) = nic.get("networkInterfaceId").and_then(|v| v.into_string()) {
                 facts.push(Fact::InterfaceOwner {
                     interface: n.into(),
-                    instance: i.into(),
-                });
-            }
-            let target = match (instance, interface) {
-                (Some(i), _) => ChangeTarget::Instance(i.into()),
-                (None, Some(n)) => ChangeTarget::Interface(n.into()),
-                (None, None) => return Ok(()),
-            };
-            let address = if name == "AssociateAddress" {
-                match (top.request_str("publicIp")?, top.request_str("allocationId")?) {
-                    (Some(ip), _) => match ip.parse() {
-                        Ok(ip) => ChangeAddress::Named(ip),
-                        Err(_) => ChangeAddress::Unnamed,
-                    },
-                    (None, Some(id)) => ChangeAddress::Allocation(id.into()),
-                    (None, None) => ChangeAddress::Unnamed,
-                }
-            } else {
-                ChangeAddress::Unnamed
-            };
-            facts.push(Fact::AddressChange {
-                target,
-                account,
-                time: top.time()?,
-                address,
-            });
-        }
-        "StopInstances" | "StartInstances" => {
-            let time = top.time()?;
-            for instance in instances_set(top.request.as_ref())? {
-                facts.push(Fact::Restart {
                     instance: instance.into(),
-                    account: account.clone(),
-                    time,
                 });
             }
         }
-        "AllocateAddress" => {
-            let Some(resp) = top.response.as_ref() else {
-                return Ok(());
-            };
-            let id = resp
-                .get("allocationId")
-                .map(|v| opt_str("allocationId", v))
-                .transpose()?
-                .flatten();
-            let ip = resp
-                .get("publicIp")
-                .map(|v| opt_str("publicIp", v))
-                .transpose()?
-                .flatten();
-            if let (Some(id), Some(Ok(ip))) = (non_empty(id), ip.map(str::parse::<IpAddr>)) {
-                facts.push(Fact::Allocation {
-                    allocation_id: id.into(),
-                    ip,
-                });
-            }
-        }
-        "RunInstances" => {
-            let Some(resp) = top.response.as_ref() else {
-                return Ok(());
-            };
-            for item in items(resp.get("instancesSet"))? {
-                let Some(instance) = item.get("instanceId").and_then(|v| v.into_string()) else {
-                    continue;
-                };
-                for nic in items(item.get("networkInterfaceSet"))? {
-                    if let Some(n) = nic.get("networkInterfaceId").and_then(|v| v.into_string()) {
-                        facts.push(Fact::InterfaceOwner {
-                            interface: n.into(),
-                            instance: instance.into(),
-                        });
-                    }
-                }
-            }
-        }
-        _ => {}
     }
     Ok(())
 }

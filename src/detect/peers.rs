@@ -1,0 +1,170 @@
+//! Another instance of the same account: when an alert's foreign address is the locked address of
+//! another live session in the same account, the credentials moved to (or came from) another
+//! instance of that account, lateral movement that GuardDuty does not report.
+//!
+//! The locks of every session are kept here in input order, across all partitions of the table,
+//! so the answer is the same for any thread count.
+
+use super::dense::{DenseMap, Keyed};
+use super::{Verdict, VerdictKind, notable};
+use crate::parse::event_time::Millis;
+use compact_str::CompactString;
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+
+/// The other session whose locked address an alert came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub instance: CompactString,
+    pub role: CompactString,
+}
+
+/// Locks kept at most; past it the expired ones are dropped.
+const MAX: usize = 1 << 21;
+
+/// Owners kept for sharing; past it a new one is not shared until the next purge.
+const MAX_OWNERS: usize = 1 << 16;
+
+/// The locked addresses of every session, by account and address.
+#[derive(Default)]
+pub struct Peers {
+    locks: DenseMap<PeerLock>,
+    /// The latest time of an alert: locks that expired before it are dropped when the map is full.
+    latest: Millis,
+    owners: HashSet<Arc<Owner>, ahash::RandomState>,
+    /// Owners made since the last purge of unused ones: a purge visits every owner, so it waits
+    /// for as many new ones.
+    owners_since_purge: usize,
+}
+
+/// Who holds a lock: shared by the locks of one role, since an account runs many instances under a
+/// few roles. The address family is here too, so that a lock keeps its address in 16 bytes (an
+/// `IpAddr` takes 17, which would make a lock 64 bytes instead of 56).
+#[derive(PartialEq, Eq, Hash)]
+struct Owner {
+    account: CompactString,
+    role: CompactString,
+    v6: bool,
+}
+
+/// A session's lock as [`Peers`] keeps it.
+struct PeerLock {
+    owner: Arc<Owner>,
+    instance: CompactString,
+    expires: Millis,
+    /// IPv4 mapped into IPv6; `owner.v6` tells which the address was.
+    octets: [u8; 16],
+}
+
+impl PeerLock {
+    fn ip(&self) -> IpAddr {
+        let v6 = Ipv6Addr::from(self.octets);
+        match v6.to_ipv4_mapped() {
+            Some(v4) if !self.owner.v6 => v4.into(),
+            _ => v6.into(),
+        }
+    }
+}
+
+impl Keyed for PeerLock {
+    type Key<'a> = (&'a str, IpAddr);
+
+    fn key(&self) -> (&str, IpAddr) {
+        (&self.owner.account, self.ip())
+    }
+
+    fn is(&self, &(account, ip): &(&str, IpAddr)) -> bool {
+        self.octets == octets(ip) && self.owner.v6 == ip.is_ipv6() && self.owner.account == account
+    }
+}
+
+fn octets(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+impl Peers {
+    /// Takes in a verdict, in input order: a first lock or an added address is remembered; for an
+    /// alert, the other live session of the same account locked to its address, if there is one.
+    pub fn observe(&mut self, v: &Verdict) -> Option<Peer> {
+        // Most verdicts are a call from the locked address: nothing to tell.
+        if !notable(v.kind, v.first_lock) {
+            return None;
+        }
+        let ip = v.ip?;
+        match v.kind {
+            VerdictKind::Compromise => {
+                self.latest = self.latest.max(v.time);
+                self.peer(&v.session.account, ip, &v.session.instance, v.time)
+            }
+            VerdictKind::Locked | VerdictKind::IpAdded => {
+                self.lock(
+                    v.session.account.clone(),
+                    v.session.role.clone(),
+                    ip,
+                    v.session.instance.clone(),
+                    v.expires,
+                );
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The session of another instance locked to `ip` in `account`, live at `time`.
+    fn peer(&self, account: &str, ip: IpAddr, instance: &str, time: Millis) -> Option<Peer> {
+        let l = self.locks.get((account, ip))?;
+        if l.instance == instance || time > l.expires {
+            return None;
+        }
+        Some(Peer {
+            instance: l.instance.clone(),
+            role: l.owner.role.clone(),
+        })
+    }
+
+    /// Sets the lock of `(account, ip)`, replacing the one it had.
+    fn lock(
+        &mut self,
+        account: CompactString,
+        role: CompactString,
+        ip: IpAddr,
+        instance: CompactString,
+        expires: Millis,
+    ) {
+        if self.locks.len() >= MAX {
+            let now = self.latest;
+            self.locks.retain(|l| l.expires >= now);
+        }
+        let owner = self.owner(Owner {
+            account,
+            role,
+            v6: ip.is_ipv6(),
+        });
+        self.locks.insert(PeerLock {
+            owner,
+            instance,
+            expires,
+            octets: octets(ip),
+        });
+    }
+
+    fn owner(&mut self, o: Owner) -> Arc<Owner> {
+        if let Some(shared) = self.owners.get(&o) {
+            return shared.clone();
+        }
+        if self.owners.len() >= MAX_OWNERS && self.owners_since_purge >= MAX_OWNERS {
+            self.owners.retain(|s| Arc::strong_count(s) > 1);
+            self.owners_since_purge = 0;
+        }
+        self.owners_since_purge += 1;
+        let o = Arc::new(o);
+        if self.owners.len() < MAX_OWNERS {
+            self.owners.insert(o.clone());
+        }
+        o
+    }
+}

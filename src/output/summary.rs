@@ -1,0 +1,99 @@
+//! What a run saw: the counts of the summary line, and the alerts by who and where for a person at
+//! a terminal.
+
+use std::collections::BTreeMap;
+
+/// What a run saw. `records` counts CloudTrail records and envelopes; `malformed` the lines (or
+/// body elements) that could not be read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub records: u64,
+    pub judged: u64,
+    pub alerts: u64,
+    pub malformed: u64,
+    pub sessions: u64,
+    /// Inputs that could not be opened or read to the end.
+    pub input_errors: u64,
+    /// Sessions dropped because the table was full (`--max-sessions`).
+    pub evicted: u64,
+    /// Alerts by (account, role, instance, foreign address), sorted (not for `--emit findings`).
+    pub alert_table: Vec<AlertRow>,
+    /// The reader of our output went away (`| head -1`); the run stopped early.
+    pub output_closed: bool,
+}
+
+/// One row of the alert summary: account, role, instance, foreign address, alerts.
+pub type AlertRow = (String, String, String, String, u64);
+
+impl Stats {
+    /// The alerts as a table for a person at a terminal, most alerts first.
+    pub fn alert_table_text(&self) -> String {
+        if self.alert_table.is_empty() {
+            return String::new();
+        }
+        let mut rows = self.alert_table.clone();
+        rows.sort_by(|a, b| b.4.cmp(&a.4).then_with(|| a.cmp(b)));
+        let head = ("account", "role", "instance", "foreign address", "alerts");
+        let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());
+        let (w0, w1, w2, w3) = (
+            w(&|r| r.0.len(), head.0),
+            w(&|r| r.1.len(), head.1),
+            w(&|r| r.2.len(), head.2),
+            w(&|r| r.3.len(), head.3),
+        );
+        let mut out = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
+            head.0, head.1, head.2, head.3, head.4
+        );
+        for r in &rows {
+            out.push_str(&format!(
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
+                r.0, r.1, r.2, r.3, r.4
+            ));
+        }
+        out
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
+            self.records, self.judged, self.alerts, self.malformed, self.sessions
+        );
+        if self.evicted > 0 {
+            s.push_str(&format!(
+                "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
+                 to expiry were evicted and their later calls not judged",
+                self.evicted
+            ));
+        }
+        s
+    }
+}
+
+/// Alerts counted by account, role, instance and foreign address, for [`Stats::alert_table`].
+#[derive(Default)]
+pub struct AlertTable {
+    rows: BTreeMap<(String, String, String, String), u64>,
+    /// Alerts counted, whether or not the table had room for their row.
+    pub alerts: u64,
+}
+
+impl AlertTable {
+    /// Rows kept at most: a flood of alerts from made-up addresses must not grow it without bound.
+    const MAX: usize = 100_000;
+
+    pub fn count(&mut self, account: &str, role: &str, instance: &str, ip: std::net::IpAddr) {
+        self.alerts += 1;
+        if self.rows.len() < Self::MAX {
+            let k = (account.into(), role.into(), instance.into(), ip.to_string());
+            *self.rows.entry(k).or_default() += 1;
+        }
+    }
+
+    pub fn take_rows(&mut self) -> Vec<AlertRow> {
+        std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|((a, r, i, ip), n)| (a, r, i, ip, n))
+            .collect()
+    }
+}
