@@ -4,6 +4,8 @@
 //! through it quickly ([`pipeline`]) without losing or reordering any, and writes what it says
 //! ([`output`]).
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod detect;

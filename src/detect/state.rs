@@ -2,8 +2,9 @@
 //! every instance's next credential refresh).
 //!
 //! Layout: a 16-byte magic, a format version (u32 LE), the payload length (u64 LE) and its CRC-32
-//! (u32 LE), then the payload (postcard). Writes go to a temporary file in the same folder, are
-//! fsynced and renamed over the old file, so a crash leaves either the old or the new state.
+//! (u32 LE), then the payload (postcard). Writes go to a temporary file of a name no one can guess
+//! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
+//! file, so a crash leaves either the old or the new state.
 
 use super::{Resolver, Row};
 use crate::config::Config;
@@ -121,21 +122,22 @@ pub fn save(path: &Path, s: &Snapshot) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    // Removed when dropped, should anything below fail.
+    let prefix = format!(".{name}.tmp-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    // As `File::create` makes a file (less the umask), not tempfile's owner-only default: who may
+    // read the state is left to the folder and the umask, as before.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(&bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    result
+    Ok(())
 }
 
 /// The table to start from: the `--state` file, or empty (with a warning on `err` when

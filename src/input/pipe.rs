@@ -10,14 +10,10 @@ use std::os::fd::AsFd;
 pub fn widen_pipe(fd: impl AsFd) {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        let fd = fd.as_fd().as_raw_fd();
-        // SAFETY: fstat and fcntl on a descriptor we were given; failure changes nothing.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            if libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFIFO {
-                libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
-            }
+        use rustix::fs::{FileType, fstat};
+        // Failure (not a pipe, an old kernel, a limit) changes nothing.
+        if fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Fifo) {
+            let _ = rustix::pipe::fcntl_setpipe_size(&fd, 1 << 20);
         }
     }
     #[cfg(not(target_os = "linux"))]

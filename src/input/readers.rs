@@ -3,7 +3,7 @@
 
 use crate::config::Progress;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,36 +30,32 @@ impl<R: Read> Read for Counted<R> {
 /// A source that ends when `stop` is set, even while it waits on an idle pipe: it polls the
 /// descriptor with a short timeout instead of blocking in `read`.
 pub struct Stoppable<R> {
-    fd: RawFd,
     inner: R,
     stop: Arc<AtomicBool>,
 }
 
-impl<R: AsRawFd> Stoppable<R> {
+impl<R> Stoppable<R> {
     pub fn new(inner: R, stop: Arc<AtomicBool>) -> Self {
-        Stoppable {
-            fd: inner.as_raw_fd(),
-            inner,
-            stop,
-        }
+        Stoppable { inner, stop }
     }
 }
 
-impl<R: Read> Read for Stoppable<R> {
+impl<R: Read + AsFd> Read for Stoppable<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        const TICK: Timespec = Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(0);
             }
-            let mut pfd = libc::pollfd {
-                fd: self.fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd, for the duration of the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, 100) };
-            if n > 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted) {
-                return self.inner.read(buf);
+            let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
+            match poll(&mut fds, Some(&TICK)) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => {}
+                // Ready, or a descriptor poll cannot wait on: the read says which.
+                Ok(_) | Err(_) => return self.inner.read(buf),
             }
         }
     }

@@ -35,33 +35,39 @@ pub fn inputs(paths: Vec<PathBuf>) -> Result<Vec<Input>, WalkError> {
     Ok(out)
 }
 
-/// Every file under `dir`.
+/// Every file under `dir`, following links to directories. A loop of them is an error: the
+/// hand-written walk this replaced read the files under it again and again, some 40 times, until
+/// the kernel's limit on links in one path stopped it.
 fn walk(dir: &Path) -> Result<Vec<PathBuf>, WalkError> {
+    let hidden = |e: &walkdir::DirEntry| e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
     let mut files = Vec::new();
-    walk_into(dir, &mut files).map_err(|e| WalkError {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    Ok(files)
-}
-
-fn walk_into(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            walk_into(&path, files)?;
-        } else {
-            files.push(path);
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !hidden(e))
+    {
+        match entry {
+            Ok(entry) if !entry.file_type().is_dir() => files.push(entry.into_path()),
+            Ok(_) => {}
+            // A link to nothing is a file that cannot be opened: reported when it is read, as any.
+            Err(e)
+                if e.path()
+                    .is_some_and(|p| e.depth() > 0 && p.is_symlink() && !p.exists()) =>
+            {
+                files.extend(e.path().map(Path::to_path_buf));
+            }
+            Err(e) => {
+                return Err(WalkError {
+                    path: dir.to_path_buf(),
+                    reason: match e.io_error() {
+                        Some(io) => io.to_string(),
+                        None => e.to_string(),
+                    },
+                });
+            }
         }
     }
-    Ok(())
+    Ok(files)
 }
 
 /// The `YYYYMMDDTHHMMZ` token of a CloudTrail log file name; names without one sort first.
@@ -79,4 +85,63 @@ fn time_in_name(p: &Path) -> String {
         })
         .unwrap_or("")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("credtrail-walk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("acct/us-east-1")).unwrap();
+        root
+    }
+
+    /// Files in the time order of their names, hidden names left out, a dangling link kept (it is
+    /// reported when it is read), links to directories followed.
+    #[test]
+    fn a_tree_is_read_in_the_time_order_of_its_names() {
+        let root = tree("order");
+        let late = root.join("acct/us-east-1/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz");
+        let early = root.join("acct/2_CloudTrail_eu-west-1_20240301T1205Z_b.json.gz");
+        for f in [&late, &early, &root.join("acct/.hidden"), &root.join("notes.txt")] {
+            std::fs::write(f, b"").unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(root.join("acct/us-east-1"), root.join("linked")).unwrap();
+        let got: Vec<String> = inputs(vec![root.clone()])
+            .unwrap()
+            .into_iter()
+            .map(|i| {
+                i.name()
+                    .strip_prefix(&*root.to_string_lossy())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "/dangling",
+                "/notes.txt",
+                "/acct/2_CloudTrail_eu-west-1_20240301T1205Z_b.json.gz",
+                "/acct/us-east-1/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz",
+                "/linked/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz",
+            ]
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A link back up the tree is an error that names the directory given, not the same files read
+    /// again and again (which the hand-written walk before did, some 40 times over).
+    #[test]
+    fn a_loop_of_links_is_an_error_naming_the_directory() {
+        let root = tree("loop");
+        std::os::unix::fs::symlink(&root, root.join("acct/up")).unwrap();
+        let e = inputs(vec![root.clone()]).unwrap_err();
+        assert_eq!(e.path, root);
+        assert!(e.to_string().starts_with(&*root.to_string_lossy()), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
