@@ -168,3 +168,80 @@ impl Peers {
         o
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Slot;
+    use crate::parse::record::CallContext;
+    use crate::parse::session_key::{Partition, SessionKey};
+
+    fn verdict(kind: VerdictKind, instance: &str, ip: &str, time: Millis, expires: Millis) -> Verdict {
+        Verdict {
+            kind,
+            session: SessionKey {
+                partition: Partition::Aws,
+                account: "123456789012".into(),
+                role: format!("role-of-{instance}").into(),
+                instance: instance.into(),
+            },
+            source: ip.into(),
+            ip: ip.parse().ok(),
+            slot: Slot::Public,
+            locks: Default::default(),
+            expires,
+            first_lock: kind == VerdictKind::Locked,
+            change: None,
+            inferred: false,
+            foreign_endpoint: None,
+            time,
+            context: CallContext::default(),
+        }
+    }
+
+    /// An alert from the address another instance of the account locked names that instance while
+    /// its lock lives (expiry inclusive, as a row's), and no longer once it has expired: the lock
+    /// of a session gone for hours says nothing about where its credentials are now. (Mutation:
+    /// deleting `time > expires` from the lookup fails the last assertion.)
+    #[test]
+    fn a_peer_is_named_only_while_its_lock_lives() {
+        let mut peers = Peers::default();
+        let expires = 10_000;
+        let first = verdict(VerdictKind::Locked, "i-0aaaaaaaaaaaaaaaa", "3.3.3.3", 0, expires);
+        assert_eq!(peers.observe(&first), None);
+        let alert_at = |time| {
+            verdict(
+                VerdictKind::Compromise,
+                "i-0bbbbbbbbbbbbbbbb",
+                "3.3.3.3",
+                time,
+                time + 1,
+            )
+        };
+        let named = Some(Peer {
+            instance: "i-0aaaaaaaaaaaaaaaa".into(),
+            role: "role-of-i-0aaaaaaaaaaaaaaaa".into(),
+        });
+        assert_eq!(peers.observe(&alert_at(expires - 1)), named);
+        assert_eq!(peers.observe(&alert_at(expires)), named);
+        assert_eq!(peers.observe(&alert_at(expires + 1)), None);
+    }
+
+    /// The instance's own lock is not a peer, and another account's lock is not either.
+    #[test]
+    fn a_peer_is_another_instance_of_the_same_account() {
+        let mut peers = Peers::default();
+        peers.observe(&verdict(
+            VerdictKind::Locked,
+            "i-0aaaaaaaaaaaaaaaa",
+            "3.3.3.3",
+            0,
+            100,
+        ));
+        let own = verdict(VerdictKind::Compromise, "i-0aaaaaaaaaaaaaaaa", "3.3.3.3", 5, 100);
+        assert_eq!(peers.observe(&own), None);
+        let mut other_account = verdict(VerdictKind::Compromise, "i-0bbbbbbbbbbbbbbbb", "3.3.3.3", 5, 100);
+        other_account.session.account = "210987654321".into();
+        assert_eq!(peers.observe(&other_account), None);
+    }
+}

@@ -372,6 +372,48 @@ mod tests {
         assert!(f.iter().all(|(k, _)| *k == BlockKind::Lines));
     }
 
+    /// A live pipe: what the writer has written so far, then nothing yet. A read past it would
+    /// wait for the writer; here it fails instead, so a reader that asks for more than it needs
+    /// fails the test rather than hanging it.
+    struct Live<'a>(&'a [u8]);
+
+    impl Read for Live<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "a live pipe: nothing more yet",
+                ));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// A lone `{` followed by records on a live stream: the records go out as they come, without
+    /// waiting for the `}` that will never come. (Mutation: without the rule that a line starting
+    /// with `{` ends the document, the reader waits for more input, which here is an error and on
+    /// a real pipe a stall until the writer closes it.)
+    #[test]
+    fn a_lone_brace_on_a_live_pipe_does_not_hold_the_records_back() {
+        let written = b"{\n{\"a\":1}\n{\"b\":2}\n";
+        for rs in [1, 4096] {
+            let mut r = FrameReader::new(Live(written), rs, 1 << 20);
+            let mut got = Vec::new();
+            while got.len() < written.len() {
+                let f = r
+                    .next_frame()
+                    .unwrap_or_else(|e| panic!("read size {rs}: asked for more than was written: {e}"))
+                    .expect("a frame");
+                assert_eq!(f.kind, BlockKind::Lines);
+                got.extend_from_slice(&f.data);
+            }
+            assert_eq!(got, written);
+        }
+    }
+
     #[test]
     fn an_unclosed_document_comes_back_as_lines() {
         let input = "{\n  \"a\": [\n";
