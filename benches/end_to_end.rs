@@ -714,6 +714,8 @@ fn baseline_row(name: &str, corpus: &Corpus, m: &Measured) -> Row {
 // -------------------------------------------------------------------------------------------------
 // (a), (b), (c): files, the parse-only pass, pipes.
 
+// The rows of one table section in the order they print; `too_many_lines` holds for src.
+#[allow(clippy::too_many_lines)]
 fn throughput(opts: &Opts, bin: &Path, corpus: &Corpus, report: &mut Report) {
     let file = corpus.path.as_os_str();
     let sh = |script: &str, with_bin: bool| {

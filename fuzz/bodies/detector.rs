@@ -109,6 +109,8 @@ fn time(t: u16) -> String {
     )
 }
 
+// One arm per operation the fuzzer can script; `too_many_lines` holds for src.
+#[allow(clippy::too_many_lines)]
 fn render(op: &Op, n: usize, out: &mut String, depth: u8) {
     let id = format!("e{n}");
     match op {

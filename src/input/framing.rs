@@ -185,84 +185,106 @@ impl<R: Read> FrameReader<R> {
                         return Ok(Some(self.take(all, BlockKind::Lines)));
                     }
                 }
-                State::Document { scan, scanned } => {
-                    // Feed whole lines only, so that a line is never split across two decisions.
-                    while let Some(nl) = memchr::memchr(b'\n', &self.pending[*scanned..]) {
-                        let line = &self.pending[*scanned..*scanned + nl + 1];
-                        // Pretty printers indent what is nested: a line that starts with `{` after
-                        // the first is a record of its own, and the lone `{` was just a bad line.
-                        if *scanned > 0 && line.first() == Some(&b'{') {
-                            let first_line = *scanned;
-                            self.state = State::Normal;
-                            return Ok(Some(self.take(first_line, BlockKind::Lines)));
-                        }
-                        scan.feed(line);
-                        *scanned += nl + 1;
-                        if scan.depth <= 0 {
-                            let end = *scanned;
-                            self.state = State::Normal;
-                            return Ok(Some(self.take(end, BlockKind::Document)));
-                        }
-                    }
-                    if self.pending.len() > self.max_line {
-                        // Too big to be a document we will hold: give its lines back one by one.
-                        let end = *scanned;
-                        self.state = State::Normal;
-                        if end > 0 {
-                            return Ok(Some(self.take(end, BlockKind::Lines)));
-                        }
-                        continue;
-                    }
-                    let (mut scan, scanned) = (*scan, *scanned);
-                    if !self.fill()? {
-                        // The last line may have no newline: it can still close the document.
-                        let end = self.pending.len();
-                        scan.feed(&self.pending[scanned..]);
-                        let kind = if scan.depth <= 0 {
-                            BlockKind::Document
-                        } else {
-                            BlockKind::Lines
-                        };
-                        self.state = State::Normal;
-                        if end == 0 {
-                            return Ok(None);
-                        }
-                        return Ok(Some(self.take(end, kind)));
-                    }
-                }
-                State::Oversized => {
-                    if self.pending.is_empty() && !self.fill()? {
-                        self.state = State::Normal;
-                        return Ok(Some(Frame {
-                            data: Vec::new(),
-                            kind: BlockKind::Oversized {
-                                first: false,
-                                last: true,
-                            },
-                        }));
-                    }
-                    if let Some(nl) = memchr::memchr(b'\n', &self.pending) {
-                        self.state = State::Normal;
-                        return Ok(Some(self.take(
-                            nl + 1,
-                            BlockKind::Oversized {
-                                first: false,
-                                last: true,
-                            },
-                        )));
-                    }
-                    let all = self.pending.len();
-                    return Ok(Some(self.take(
-                        all,
-                        BlockKind::Oversized {
-                            first: false,
-                            last: false,
-                        },
-                    )));
-                }
+                State::Document { .. } => match self.gather_document()? {
+                    Next::Frame(f) => return Ok(f),
+                    Next::Again => {}
+                },
+                State::Oversized => return self.oversized_piece().map(Some),
             }
         }
     }
+
+    /// Gathers the document being read, line by line, until it closes, turns out not to be one,
+    /// or grows past the limit.
+    fn gather_document(&mut self) -> io::Result<Next> {
+        let State::Document { scan, scanned } = &mut self.state else {
+            return Ok(Next::Again);
+        };
+        // Feed whole lines only, so that a line is never split across two decisions.
+        while let Some(nl) = memchr::memchr(b'\n', &self.pending[*scanned..]) {
+            let line = &self.pending[*scanned..*scanned + nl + 1];
+            // Pretty printers indent what is nested: a line that starts with `{` after
+            // the first is a record of its own, and the lone `{` was just a bad line.
+            if *scanned > 0 && line.first() == Some(&b'{') {
+                let first_line = *scanned;
+                self.state = State::Normal;
+                return Ok(Next::Frame(Some(self.take(first_line, BlockKind::Lines))));
+            }
+            scan.feed(line);
+            *scanned += nl + 1;
+            if scan.depth <= 0 {
+                let end = *scanned;
+                self.state = State::Normal;
+                return Ok(Next::Frame(Some(self.take(end, BlockKind::Document))));
+            }
+        }
+        if self.pending.len() > self.max_line {
+            // Too big to be a document we will hold: give its lines back one by one.
+            let end = *scanned;
+            self.state = State::Normal;
+            if end > 0 {
+                return Ok(Next::Frame(Some(self.take(end, BlockKind::Lines))));
+            }
+            return Ok(Next::Again);
+        }
+        let (mut scan, scanned) = (*scan, *scanned);
+        if !self.fill()? {
+            // The last line may have no newline: it can still close the document.
+            let end = self.pending.len();
+            scan.feed(&self.pending[scanned..]);
+            let kind = if scan.depth <= 0 {
+                BlockKind::Document
+            } else {
+                BlockKind::Lines
+            };
+            self.state = State::Normal;
+            if end == 0 {
+                return Ok(Next::Frame(None));
+            }
+            return Ok(Next::Frame(Some(self.take(end, kind))));
+        }
+        Ok(Next::Again)
+    }
+
+    /// The next piece of a line longer than the limit.
+    fn oversized_piece(&mut self) -> io::Result<Frame> {
+        if self.pending.is_empty() && !self.fill()? {
+            self.state = State::Normal;
+            return Ok(Frame {
+                data: Vec::new(),
+                kind: BlockKind::Oversized {
+                    first: false,
+                    last: true,
+                },
+            });
+        }
+        if let Some(nl) = memchr::memchr(b'\n', &self.pending) {
+            self.state = State::Normal;
+            return Ok(self.take(
+                nl + 1,
+                BlockKind::Oversized {
+                    first: false,
+                    last: true,
+                },
+            ));
+        }
+        let all = self.pending.len();
+        Ok(self.take(
+            all,
+            BlockKind::Oversized {
+                first: false,
+                last: false,
+            },
+        ))
+    }
+}
+
+/// What a step of gathering a document came to.
+enum Next {
+    /// A frame to hand on, or the end of the input.
+    Frame(Option<Frame>),
+    /// Look again, in the state the step left.
+    Again,
 }
 
 /// The offset of the first line of `lines` that is a lone `{`: blanks may follow it, and a byte

@@ -343,160 +343,14 @@ fn finding(inc: &Incident, phase: Phase) -> Value {
         (Phase::Close, Some((at, _))) => at,
         _ => inc.last_seen,
     };
-    let locks = describe_locks(&inc.locks);
-    let where_from = match &inc.origin {
-        Origin::OutsideAws => "outside AWS".to_owned(),
-        Origin::InsideAws { region, service, .. } => format!("inside AWS ({region} {service})"),
-        Origin::PrivateNetwork => "a private network address".to_owned(),
-        Origin::Unclassified => "an address not classified (no AWS ranges loaded)".to_owned(),
-    };
-    let title = format!(
-        "EC2 instance credentials of {} used from {} ({ip})",
-        s.instance,
-        match &inc.origin {
-            Origin::OutsideAws => "outside AWS",
-            Origin::InsideAws { .. } => "another AWS address",
-            Origin::PrivateNetwork => "another private address",
-            Origin::Unclassified => "an address outside the session's lock",
-        }
-    );
-    let operations = inc
-        .calls
-        .iter()
-        .map(|c| match &c.error_code {
-            Some(e) => format!("{} ({e}) x{}", c.operation, c.count),
-            None => format!("{} x{}", c.operation, c.count),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let more = if inc.calls_not_listed > 0 {
-        format!(" and {} more", inc.calls_not_listed)
-    } else {
-        String::new()
-    };
-    let mut desc = format!(
-        "The instance session {arn} (instance {inst}, role {role}, account {acct}) is locked to \
-         {locks}. {n} call(s) with its credentials came from {ip}, {where_from}, between {first} \
-         and {last}: {operations}{more}. Either the credentials were stolen and used from {ip}, \
-         or the locked address is the thief's, who called first: check which address is the \
-         instance's.",
-        inst = s.instance,
-        role = s.role,
-        acct = s.account,
-        n = inc.count,
-        first = event_time::format(inc.first_seen),
-        last = event_time::format(inc.last_seen),
-    );
-    if let Some(n) = &inc.peer_note {
-        desc.push_str(" Note: ");
-        desc.push_str(n);
-    }
-    let message = format!(
-        "{} call(s) with the credentials of instance {} (role {}) from {ip}, {where_from}; the \
-         session is locked to {locks}",
-        inc.count, s.instance, s.role
-    );
+    let (title, desc, message) = texts(inc, &arn, &ip);
 
-    let mut instance = json!({
-        "type": "AWS::EC2::Instance",
-        "uid": s.instance.as_str(),
-        "name": s.instance.as_str(),
-        "cloud_partition": partition,
-        "data": {"account_uid": s.account.as_str()},
-    });
-    if let Some(r) = &inc.region {
-        instance["region"] = json!(r);
-    }
-    let role_session = json!({
-        "type": "AWS::STS::AssumedRoleSession",
-        "uid": arn,
-        "name": s.role.as_str(),
-        "cloud_partition": partition,
-        "data": {"role_arn": role_arn, "account_uid": s.account.as_str()},
-    });
-
-    let mut user = json!({
-        "type_id": 99,
-        "type": "AssumedRole",
-        "uid": arn,
-        "name": s.role.as_str(),
-        "account": aws_account(&s.account),
-    });
-    let mut session = json!({"uid": arn, "issuer": role_arn});
-    if let Some(k) = &inc.access_key_id {
-        user["credential_uid"] = json!(k);
-        session["credential_uid"] = json!(k);
-    }
-    let mut origin_data = json!({"origin": inc.origin.as_str()});
-    if let Origin::InsideAws {
-        region,
-        service,
-        network_border_group,
-    } = &inc.origin
-    {
-        origin_data["aws_ip_range"] = json!({
-            "region": region,
-            "service": service,
-            "network_border_group": network_border_group,
-        });
-    }
-    let mut evidences = vec![json!({
-        "actor": {"user": user, "session": session},
-        "src_endpoint": {"ip": ip},
-        "data": origin_data.clone(),
-    })];
-    for c in &inc.calls {
-        let mut api = json!({"operation": c.operation});
-        if let Some(e) = &c.error_code {
-            api["response"] = json!({"error": e});
-        }
-        evidences.push(json!({
-            "api": api,
-            "data": {
-                "count": c.count,
-                "first_seen_time": c.first_seen,
-                "last_seen_time": c.last_seen,
-            },
-        }));
-    }
-
+    let (origin_data, evidences) = evidences(inc, &arn, &role_arn, &ip);
     let mut cloud = json!({"provider": "AWS", "account": aws_account(&s.account)});
     if let Some(r) = &inc.region {
         cloud["region"] = json!(r);
     }
-
-    let mut unmapped = match origin_data {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    unmapped.insert("slot".into(), json!(slot_name(inc.slot)));
-    unmapped.insert(
-        "locked_ips".into(),
-        Value::Array(
-            inc.locks
-                .iter()
-                .map(|l| {
-                    json!({
-                        "ip": l.ip.to_string(),
-                        "slot": slot_name(l.slot),
-                        "since": l.since,
-                        "origin": match l.origin {
-                            LockOrigin::FirstUse => "first_use",
-                            LockOrigin::AddressChange => "address_change",
-                        },
-                    })
-                })
-                .collect(),
-        ),
-    );
-    unmapped.insert("calls_not_listed".into(), json!(inc.calls_not_listed));
-    unmapped.insert("session_row_expires".into(), json!(inc.session_expires));
-    if let (Phase::Close, Some((_, reason))) = (phase, inc.closed) {
-        unmapped.insert("close_reason".into(), json!(reason.as_str()));
-    }
-    if let Some(n) = &inc.peer_note {
-        unmapped.insert("peer_note".into(), json!(n));
-    }
+    let unmapped = unmapped(inc, phase, origin_data);
 
     json!({
         "activity_id": activity_id,
@@ -551,11 +405,185 @@ fn finding(inc: &Incident, phase: Phase) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
             },
         },
-        "resources": [instance, role_session],
+        "resources": resources(inc, &arn, &role_arn),
         "evidences": evidences,
         "cloud": cloud,
         "unmapped": unmapped,
     })
+}
+
+/// The title, description and message of a finding: what a person reads.
+fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
+    let s = &inc.session;
+    let locks = describe_locks(&inc.locks);
+    let where_from = match &inc.origin {
+        Origin::OutsideAws => "outside AWS".to_owned(),
+        Origin::InsideAws { region, service, .. } => format!("inside AWS ({region} {service})"),
+        Origin::PrivateNetwork => "a private network address".to_owned(),
+        Origin::Unclassified => "an address not classified (no AWS ranges loaded)".to_owned(),
+    };
+    let title = format!(
+        "EC2 instance credentials of {} used from {} ({ip})",
+        s.instance,
+        match &inc.origin {
+            Origin::OutsideAws => "outside AWS",
+            Origin::InsideAws { .. } => "another AWS address",
+            Origin::PrivateNetwork => "another private address",
+            Origin::Unclassified => "an address outside the session's lock",
+        }
+    );
+    let operations = inc
+        .calls
+        .iter()
+        .map(|c| match &c.error_code {
+            Some(e) => format!("{} ({e}) x{}", c.operation, c.count),
+            None => format!("{} x{}", c.operation, c.count),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if inc.calls_not_listed > 0 {
+        format!(" and {} more", inc.calls_not_listed)
+    } else {
+        String::new()
+    };
+    let mut desc = format!(
+        "The instance session {arn} (instance {inst}, role {role}, account {acct}) is locked to \
+         {locks}. {n} call(s) with its credentials came from {ip}, {where_from}, between {first} \
+         and {last}: {operations}{more}. Either the credentials were stolen and used from {ip}, \
+         or the locked address is the thief's, who called first: check which address is the \
+         instance's.",
+        inst = s.instance,
+        role = s.role,
+        acct = s.account,
+        n = inc.count,
+        first = event_time::format(inc.first_seen),
+        last = event_time::format(inc.last_seen),
+    );
+    if let Some(n) = &inc.peer_note {
+        desc.push_str(" Note: ");
+        desc.push_str(n);
+    }
+    let message = format!(
+        "{} call(s) with the credentials of instance {} (role {}) from {ip}, {where_from}; the \
+         session is locked to {locks}",
+        inc.count, s.instance, s.role
+    );
+
+    (title, desc, message)
+}
+
+/// The instance and its role session.
+fn resources(inc: &Incident, arn: &str, role_arn: &str) -> [Value; 2] {
+    let s = &inc.session;
+    let partition = s.partition.as_str();
+    let mut instance = json!({
+        "type": "AWS::EC2::Instance",
+        "uid": s.instance.as_str(),
+        "name": s.instance.as_str(),
+        "cloud_partition": partition,
+        "data": {"account_uid": s.account.as_str()},
+    });
+    if let Some(r) = &inc.region {
+        instance["region"] = json!(r);
+    }
+    let role_session = json!({
+        "type": "AWS::STS::AssumedRoleSession",
+        "uid": arn,
+        "name": s.role.as_str(),
+        "cloud_partition": partition,
+        "data": {"role_arn": role_arn, "account_uid": s.account.as_str()},
+    });
+
+    [instance, role_session]
+}
+
+/// Who called from where, then the calls made: the origin's data too, which `unmapped` repeats.
+fn evidences(inc: &Incident, arn: &str, role_arn: &str, ip: &str) -> (Value, Vec<Value>) {
+    let s = &inc.session;
+    let mut user = json!({
+        "type_id": 99,
+        "type": "AssumedRole",
+        "uid": arn,
+        "name": s.role.as_str(),
+        "account": aws_account(&s.account),
+    });
+    let mut session = json!({"uid": arn, "issuer": role_arn});
+    if let Some(k) = &inc.access_key_id {
+        user["credential_uid"] = json!(k);
+        session["credential_uid"] = json!(k);
+    }
+    let mut origin_data = json!({"origin": inc.origin.as_str()});
+    if let Origin::InsideAws {
+        region,
+        service,
+        network_border_group,
+    } = &inc.origin
+    {
+        origin_data["aws_ip_range"] = json!({
+            "region": region,
+            "service": service,
+            "network_border_group": network_border_group,
+        });
+    }
+    let mut evidences = vec![json!({
+        "actor": {"user": user, "session": session},
+        "src_endpoint": {"ip": ip},
+        "data": origin_data.clone(),
+    })];
+    for c in &inc.calls {
+        let mut api = json!({"operation": c.operation});
+        if let Some(e) = &c.error_code {
+            api["response"] = json!({"error": e});
+        }
+        evidences.push(json!({
+            "api": api,
+            "data": {
+                "count": c.count,
+                "first_seen_time": c.first_seen,
+                "last_seen_time": c.last_seen,
+            },
+        }));
+    }
+
+    (origin_data, evidences)
+}
+
+/// What OCSF has no attribute for: the origin, the slot and locks, and why the incident closed.
+fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Value> {
+    let mut unmapped = match origin_data {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    unmapped.insert("slot".into(), json!(slot_name(inc.slot)));
+    unmapped.insert(
+        "locked_ips".into(),
+        Value::Array(
+            inc.locks
+                .iter()
+                .map(|l| {
+                    json!({
+                        "ip": l.ip.to_string(),
+                        "slot": slot_name(l.slot),
+                        "since": l.since,
+                        "origin": match l.origin {
+                            LockOrigin::FirstUse => "first_use",
+                            LockOrigin::AddressChange => "address_change",
+                        },
+                    })
+                })
+                .collect(),
+        ),
+    );
+    unmapped.insert("calls_not_listed".into(), json!(inc.calls_not_listed));
+    unmapped.insert("session_row_expires".into(), json!(inc.session_expires));
+    if let (Phase::Close, Some((_, reason))) = (phase, inc.closed) {
+        unmapped.insert("close_reason".into(), json!(reason.as_str()));
+    }
+    if let Some(n) = &inc.peer_note {
+        unmapped.insert("peer_note".into(), json!(n));
+    }
+
+    unmapped
 }
 
 fn describe_locks(locks: &[Lock]) -> String {
