@@ -18,7 +18,7 @@
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The owner of an address inside AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,22 +76,18 @@ struct Listed<T> {
 
 impl AwsRanges {
     /// Parses the bytes of an `ip-ranges.json`.
-    pub fn parse(json: &[u8]) -> Result<AwsRanges, String> {
-        let file: File =
-            serde_json::from_slice(json).map_err(|e| format!("not an AWS ip-ranges.json document: {e}"))?;
-        let prefixes = file
-            .prefixes
-            .ok_or("not an AWS ip-ranges.json document: no \"prefixes\" array")?;
-        let ipv6_prefixes = file
-            .ipv6_prefixes
-            .ok_or("not an AWS ip-ranges.json document: no \"ipv6_prefixes\" array")?;
+    pub fn parse(json: &[u8]) -> Result<AwsRanges, RangesError> {
+        let file: File = serde_json::from_slice(json).map_err(|e| RangesError::NotRanges(e.to_string()))?;
+        let missing = |name: &str| RangesError::NotRanges(format!("no \"{name}\" array"));
+        let prefixes = file.prefixes.ok_or_else(|| missing("prefixes"))?;
+        let ipv6_prefixes = file.ipv6_prefixes.ok_or_else(|| missing("ipv6_prefixes"))?;
         let mut interner = Interner::default();
         let mut v4 = Vec::with_capacity(prefixes.len());
         for (i, entry) in prefixes.iter().enumerate() {
             let at = || format!("prefixes[{i}]");
             let text = field(entry, "ip_prefix", &at)?;
-            let (start, end, len) =
-                parse_v4(text).ok_or_else(|| format!("{}.ip_prefix: not an IPv4 prefix: {text:?}", at()))?;
+            let (start, end, len) = parse_v4(text)
+                .ok_or_else(|| entry_error(&at, format!(".ip_prefix: not an IPv4 prefix: {text:?}")))?;
             let owner = interner.owner(entry, &at)?;
             v4.push(Listed {
                 start,
@@ -105,7 +101,7 @@ impl AwsRanges {
             let at = || format!("ipv6_prefixes[{i}]");
             let text = field(entry, "ipv6_prefix", &at)?;
             let (start, end, len) = parse_v6(text)
-                .ok_or_else(|| format!("{}.ipv6_prefix: not an IPv6 prefix: {text:?}", at()))?;
+                .ok_or_else(|| entry_error(&at, format!(".ipv6_prefix: not an IPv6 prefix: {text:?}")))?;
             let owner = interner.owner(entry, &at)?;
             v6.push(Listed {
                 start,
@@ -135,10 +131,16 @@ impl AwsRanges {
     }
 
     /// Reads and parses an `ip-ranges.json`; errors name the file.
-    pub fn load(path: impl AsRef<Path>) -> Result<AwsRanges, String> {
+    pub fn load(path: impl AsRef<Path>) -> Result<AwsRanges, RangesError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        AwsRanges::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+        let bytes = std::fs::read(path).map_err(|source| RangesError::Read {
+            path: path.into(),
+            source,
+        })?;
+        AwsRanges::parse(&bytes).map_err(|e| RangesError::File {
+            path: path.into(),
+            source: Box::new(e),
+        })
     }
 
     /// The AWS range `ip` is in, if any.
@@ -176,14 +178,38 @@ impl AwsRanges {
     }
 }
 
-fn field<'a>(entry: &'a serde_json::Value, name: &str, at: &dyn Fn() -> String) -> Result<&'a str, String> {
+/// Why an `ip-ranges.json` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RangesError {
+    #[error("not an AWS ip-ranges.json document: {0}")]
+    NotRanges(String),
+    /// A listed prefix (`at`, such as `prefixes[3]`) that does not read.
+    #[error("{at}{what}")]
+    Entry { at: String, what: String },
+    #[error("too many distinct owners")]
+    TooManyOwners,
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: Box<RangesError> },
+}
+
+fn entry_error(at: &dyn Fn() -> String, what: String) -> RangesError {
+    RangesError::Entry { at: at(), what }
+}
+
+fn field<'a>(
+    entry: &'a serde_json::Value,
+    name: &str,
+    at: &dyn Fn() -> String,
+) -> Result<&'a str, RangesError> {
     if !entry.is_object() {
-        return Err(format!("{}: not an object", at()));
+        return Err(entry_error(at, ": not an object".into()));
     }
     match entry.get(name) {
         Some(serde_json::Value::String(s)) => Ok(s),
-        Some(_) => Err(format!("{}.{name}: not a string", at())),
-        None => Err(format!("{}: no \"{name}\"", at())),
+        Some(_) => Err(entry_error(at, format!(".{name}: not a string"))),
+        None => Err(entry_error(at, format!(": no \"{name}\""))),
     }
 }
 
@@ -194,7 +220,7 @@ struct Interner {
 }
 
 impl Interner {
-    fn owner(&mut self, entry: &serde_json::Value, at: &dyn Fn() -> String) -> Result<u32, String> {
+    fn owner(&mut self, entry: &serde_json::Value, at: &dyn Fn() -> String) -> Result<u32, RangesError> {
         let region = field(entry, "region", at)?;
         let service = field(entry, "service", at)?;
         // Older files have no network border group; it then equals the region.
@@ -210,7 +236,7 @@ impl Interner {
         if let Some(&i) = self.index.get(&owner) {
             return Ok(i);
         }
-        let i = u32::try_from(self.owners.len()).map_err(|_| "too many distinct owners")?;
+        let i = u32::try_from(self.owners.len()).map_err(|_| RangesError::TooManyOwners)?;
         self.owners.push(owner.clone());
         self.index.insert(owner, i);
         Ok(i)
@@ -559,7 +585,7 @@ mod tests {
 
     #[test]
     fn malformed_files_say_what_is_wrong() {
-        let err = |doc: &str| AwsRanges::parse(doc.as_bytes()).unwrap_err();
+        let err = |doc: &str| AwsRanges::parse(doc.as_bytes()).unwrap_err().to_string();
         assert!(err("<html>rate limited</html>").starts_with("not an AWS ip-ranges.json document"));
         assert!(err("[]").starts_with("not an AWS ip-ranges.json document"));
         assert_eq!(
@@ -618,13 +644,15 @@ mod tests {
 
     #[test]
     fn load_names_the_file() {
-        let e = AwsRanges::load("/nonexistent/ip-ranges.json").unwrap_err();
+        let e = AwsRanges::load("/nonexistent/ip-ranges.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("cannot read /nonexistent/ip-ranges.json: "), "{e}");
         let dir = std::env::temp_dir().join(format!("credtrail-ip-ranges-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("ip-ranges.json");
         std::fs::write(&path, b"{\"prefixes\":[]}").unwrap();
-        let e = AwsRanges::load(&path).unwrap_err();
+        let e = AwsRanges::load(&path).unwrap_err().to_string();
         assert_eq!(
             e,
             format!(
