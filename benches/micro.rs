@@ -160,6 +160,62 @@ fn detector(c: &mut Criterion, corpus: &Corpus) {
     g.finish();
 }
 
+/// JSON string escaping, by hand (`annotation::escape_json`) and by serde_json, over the strings an
+/// annotation writes for each call: its account, role, instance id and source address.
+fn json_string(c: &mut Criterion, corpus: &Corpus) {
+    let strings: Vec<String> = corpus
+        .facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Call {
+                session, source_text, ..
+            } => Some([
+                session.account.to_string(),
+                session.role.to_string(),
+                session.instance.to_string(),
+                source_text.to_string(),
+            ]),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let hand = |out: &mut Vec<u8>| {
+        for s in &strings {
+            out.push(b'"');
+            credtrail::output::annotation::escape_json(s, out);
+            out.push(b'"');
+        }
+    };
+    let serde = |out: &mut Vec<u8>| {
+        for s in &strings {
+            serde_json::to_writer(&mut *out, s).expect("writing into memory");
+        }
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    hand(&mut a);
+    serde(&mut b);
+    assert_eq!(a, b, "the two escapings differ");
+    let mut g = c.benchmark_group("json_string");
+    configure(&mut g);
+    g.throughput(Throughput::Elements(strings.len() as u64));
+    let mut out = Vec::with_capacity(a.len());
+    g.bench_function("hand", |bench| {
+        bench.iter(|| {
+            out.clear();
+            hand(&mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("serde_json", |bench| {
+        bench.iter(|| {
+            out.clear();
+            serde(&mut out);
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
 fn whole_run(c: &mut Criterion, corpus: &Corpus) {
     let mut g = c.benchmark_group("run");
     configure(&mut g);
@@ -196,6 +252,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     parse(&mut c, &corpus);
     detector(&mut c, &corpus);
+    json_string(&mut c, &corpus);
     whole_run(&mut c, &corpus);
     c.final_summary();
 }
