@@ -1,4 +1,4 @@
-//! The body lives in `fuzz/bodies/detector.rs`, where `tests/fuzz_bodies.rs` also runs it (over
+//! The body lives in `fuzz/bodies/detector.rs`, where `tests/integration/fuzz_bodies.rs` also runs it (over
 //! `fuzz/seeds/detector`), so CI compiles it and checks its assertions without cargo-fuzz.
 #![no_main]
 

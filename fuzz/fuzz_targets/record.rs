@@ -1,4 +1,4 @@
-//! The body lives in `fuzz/bodies/record.rs`, where `tests/fuzz_bodies.rs` also runs it (over
+//! The body lives in `fuzz/bodies/record.rs`, where `tests/integration/fuzz_bodies.rs` also runs it (over
 //! `fuzz/seeds/record`), so CI compiles it and checks its assertions without cargo-fuzz.
 #![no_main]
 

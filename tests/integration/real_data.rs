@@ -2,8 +2,7 @@
 //! verdicts as the ground truth says, no alert anywhere else, no crash on any file, in every input
 //! shape, and the same output for every thread count as the sequential reference.
 
-mod common;
-use common::*;
+use crate::common::*;
 use credtrail::{Config, Emit, Input};
 use std::fs;
 use std::path::PathBuf;

@@ -1,9 +1,8 @@
 //! Reliability: the session table outlives the process (`--state`), signals stop cleanly without
 //! losing what was read, a closed or slow stdout is handled, and a flood of sessions is bounded.
 
-mod common;
-use common::trail::*;
-use common::*;
+use crate::common::trail::*;
+use crate::common::*;
 use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
 use proptest::prelude::*;
@@ -348,7 +347,7 @@ fn a_flood_of_made_up_sessions_is_bounded_and_the_real_one_survives() {
 
 /// Figures for the README, not a speed assertion: how long the stream waits for a checkpoint's
 /// copy of one million rows, and how long the save itself takes on its own thread. Run with
-/// `cargo test --release --test reliability -- --ignored --nocapture`.
+/// `cargo test --release --test integration reliability:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "measurement"]
 fn save_pause_at_one_million_sessions() {

@@ -3,8 +3,7 @@
 //! in that order, whatever the thread count, whether read as a file, from stdin, or in
 //! `--emit all`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use credtrail::{Config, Emit, Input};
 use std::fs;
 

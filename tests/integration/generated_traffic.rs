@@ -1,7 +1,6 @@
 //! Realistic generated traffic (src/generator.rs): every injected theft is caught, nothing else
 //! alerts, and every thread count gives the sequential reference's output.
 
-mod common;
 use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
 use std::collections::HashSet;
@@ -43,7 +42,7 @@ fn every_theft_is_caught_and_only_thefts_alert() {
         };
         let (input, truth) = generate_to_vec(&cfg);
         let out = run(&input, Emit::Alerts, 2);
-        let alerted: Vec<serde_json::Value> = common::records(&out);
+        let alerted: Vec<serde_json::Value> = crate::common::records(&out);
         assert!(
             !truth.incidents.is_empty(),
             "seed {seed}: the generator injected no incident"

@@ -2,9 +2,8 @@
 //! endpoint, duplicate delivery, and sessions inferred from their calls (`--infer-sessions`). Each
 //! both ways: the alert that must fire, and the look-alike that must stay quiet.
 
-mod common;
-use common::trail::*;
-use common::*;
+use crate::common::trail::*;
+use crate::common::*;
 use credtrail::{Config, Emit, Input};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -27,7 +26,7 @@ fn run_with(records: &[Value], tweak: impl Fn(&mut Config)) -> Vec<Value> {
 }
 
 fn records_of(out: &[u8]) -> Vec<Value> {
-    common::records(out)
+    crate::common::records(out)
 }
 
 fn ann<'a>(out: &'a [Value], id: &str) -> &'a Value {

@@ -2,8 +2,7 @@
 //! sequential reference pass (`run_sequential`), over generated streams that mix every kind of
 //! record the detector reads, out-of-order times, malformed lines and all input shapes.
 
-mod common;
-use common::trail::*;
+use crate::common::trail::*;
 use credtrail::{Config, Emit, Input};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -172,10 +171,10 @@ fn generated_streams_reach_every_verdict() {
         })
         .collect();
     let input = lines.join("\n") + "\n";
-    let out = common::run_lib(input.as_bytes(), Emit::All, 2).stdout;
+    let out = crate::common::run_lib(input.as_bytes(), Emit::All, 2).stdout;
     for verdict in ["compromise", "locked", "aws_service", "ip_added"] {
         assert!(
-            !common::ids_with(&out, verdict).is_empty(),
+            !crate::common::ids_with(&out, verdict).is_empty(),
             "no {verdict} in the generated stream"
         );
     }

@@ -1,9 +1,8 @@
 //! One end-to-end test per rule of the detector, each a small trail that states what it expects
 //! and why. Exceptions are tested both ways: the case they accept, and the alert that still fires.
 
-mod common;
-use common::trail::*;
-use common::*;
+use crate::common::trail::*;
+use crate::common::*;
 use credtrail::Emit;
 use serde_json::{Value, json};
 
@@ -14,7 +13,7 @@ fn judge(records: &[Value]) -> Vec<Value> {
     let three = run_lib(&input, Emit::All, 3);
     assert_eq!(one.stdout, three.stdout, "thread counts disagree");
     assert_eq!(one.stats.malformed, 0, "{}", one.stderr);
-    common::records(&one.stdout)
+    crate::common::records(&one.stdout)
 }
 
 fn verdict_of(out: &[Value], id: &str) -> Option<String> {
@@ -405,7 +404,7 @@ fn alerts_mode_writes_only_the_compromise_records_unchanged_but_for_one_key() {
         call("b", 2.0, "9.9.9.9"),
     ]);
     let run = run_lib(&input, Emit::Alerts, 2);
-    let out = common::records(&run.stdout);
+    let out = crate::common::records(&run.stdout);
     assert_eq!(out.len(), 1);
     let mut rec = out[0].clone();
     rec.as_object_mut().unwrap().remove("credtrail");
@@ -452,7 +451,7 @@ fn envelopes_and_bodies_are_judged_like_lines() {
     let envelope = json!({"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": call("b", 2.0, "9.9.9.9")});
     let input = lines(&[body, envelope]);
     let run = run_lib(&input, Emit::All, 2);
-    let out = common::records(&run.stdout);
+    let out = crate::common::records(&run.stdout);
     assert_eq!(
         out.len(),
         3,

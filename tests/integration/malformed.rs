@@ -8,9 +8,8 @@
 //! alert. Each runs at 1 and 2 threads, in `--emit alerts` and `--emit all`. Inputs are built here
 //! rather than committed.
 
-mod common;
-use common::trail::{self, ACCOUNT, INSTANCE, SESSION};
-use common::*;
+use crate::common::trail::{self, ACCOUNT, INSTANCE, SESSION};
+use crate::common::*;
 use credtrail::{Config, Emit, Input, Stats};
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 //! changed. A seed fails as it would under libFuzzer: on a panic in any thread, including one the
 //! pipeline catches in a parse worker and only reports as a lost block.
 
-#[path = "../fuzz/bodies/detector.rs"]
+#[path = "../../fuzz/bodies/detector.rs"]
 mod detector;
-#[path = "../fuzz/bodies/record.rs"]
+#[path = "../../fuzz/bodies/record.rs"]
 mod record;
 
 use std::path::{Path, PathBuf};

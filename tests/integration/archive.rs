@@ -4,8 +4,7 @@
 //! decompressed ahead of the reader; the alerts are those of the same records read as one stream in
 //! that order.
 
-mod common;
-use common::*;
+use crate::common::*;
 use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
 use std::io::Write;
