@@ -76,7 +76,7 @@ impl AfterResolver for Judging {
             self.judge.tick(unit, wm, &mut self.js);
         }
         let Some(v) = self.shard.apply(r) else { return };
-        let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
+        let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
         self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut self.js);
     }
 
