@@ -63,10 +63,7 @@ fn a_truncated_gzip_among_inputs_gives_its_readable_records_and_names_where_it_s
         "{stderr}"
     );
     assert_eq!(alerts(&out.stdout), ["theft"], "{stderr}");
-    assert!(
-        stderr.contains(" records, "),
-        "no summary: {stderr}"
-    );
+    assert!(stderr.contains(" records, "), "no summary: {stderr}");
     std::fs::remove_dir_all(&root).unwrap();
 }
 
