@@ -133,7 +133,11 @@ impl Default for Parser {
     fn default() -> Self {
         Parser {
             scratch: Vec::new(),
-            buffers: Buffers::new(64 * 1024),
+            // No depth limit: the parse keeps its own stack on the heap (bounded by the line), and
+            // the tape is walked without recursion. simd-json's default of 1 024 made a record
+            // malformed, and so unjudged, when a field the detector never reads (an attacker's
+            // request parameters) nested deeper.
+            buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
         }
     }

@@ -7,6 +7,7 @@ mod fuzz_bodies;
 mod generated_traffic;
 mod hardening_identities;
 mod hardening_inputs;
+mod hardening_records;
 mod malformed;
 mod pipelines;
 mod real_data;
