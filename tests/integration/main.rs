@@ -8,6 +8,7 @@ mod generated_traffic;
 mod hardening_identities;
 mod hardening_inputs;
 mod hardening_records;
+mod hardening_state;
 mod malformed;
 mod pipelines;
 mod real_data;
