@@ -144,6 +144,7 @@ impl Ordered<Judging> {
             sessions: shard.live_at(self.resolver.watermark().unwrap_or(Millis::MIN)) as u64,
             input_errors: input_errors + self.tally.lost_blocks,
             evicted: shard.evicted(),
+            findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
         }
