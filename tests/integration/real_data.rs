@@ -15,6 +15,7 @@ fn cloudtrail(rel: &str) -> PathBuf {
 const OTRF: &str = "otrf-security-datasets/ec2-proxy-s3-exfiltration.ndjson";
 const OTRF_NORMALIZED: &str = "otrf-security-datasets/ec2-proxy-s3-exfiltration.normalized.ndjson";
 const DIGEST: &str = "handwritten/cloudtrail-digest.json";
+const ODD: &str = "handwritten/odd-shapes.ndjson";
 
 fn sample() -> PathBuf {
     data("sample-attack.ndjson")
@@ -207,14 +208,47 @@ fn verdicts(stdout: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Shapes seen in vendors' sanitized samples (whose licence keeps them out of this repository),
+/// written by hand in `handwritten/odd-shapes.ndjson`: an aws-us-gov instance session whose
+/// AssumeRole also has `responseElements.assumedRoleUser`, a `sourceIPAddress` holding two
+/// addresses (`"81.2.69.142, 192.168.10.10"`, as a proxy may write it) and one that is
+/// `redacted`, an `errorCode` of `"200"`, and an Identity Center user with an empty ARN in a
+/// 13-digit account. Expected: the non-addresses neither lock nor get an annotation, the failed-
+/// looking call is judged and locks 81.2.69.142, the Identity Center record passes unjudged, and
+/// the last call, from 198.51.100.20, alerts.
+#[test]
+fn odd_shapes_from_vendor_samples() {
+    let input = fs::read(cloudtrail(ODD)).unwrap();
+    for threads in [1, 2] {
+        let run = run_lib(&input, Emit::All, threads);
+        assert_eq!(
+            verdicts(&run.stdout),
+            [
+                ("locked".to_string(), "\"lock\"".to_string()),
+                ("compromise".to_string(), "\"thief\"".to_string())
+            ],
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            (run.stats.records, run.stats.judged, run.stats.malformed),
+            (6, 2, 0)
+        );
+        let alert = &records(&run.stdout)[5]["credtrail"];
+        assert_eq!(alert["instance_id"], "i-0fedcba9876543210");
+        assert_eq!(alert["locked_ips"][0]["ip"], "81.2.69.142");
+    }
+}
+
 #[test]
 fn every_capture_in_every_shape_at_every_thread_count() {
     let sample = sample();
-    for path in captures().into_iter().chain([sample.clone()]) {
+    let odd = cloudtrail(ODD);
+    for path in captures().into_iter().chain([sample.clone(), odd.clone()]) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let ndjson = fs::read(&path).unwrap();
         let reference = sequential(&ndjson, Emit::All);
-        if path != sample {
+        if path != sample && path != odd {
             assert_eq!(
                 reference.stats.alerts, 0,
                 "{name}: no alert in the captures as published"
