@@ -219,7 +219,10 @@ fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
     if !(1024..=(1 << 30)).contains(&n) {
         return Err(bound(
             "--max-line-bytes",
-            format!("between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"),
+            format!(
+                "between 1KiB and 1GiB (default {}MiB)",
+                DEFAULT_MAX_LINE_BYTES >> 20
+            ),
         ));
     }
     Ok(n)

@@ -1,6 +1,7 @@
 //! One test binary for every end-to-end test: one link instead of eleven.
 
 mod archive;
+mod cli;
 mod common;
 mod evasions;
 mod fuzz_bodies;
