@@ -55,6 +55,8 @@ pub struct Config {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// AWS's ip-ranges.json, to classify foreign addresses.
     pub aws_ip_ranges: Option<PathBuf>,
+    /// What `--emit all` does with malformed lines.
+    pub malformed: crate::output::wrap::MalformedOutput,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -77,6 +79,7 @@ impl Default for Config {
             stop: None,
             aws_ip_ranges: None,
             progress: None,
+            malformed: crate::output::wrap::MalformedOutput::Pass,
         }
     }
 }

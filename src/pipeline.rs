@@ -23,6 +23,7 @@ use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
 use crate::output::render::{self, render, render_all, write_all_vectored, written};
 use crate::output::summary::Stats;
+use crate::output::wrap::{MalformedOutput, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::stages::{Judging, Ordered};
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);
     let turn = Turn {
         emit: cfg.emit,
+        malformed: cfg.malformed,
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,
@@ -242,6 +244,7 @@ fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
 /// The ordered stages, run by whichever thread holds the turn, and where their output goes.
 struct Turn<'a> {
     emit: Emit,
+    malformed: MalformedOutput,
     ordered: Ordered<Judging>,
     buf: Vec<u8>,
     out: &'a mut (dyn Write + Send),
@@ -269,7 +272,10 @@ impl Turn<'_> {
         for m in self.ordered.step(p.source, p.block.as_mut(), p.note.take()) {
             let _ = writeln!(self.err, "{m}");
         }
-        let Some(block) = p.block else { return };
+        let Some(mut block) = p.block else { return };
+        if self.emit == Emit::All {
+            wrap_malformed(&mut block, self.malformed);
+        }
         let js = std::mem::take(&mut self.ordered.stages.js);
         if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
             // Every byte goes out again: written from where it lies, not copied into `buf` first.

@@ -192,6 +192,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
             writeln!(err, "{m}")?;
         }
         if let Some(block) = block {
+            if cfg.emit == Emit::All {
+                crate::output::wrap::wrap_malformed(block, cfg.malformed);
+            }
             render::render(cfg.emit, block, &ordered.stages.js, &mut buf);
             ordered.stages.js.clear();
             out.write_all(&buf)?;
