@@ -3,10 +3,10 @@
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
-use crate::generator::GenConfig;
 use crate::input::WalkError;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
+use credtrail_generate::GenConfig;
 use std::path::PathBuf;
 
 /// How a run ends, as its exit status.
