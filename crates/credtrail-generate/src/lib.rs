@@ -49,6 +49,7 @@
 // Split by what it models into modules; until then its long functions are allowed.
 #![allow(clippy::too_many_lines)]
 
+use credtrail_time::{event_time_text, expiration_text};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
@@ -298,67 +299,6 @@ const POOL_THIEF: &[u8] = &[5, 31, 37, 45, 77, 89, 91, 146, 176, 185, 193, 194, 
 const POOL_OFFICE: &[u8] = &[62, 81, 82, 212, 217];
 const POOL_CI: &[u8] = &[20, 40];
 const POOL_LAMBDA: &[u8] = &[15, 16];
-
-// ---------------------------------------------------------------------------------------------
-// Time.
-
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = (z - era * 146_097) as u64;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe as i64 + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn digits(o: &mut [u8], v: u64) {
-    let mut v = v;
-    for c in o.iter_mut().rev() {
-        *c = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-fn rfc3339(t: i64) -> [u8; 20] {
-    let (y, m, d) = civil(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400) as u64;
-    let mut o = *b"0000-00-00T00:00:00Z";
-    digits(&mut o[0..4], y.clamp(0, 9999) as u64);
-    digits(&mut o[5..7], m as u64);
-    digits(&mut o[8..10], d as u64);
-    digits(&mut o[11..13], s / 3600);
-    digits(&mut o[14..16], s / 60 % 60);
-    digits(&mut o[17..19], s % 60);
-    o
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// CloudTrail's `expiration` spelling: `Jul 10, 2023, 6:30:22 PM`.
-fn aws_date(t: i64) -> String {
-    let (y, m, d) = civil(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    let (h, mi, se) = (s / 3600, s / 60 % 60, s % 60);
-    let h12 = if h % 12 == 0 { 12 } else { h % 12 };
-    let ampm = if h < 12 { "AM" } else { "PM" };
-    format!(
-        "{} {}, {}, {}:{:02}:{:02} {}",
-        MONTHS[(m - 1) as usize],
-        d,
-        y,
-        h12,
-        mi,
-        se,
-        ampm
-    )
-}
 
 // ---------------------------------------------------------------------------------------------
 // The world: accounts, roles, instances, other principals.
@@ -701,7 +641,7 @@ enum ReqId {
 impl Core {
     fn time(&mut self) -> [u8; 20] {
         if self.tcache.0 != self.now {
-            self.tcache = (self.now, rfc3339(self.now));
+            self.tcache = (self.now, event_time_text(self.now));
         }
         self.tcache.1
     }
@@ -1735,7 +1675,7 @@ fn api_call(c: &mut Core, a: &Account, b: &mut Vec<u8>, region: &str, subject: &
             put!(
                 b,
                 "\",\"expiration\":\"",
-                aws_date(c.now + 3600),
+                expiration_text(c.now + 3600),
                 "\"},\"assumedRoleUser\":{\"assumedRoleId\":\"",
                 rid,
                 ":",
@@ -1910,7 +1850,7 @@ fn api_call(c: &mut Core, a: &Account, b: &mut Vec<u8>, region: &str, subject: &
             put!(
                 b,
                 "\",\"status\":\"PENDING\",\"submittedAt\":\"",
-                aws_date(c.now),
+                expiration_text(c.now),
                 "\"}}"
             );
             c.ids(b, ReqId::Uuid, false);
@@ -2215,7 +2155,7 @@ fn role_session(
         "\",\"userName\":\"",
         role,
         "\"},\"webIdFederationData\":{},\"attributes\":{\"creationDate\":\"",
-        rfc3339(created),
+        event_time_text(created),
         "\",\"mfaAuthenticated\":\"",
         if mfa { "true" } else { "false" },
         "\"}}}"
@@ -3036,7 +2976,7 @@ impl<'c> Gen<'c> {
             "\",\"userName\":\"",
             r.name,
             "\"},\"webIdFederationData\":{},\"attributes\":{\"creationDate\":\"",
-            rfc3339(self.c.now),
+            event_time_text(self.c.now),
             "\",\"mfaAuthenticated\":\"false\"},\"ec2RoleDelivery\":\"",
             i.delivery,
             "\"}}"
@@ -3082,7 +3022,7 @@ impl<'c> Gen<'c> {
             "\",\"sessionToken\":\""
         );
         c.token(&mut b);
-        let exp = aws_date(c.now + 6 * 3600 + c.rng.between(0, 2400));
+        let exp = expiration_text(c.now + 6 * 3600 + c.rng.between(0, 2400));
         put!(b, "\",\"expiration\":\"", exp, "\"}}");
         c.ids(&mut b, ReqId::Uuid, true);
         put!(
@@ -3869,7 +3809,12 @@ impl<'c> Gen<'c> {
                 push_rand(&mut b, &mut c.rng, 16, B32, 5);
                 put!(b, "\",\"sessionToken\":\"");
                 c.token(&mut b);
-                put!(b, "\",\"expiration\":\"", aws_date(c.now + 12 * 3600), "\"}}");
+                put!(
+                    b,
+                    "\",\"expiration\":\"",
+                    expiration_text(c.now + 12 * 3600),
+                    "\"}}"
+                );
                 c.ids(&mut b, ReqId::Uuid, true);
                 put!(
                     b,
@@ -4374,7 +4319,7 @@ fn ecs_run_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str) {
             ".dkr.ecr.",
             region,
             ".amazonaws.com/app:latest\",\"lastStatus\":\"PENDING\",\"networkInterfaces\":[],\"cpu\":\"512\",\"memory\":\"1024\"}],\"cpu\":\"1024\",\"createdAt\":\"",
-            aws_date(c.now),
+            expiration_text(c.now),
             "\",\"desiredStatus\":\"RUNNING\",\"enableExecuteCommand\":false,\"group\":\"family:",
             a.env,
             "-app\",\"lastStatus\":\"PROVISIONING\",\"launchType\":\"FARGATE\",\"memory\":\"2048\",\"overrides\":{\"containerOverrides\":[{\"name\":\"app\"}],\"inferenceAcceleratorOverrides\":[]},\"platformVersion\":\"1.4.0\",\"platformFamily\":\"Linux\",\"tags\":[{\"key\":\"aws:ecs:clusterName\",\"value\":\"",
@@ -4460,9 +4405,9 @@ mod tests {
 
     fn time_of(v: &Value) -> i64 {
         let t = s(v, &["eventTime"]).expect("eventTime");
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        credtrail_time::parse(t)
             .expect("RFC 3339")
-            .unix_timestamp()
+            .div_euclid(credtrail_time::SECOND)
     }
 
     /// `(account, role, instance)` of an instance session ARN.
@@ -4476,27 +4421,6 @@ mod tests {
 
     fn is_ec2_issue(v: &Value) -> bool {
         s(v, &["eventName"]) == Some("AssumeRole") && s(v, &["sourceIPAddress"]) == Some("ec2.amazonaws.com")
-    }
-
-    #[test]
-    fn time_formatting_matches_the_time_crate() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for _ in 0..2000 {
-            let t = rng.between(0, 4_102_444_800);
-            let ours = rfc3339(t);
-            let theirs = time::OffsetDateTime::from_unix_timestamp(t).expect("t");
-            let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-            assert_eq!(
-                std::str::from_utf8(&ours).expect("ascii"),
-                theirs.format(&f).expect("fmt")
-            );
-        }
-        assert_eq!(&rfc3339(1_709_251_200), b"2024-03-01T00:00:00Z");
-        assert_eq!(
-            aws_date(1_688_990_422 + 6 * 3600 + 35 * 60 - 35 * 60),
-            "Jul 10, 2023, 6:00:22 PM"
-        );
-        assert_eq!(aws_date(1_709_251_200), "Mar 1, 2024, 12:00:00 AM");
     }
 
     #[test]
