@@ -46,8 +46,6 @@
 //! `jitter_secs * events_per_sec` records), so any `records` count streams in bounded memory.
 
 #![forbid(unsafe_code)]
-// Split by what it models into modules; until then its long functions are allowed.
-#![allow(clippy::too_many_lines)]
 
 mod addresses;
 mod attack;

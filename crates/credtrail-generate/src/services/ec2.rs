@@ -342,3 +342,94 @@ impl Gen<'_> {
         }
     }
 }
+
+/// DescribeInstances of the caller's own instance.
+pub(crate) fn describe_instances(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
+    let Call {
+        account: a,
+        region,
+        subject,
+        who,
+        ..
+    } = *call;
+    let acct = a.id.as_str();
+    let ua2 = who.ua;
+    c.head(
+        b,
+        "1.09",
+        who.ident,
+        None,
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        region,
+        who.ip,
+        &ua2,
+    );
+    if who.thief {
+        put!(
+            b,
+            ",\"requestParameters\":{\"instancesSet\":{},\"filterSet\":{}},\"responseElements\":null"
+        );
+    } else {
+        put!(
+            b,
+            ",\"requestParameters\":{\"instancesSet\":{\"items\":[{\"instanceId\":\"",
+            subject,
+            "\"}]},\"filterSet\":{}},\"responseElements\":null"
+        );
+    }
+    c.ids(b, ReqId::Uuid, true);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        acct,
+        false,
+        who.vpce,
+        "Management",
+        &["ec2.", region, ".amazonaws.com"],
+        false,
+    );
+}
+
+/// DescribeTags of the caller's own instance.
+pub(crate) fn describe_tags(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
+    let Call {
+        account: a,
+        region,
+        subject,
+        who,
+        ..
+    } = *call;
+    let acct = a.id.as_str();
+    let ua2 = who.ua;
+    c.head(
+        b,
+        "1.09",
+        who.ident,
+        None,
+        "ec2.amazonaws.com",
+        "DescribeTags",
+        region,
+        who.ip,
+        &ua2,
+    );
+    put!(
+        b,
+        ",\"requestParameters\":{\"filterSet\":{\"items\":[{\"name\":\"resource-id\",\"valueSet\":{\"items\":[{\"value\":\"",
+        subject,
+        "\"}]}},{\"name\":\"resource-type\",\"valueSet\":{\"items\":[{\"value\":\"instance\"}]}}]}},\"responseElements\":null"
+    );
+    c.ids(b, ReqId::Uuid, true);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        acct,
+        false,
+        who.vpce,
+        "Management",
+        &["ec2.", region, ".amazonaws.com"],
+        false,
+    );
+}

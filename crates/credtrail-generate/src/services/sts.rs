@@ -98,3 +98,121 @@ impl Gen<'_> {
         self.push(b, Deliver::Anchor);
     }
 }
+
+/// GetCallerIdentity.
+pub(crate) fn get_caller_identity(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
+    let Call {
+        account: a,
+        region,
+        who,
+        ..
+    } = *call;
+    let acct = a.id.as_str();
+    let ua2 = who.ua;
+    c.head(
+        b,
+        "1.08",
+        who.ident,
+        None,
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        region,
+        who.ip,
+        &ua2,
+    );
+    put!(b, ",\"requestParameters\":null,\"responseElements\":null");
+    c.ids(b, ReqId::Uuid, true);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        acct,
+        false,
+        who.vpce,
+        "Management",
+        &["sts.", region, ".amazonaws.com"],
+        false,
+    );
+}
+
+/// AssumeRole by the instance session into another role (role chaining).
+pub(crate) fn assume_role_chain(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
+    let Call {
+        account: a,
+        region,
+        who,
+        ..
+    } = *call;
+    let acct = a.id.as_str();
+    let ua2 = who.ua;
+    c.head(
+        b,
+        "1.08",
+        who.ident,
+        None,
+        "sts.amazonaws.com",
+        "AssumeRole",
+        region,
+        who.ip,
+        &ua2,
+    );
+    let role = *c
+        .rng
+        .pick(&["cross-account-reader", "artifact-publisher", "metrics-writer"]);
+    let sess = format!("botocore-session-{}", c.now);
+    let rid = rand_string(&mut c.rng, "AROA", 17, B32, 5);
+    put!(
+        b,
+        ",\"requestParameters\":{\"roleArn\":\"arn:aws:iam::",
+        acct,
+        ":role/",
+        role,
+        "\",\"roleSessionName\":\"",
+        sess,
+        "\",\"durationSeconds\":3600}"
+    );
+    put!(b, ",\"responseElements\":{\"credentials\":{\"accessKeyId\":\"");
+    push_rand(b, &mut c.rng, 4, B32, 5);
+    put!(b, "ASIA");
+    push_rand(b, &mut c.rng, 12, B32, 5);
+    put!(b, "\",\"sessionToken\":\"");
+    c.token(b);
+    put!(
+        b,
+        "\",\"expiration\":\"",
+        expiration_text(c.now + 3600),
+        "\"},\"assumedRoleUser\":{\"assumedRoleId\":\"",
+        rid,
+        ":",
+        sess,
+        "\",\"arn\":\"arn:aws:sts::",
+        acct,
+        ":assumed-role/",
+        role,
+        "/",
+        sess,
+        "\"}}"
+    );
+    c.ids(b, ReqId::Uuid, true);
+    put!(
+        b,
+        ",\"resources\":[{\"accountId\":\"",
+        acct,
+        "\",\"type\":\"AWS::IAM::Role\",\"ARN\":\"arn:aws:iam::",
+        acct,
+        ":role/",
+        role,
+        "\"}]"
+    );
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        acct,
+        false,
+        who.vpce,
+        "Management",
+        &["sts.", region, ".amazonaws.com"],
+        false,
+    );
+}
