@@ -91,115 +91,21 @@ impl Gen<'_> {
         let pid = rand_string(rng, "AIPA", 17, B32, 5);
         let launch_ms = (self.c.now.max(0) as u64) * 1000;
         let pdns = format!("ip-{}.ec2.internal", i.private_ip.replace('.', "-"));
-        let mut p = Vec::with_capacity(1024);
-        put!(
-            p,
-            "{\"instancesSet\":{\"items\":[{\"imageId\":\"",
-            a.ami,
-            "\",\"minCount\":1,\"maxCount\":1}]},\"instanceType\":\"",
-            itype
-        );
-        put!(
-            p,
-            "\",\"blockDeviceMapping\":{},\"monitoring\":{\"enabled\":false},\"disableApiTermination\":false,\"disableApiStop\":false,\"clientToken\":\"",
-            token
-        );
-        put!(
-            p,
-            "\",\"iamInstanceProfile\":{\"arn\":\"",
+        let launched = Launched {
+            inst: i,
+            account: a,
             profile,
-            "\"},\"networkInterfaceSet\":{\"items\":[{\"deviceIndex\":0,\"subnetId\":\"",
-            i.subnet
-        );
-        put!(
-            p,
-            "\",\"associatePublicIpAddress\":true,\"groupSet\":{\"items\":[{\"groupId\":\"",
-            a.sg,
-            "\"}]}}]},\"metadataOptions\":{\"httpTokens\":\"required\",\"httpPutResponseHopLimit\":2}}"
-        );
-        let mut o = Vec::with_capacity(4096);
-        put!(
-            o,
-            "{\"requestId\":\"",
-            uuid(rng),
-            "\",\"reservationId\":\"",
-            res,
-            "\",\"ownerId\":\"",
-            a.id,
-            "\",\"groupSet\":{},\"instancesSet\":{\"items\":[{\"instanceId\":\"",
-            i.id
-        );
-        put!(
-            o,
-            "\",\"imageId\":\"",
-            a.ami,
-            "\",\"currentInstanceBootMode\":\"uefi\",\"instanceState\":{\"code\":0,\"name\":\"pending\"},\"privateDnsName\":\"",
-            pdns
-        );
-        put!(
-            o,
-            "\",\"amiLaunchIndex\":0,\"productCodes\":{},\"instanceType\":\"",
             itype,
-            "\",\"launchTime\":"
-        );
-        push_u64(&mut o, launch_ms);
-        put!(
-            o,
-            ",\"placement\":{\"availabilityZone\":\"",
-            i.region,
-            "a\",\"tenancy\":\"default\"},\"monitoring\":{\"state\":\"disabled\"},\"subnetId\":\"",
-            i.subnet,
-            "\",\"vpcId\":\"",
-            a.vpc
-        );
-        put!(
-            o,
-            "\",\"privateIpAddress\":\"",
-            i.private_ip,
-            "\",\"stateReason\":{\"code\":\"pending\",\"message\":\"pending\"},\"architecture\":\"x86_64\",\"rootDeviceType\":\"ebs\",\"rootDeviceName\":\"/dev/xvda\",\"blockDeviceMapping\":{},\"virtualizationType\":\"hvm\",\"hypervisor\":\"xen\",\"iamInstanceProfile\":{\"arn\":\"",
-            profile,
-            "\",\"id\":\"",
-            pid
-        );
-        put!(
-            o,
-            "\"},\"groupSet\":{\"items\":[{\"groupId\":\"",
-            a.sg,
-            "\",\"groupName\":\"default\"}]},\"sourceDestCheck\":true,\"networkInterfaceSet\":{\"items\":[{\"networkInterfaceId\":\"",
-            i.eni
-        );
-        put!(
-            o,
-            "\",\"subnetId\":\"",
-            i.subnet,
-            "\",\"vpcId\":\"",
-            a.vpc,
-            "\",\"ownerId\":\"",
-            a.id,
-            "\",\"status\":\"in-use\",\"macAddress\":\"",
+            token,
+            reservation: res,
+            attachment: attach,
             mac,
-            "\",\"privateIpAddress\":\"",
-            i.private_ip,
-            "\",\"privateDnsName\":\"",
-            pdns
-        );
-        put!(
-            o,
-            "\",\"sourceDestCheck\":true,\"interfaceType\":\"interface\",\"groupSet\":{\"items\":[{\"groupId\":\"",
-            a.sg,
-            "\",\"groupName\":\"default\"}]},\"attachment\":{\"attachmentId\":\"",
-            attach,
-            "\",\"deviceIndex\":0,\"networkCardIndex\":0,\"status\":\"attaching\",\"attachTime\":"
-        );
-        push_u64(&mut o, launch_ms);
-        put!(
-            o,
-            ",\"deleteOnTermination\":true},\"privateIpAddressesSet\":{\"item\":[{\"privateIpAddress\":\"",
-            i.private_ip,
-            "\",\"privateDnsName\":\"",
-            pdns,
-            "\",\"primary\":true}]},\"ipv6AddressesSet\":{},\"tagSet\":{}}]},\"ebsOptimized\":false,\"enaSupport\":true,\"cpuOptions\":{\"coreCount\":1,\"threadsPerCore\":2},\"capacityReservationSpecification\":{\"capacityReservationPreference\":\"open\"},\"enclaveOptions\":{\"enabled\":false},\"metadataOptions\":{\"state\":\"pending\",\"httpTokens\":\"required\",\"httpPutResponseHopLimit\":2,\"httpEndpoint\":\"enabled\",\"httpProtocolIpv4\":\"enabled\",\"httpProtocolIpv6\":\"disabled\",\"instanceMetadataTags\":\"disabled\"},\"maintenanceOptions\":{\"autoRecovery\":\"default\"},\"privateDnsNameOptions\":{\"hostnameType\":\"ip-name\",\"enableResourceNameDnsARecord\":false,\"enableResourceNameDnsAAAARecord\":false}}]}}"
-        );
+            profile_id: pid,
+            launch_ms,
+            private_dns: pdns,
+        };
+        let p = launched.request();
+        let o = launched.response(uuid(rng));
         self.ec2_change(inst, "ec2.run-instances", "RunInstances", &p, &o);
     }
 
@@ -432,4 +338,140 @@ pub(crate) fn describe_tags(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
         &["ec2.", region, ".amazonaws.com"],
         false,
     );
+}
+
+/// What RunInstances made up for a launched instance, shared by the request and the response.
+struct Launched<'a> {
+    inst: &'a Inst,
+    account: &'a Account,
+    profile: String,
+    itype: &'static str,
+    token: [u8; 36],
+    reservation: String,
+    attachment: String,
+    mac: String,
+    profile_id: String,
+    launch_ms: u64,
+    private_dns: String,
+}
+
+impl Launched<'_> {
+    /// `requestParameters`.
+    fn request(&self) -> Vec<u8> {
+        let mut p = Vec::with_capacity(1024);
+        put!(
+            p,
+            "{\"instancesSet\":{\"items\":[{\"imageId\":\"",
+            self.account.ami,
+            "\",\"minCount\":1,\"maxCount\":1}]},\"instanceType\":\"",
+            self.itype
+        );
+        put!(
+            p,
+            "\",\"blockDeviceMapping\":{},\"monitoring\":{\"enabled\":false},\"disableApiTermination\":false,\"disableApiStop\":false,\"clientToken\":\"",
+            self.token
+        );
+        put!(
+            p,
+            "\",\"iamInstanceProfile\":{\"arn\":\"",
+            self.profile,
+            "\"},\"networkInterfaceSet\":{\"items\":[{\"deviceIndex\":0,\"subnetId\":\"",
+            self.inst.subnet
+        );
+        put!(
+            p,
+            "\",\"associatePublicIpAddress\":true,\"groupSet\":{\"items\":[{\"groupId\":\"",
+            self.account.sg,
+            "\"}]}}]},\"metadataOptions\":{\"httpTokens\":\"required\",\"httpPutResponseHopLimit\":2}}"
+        );
+        p
+    }
+
+    /// `responseElements`.
+    fn response(&self, request_id: [u8; 36]) -> Vec<u8> {
+        let mut o = Vec::with_capacity(4096);
+        put!(
+            o,
+            "{\"requestId\":\"",
+            request_id,
+            "\",\"reservationId\":\"",
+            self.reservation,
+            "\",\"ownerId\":\"",
+            self.account.id,
+            "\",\"groupSet\":{},\"instancesSet\":{\"items\":[{\"instanceId\":\"",
+            self.inst.id
+        );
+        put!(
+            o,
+            "\",\"imageId\":\"",
+            self.account.ami,
+            "\",\"currentInstanceBootMode\":\"uefi\",\"instanceState\":{\"code\":0,\"name\":\"pending\"},\"privateDnsName\":\"",
+            self.private_dns
+        );
+        put!(
+            o,
+            "\",\"amiLaunchIndex\":0,\"productCodes\":{},\"instanceType\":\"",
+            self.itype,
+            "\",\"launchTime\":"
+        );
+        push_u64(&mut o, self.launch_ms);
+        put!(
+            o,
+            ",\"placement\":{\"availabilityZone\":\"",
+            self.inst.region,
+            "a\",\"tenancy\":\"default\"},\"monitoring\":{\"state\":\"disabled\"},\"subnetId\":\"",
+            self.inst.subnet,
+            "\",\"vpcId\":\"",
+            self.account.vpc
+        );
+        put!(
+            o,
+            "\",\"privateIpAddress\":\"",
+            self.inst.private_ip,
+            "\",\"stateReason\":{\"code\":\"pending\",\"message\":\"pending\"},\"architecture\":\"x86_64\",\"rootDeviceType\":\"ebs\",\"rootDeviceName\":\"/dev/xvda\",\"blockDeviceMapping\":{},\"virtualizationType\":\"hvm\",\"hypervisor\":\"xen\",\"iamInstanceProfile\":{\"arn\":\"",
+            self.profile,
+            "\",\"id\":\"",
+            self.profile_id
+        );
+        put!(
+            o,
+            "\"},\"groupSet\":{\"items\":[{\"groupId\":\"",
+            self.account.sg,
+            "\",\"groupName\":\"default\"}]},\"sourceDestCheck\":true,\"networkInterfaceSet\":{\"items\":[{\"networkInterfaceId\":\"",
+            self.inst.eni
+        );
+        put!(
+            o,
+            "\",\"subnetId\":\"",
+            self.inst.subnet,
+            "\",\"vpcId\":\"",
+            self.account.vpc,
+            "\",\"ownerId\":\"",
+            self.account.id,
+            "\",\"status\":\"in-use\",\"macAddress\":\"",
+            self.mac,
+            "\",\"privateIpAddress\":\"",
+            self.inst.private_ip,
+            "\",\"privateDnsName\":\"",
+            self.private_dns
+        );
+        put!(
+            o,
+            "\",\"sourceDestCheck\":true,\"interfaceType\":\"interface\",\"groupSet\":{\"items\":[{\"groupId\":\"",
+            self.account.sg,
+            "\",\"groupName\":\"default\"}]},\"attachment\":{\"attachmentId\":\"",
+            self.attachment,
+            "\",\"deviceIndex\":0,\"networkCardIndex\":0,\"status\":\"attaching\",\"attachTime\":"
+        );
+        push_u64(&mut o, self.launch_ms);
+        put!(
+            o,
+            ",\"deleteOnTermination\":true},\"privateIpAddressesSet\":{\"item\":[{\"privateIpAddress\":\"",
+            self.inst.private_ip,
+            "\",\"privateDnsName\":\"",
+            self.private_dns,
+            "\",\"primary\":true}]},\"ipv6AddressesSet\":{},\"tagSet\":{}}]},\"ebsOptimized\":false,\"enaSupport\":true,\"cpuOptions\":{\"coreCount\":1,\"threadsPerCore\":2},\"capacityReservationSpecification\":{\"capacityReservationPreference\":\"open\"},\"enclaveOptions\":{\"enabled\":false},\"metadataOptions\":{\"state\":\"pending\",\"httpTokens\":\"required\",\"httpPutResponseHopLimit\":2,\"httpEndpoint\":\"enabled\",\"httpProtocolIpv4\":\"enabled\",\"httpProtocolIpv6\":\"disabled\",\"instanceMetadataTags\":\"disabled\"},\"maintenanceOptions\":{\"autoRecovery\":\"default\"},\"privateDnsNameOptions\":{\"hostnameType\":\"ip-name\",\"enableResourceNameDnsARecord\":false,\"enableResourceNameDnsAAAARecord\":false}}]}}"
+        );
+        o
+    }
 }

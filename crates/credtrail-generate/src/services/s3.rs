@@ -47,6 +47,46 @@ pub(crate) fn object(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
     }
     let mut key = Vec::with_capacity(64);
     c.s3_key(&mut key);
+    object_request(c, b, call, bucket, &key);
+    if kind == IC::S3Put && !denied {
+        put!(
+            b,
+            ",\"responseElements\":{\"x-amz-server-side-encryption\":\"AES256\",\"x-amz-version-id\":\""
+        );
+        push_rand(b, &mut c.rng, 32, ALNUM, 6);
+        put!(b, "\"}");
+    } else {
+        put!(b, ",\"responseElements\":null");
+    }
+    let size = 200 + c.rng.below(5_000_000);
+    let (bin, bout) = match (kind, denied) {
+        (_, true) => (0, 243),
+        (IC::S3Put, _) => (size, 0),
+        (IC::S3Get, _) => (0, size),
+        (IC::S3List, _) => (0, 300 + size % 40_000),
+        _ => (0, 0),
+    };
+    c.s3_extra(b, bin, bout);
+    c.ids(b, ReqId::S3, kind != IC::S3Put);
+    object_resources(b, kind, acct, bucket, &key);
+    let host: [&str; 4] = if svc_call {
+        ["", "", "", ""]
+    } else {
+        [bucket, ".s3.", region, ".amazonaws.com"]
+    };
+    let host: &[&str] = if svc_call { &[] } else { &host };
+    c.tail(b, "AwsApiCall", false, acct, false, who.vpce, "Data", host, false);
+}
+
+/// The object call's `requestParameters`.
+fn object_request(c: &mut Core, b: &mut Vec<u8>, call: &Call, bucket: &str, key: &[u8]) {
+    let Call {
+        account: a,
+        region,
+        kind,
+        ..
+    } = *call;
+    let acct = a.id.as_str();
     put!(
         b,
         ",\"requestParameters\":{\"bucketName\":\"",
@@ -80,26 +120,10 @@ pub(crate) fn object(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
         );
     }
     put!(b, "}");
-    if kind == IC::S3Put && !denied {
-        put!(
-            b,
-            ",\"responseElements\":{\"x-amz-server-side-encryption\":\"AES256\",\"x-amz-version-id\":\""
-        );
-        push_rand(b, &mut c.rng, 32, ALNUM, 6);
-        put!(b, "\"}");
-    } else {
-        put!(b, ",\"responseElements\":null");
-    }
-    let size = 200 + c.rng.below(5_000_000);
-    let (bin, bout) = match (kind, denied) {
-        (_, true) => (0, 243),
-        (IC::S3Put, _) => (size, 0),
-        (IC::S3Get, _) => (0, size),
-        (IC::S3List, _) => (0, 300 + size % 40_000),
-        _ => (0, 0),
-    };
-    c.s3_extra(b, bin, bout);
-    c.ids(b, ReqId::S3, kind != IC::S3Put);
+}
+
+/// The object call's `resources`: the object (or the listed prefix) and its bucket.
+fn object_resources(b: &mut Vec<u8>, kind: IC, acct: &str, bucket: &str, key: &[u8]) {
     if kind == IC::S3List {
         put!(
             b,
@@ -127,13 +151,6 @@ pub(crate) fn object(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
         bucket,
         "\"}]"
     );
-    let host: [&str; 4] = if svc_call {
-        ["", "", "", ""]
-    } else {
-        [bucket, ".s3.", region, ".amazonaws.com"]
-    };
-    let host: &[&str] = if svc_call { &[] } else { &host };
-    c.tail(b, "AwsApiCall", false, acct, false, who.vpce, "Data", host, false);
 }
 
 /// ListBuckets.
