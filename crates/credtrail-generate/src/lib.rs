@@ -52,6 +52,7 @@ mod attack;
 mod calls;
 mod delivery;
 mod generator;
+mod principals;
 mod record;
 mod schedule;
 mod services;

@@ -75,3 +75,55 @@ pub(crate) fn denied(c: &mut Core, b: &mut Vec<u8>, call: &Call) {
         false,
     );
 }
+
+/// PutRolePolicy by CI: an inline policy over the account's buckets.
+pub(crate) fn put_role_policy(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str) {
+    c.head(
+        b,
+        "1.08",
+        &a.ci,
+        None,
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        "us-east-1",
+        ip,
+        &[TF_UA],
+    );
+    let n = 2 + c.rng.below(30) as usize;
+    put!(
+        b,
+        ",\"requestParameters\":{\"roleName\":\"",
+        a.ecs_tasks[1].1.rsplit('/').next().unwrap_or("role"),
+        "\",\"policyName\":\"inline-access\",\"policyDocument\":\"{\\n  \\\"Version\\\": \\\"2012-10-17\\\",\\n  \\\"Statement\\\": ["
+    );
+    for k in 0..n {
+        let bucket = c.rng.pick(&a.buckets);
+        put!(
+            b,
+            if k > 0 { "," } else { "" },
+            "\\n    {\\n      \\\"Sid\\\": \\\"S"
+        );
+        push_u64(b, k as u64);
+        put!(
+            b,
+            "\\\",\\n      \\\"Effect\\\": \\\"Allow\\\",\\n      \\\"Action\\\": [\\n        \\\"s3:GetObject\\\",\\n        \\\"s3:PutObject\\\",\\n        \\\"s3:ListBucket\\\"\\n      ],\\n      \\\"Resource\\\": [\\n        \\\"arn:aws:s3:::",
+            bucket,
+            "\\\",\\n        \\\"arn:aws:s3:::",
+            bucket,
+            "/*\\\"\\n      ]\\n    }"
+        );
+    }
+    put!(b, "\\n  ]\\n}\"},\"responseElements\":null");
+    c.ids(b, ReqId::Uuid, false);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        &a.id,
+        false,
+        None,
+        "Management",
+        &["iam.amazonaws.com"],
+        false,
+    );
+}
