@@ -263,159 +263,116 @@ impl Gen<'_> {
         self.fresh(|r| v4(r, POOL_AWS))
     }
 
+    /// Builds the accounts, the instances and the incidents, in that order (the draws follow it).
     pub(crate) fn build_world(&mut self) {
         let n_accts = self.cfg.accounts.max(1);
-        let start = self.cfg.start;
         for a in 0..n_accts {
-            let nat_ip = self.fresh_public();
-            let rng = &mut self.c.rng;
-            let id = format!("{:012}", 100_000_000_000 + rng.below(899_999_999_999));
-            let region = if a == 0 { "us-east-1" } else { *rng.pick(REGIONS) };
-            let org = *rng.pick(&["acme", "globex", "initech", "umbrella", "hooli", "stark"]);
-            let env = *rng.pick(&["prod", "staging", "shared", "data"]);
-            let buckets = (0..4)
-                .map(|k| {
-                    let kind = ["assets", "logs", "artifacts", "datalake", "backups", "uploads"][(k + a) % 6];
-                    format!("{org}-{env}-{kind}-{}", hex_id(rng, "", 6))
-                })
-                .collect();
-            let kms_keys = (0..3).map(|_| uuid_string(rng)).collect();
-            let secrets = ["db/primary", "api/stripe", "oauth/client", "redis/auth"]
-                .iter()
-                .map(|s| {
-                    format!(
-                        "arn:aws:secretsmanager:{region}:{id}:secret:{env}/{s}-{}",
-                        rand_string(rng, "", 6, ALNUM, 6)
-                    )
-                })
-                .collect();
-            let tables = ["orders", "sessions", "inventory", "idempotency-keys"]
-                .iter()
-                .map(|s| format!("{env}-{s}"))
-                .collect();
-            let vpce = [
-                hex_id(rng, "vpce-0", 16),
-                hex_id(rng, "vpce-0", 16),
-                hex_id(rng, "vpce-0", 16),
-                hex_id(rng, "vpce-0", 16),
-            ];
-            let admin_name = *rng.pick(&["ops-admin", "platform-admin", "netops"]);
-            let admin = iam_user(rng, &id, admin_name, true);
-            let console = iam_user(rng, &id, PEOPLE[(a * 5 + 3) % PEOPLE.len()], false);
-            let ci = iam_user(rng, &id, "ci-deployer", true);
-            let mut sso = Vec::new();
-            for k in 0..3 {
-                let person = PEOPLE[(a * 3 + k) % PEOPLE.len()];
-                let kind = if k == 0 {
-                    "AdministratorAccess"
-                } else {
-                    "ReadOnlyAccess"
-                };
-                let r = format!("AWSReservedSSO_{kind}_{}", hex_id(rng, "", 16));
-                let rid = rand_string(rng, "AROA", 17, B32, 5);
-                let arn = format!("arn:aws:iam::{id}:role/aws-reserved/sso.amazonaws.com/{r}");
-                let created = start - rng.between(600, 36_000);
-                sso.push(role_session(
-                    rng,
-                    &id,
-                    &r,
-                    &rid,
-                    &arn,
-                    &format!("{person}@{org}.com"),
-                    created,
-                    true,
-                ));
-            }
-            let mut lambdas = Vec::new();
-            for k in 0..3 {
-                let f = FUNCS[(a * 2 + k) % FUNCS.len()];
-                let rname = format!(
-                    "{f}-role-{}",
-                    rand_string(rng, "", 8, B32, 5).to_ascii_lowercase()
-                );
-                let rid = rand_string(rng, "AROA", 17, B32, 5);
-                let arn = format!("arn:aws:iam::{id}:role/service-role/{rname}");
-                let created = start - rng.between(60, 3000);
-                let ident = role_session(rng, &id, &rname, &rid, &arn, f, created, false);
-                lambdas.push((f.to_string(), arn, ident));
-            }
-            let mut ecs_tasks = Vec::new();
-            for rname in ["ecs-task-api-role", "ecs-task-worker-role"] {
-                let rid = rand_string(rng, "AROA", 17, B32, 5);
-                let arn = format!("arn:aws:iam::{id}:role/{rname}");
-                let task = hex_id(rng, "", 32);
-                let created = start - rng.between(60, 20_000);
-                let ident = role_session(rng, &id, rname, &rid, &arn, &task, created, false);
-                ecs_tasks.push((task, arn, ident));
-            }
-            let asg_rid = rand_string(rng, "AROA", 17, B32, 5);
-            let asg_arn = format!(
-                "arn:aws:iam::{id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-            );
-            let created = start - rng.between(60, 3000);
-            let autoscaling = role_session(
-                rng,
-                &id,
-                "AWSServiceRoleForAutoScaling",
-                &asg_rid,
-                &asg_arn,
-                "AutoScaling",
-                created,
-                false,
-            );
-            let office_ip = v4(rng, POOL_OFFICE);
-            let ci_ips = (0..3).map(|_| v4(rng, POOL_CI)).collect();
-            let n_roles = 3 + rng.below(4) as usize;
-            let mut roles = Vec::new();
-            for k in 0..n_roles {
-                let app = APPS[(a * 5 + k * 7 + rng.below(3) as usize) % APPS.len()];
-                let name = match rng.below(3) {
-                    0 => format!("{app}-instance-role"),
-                    1 => format!("{app}-InstanceRole-{}", rand_string(rng, "", 12, B32, 5)),
-                    _ => format!("{app}Role"),
-                };
-                let path = if rng.per_mille(300) { *rng.pick(PATHS) } else { "/" };
-                let arn = format!("arn:aws:iam::{id}:role{path}{name}");
-                let rid = rand_string(rng, "AROA", 17, B32, 5);
-                roles.push(self.roles.len());
-                self.roles.push(Role { name, arn, id: rid });
-            }
-            let acct = Account {
-                region,
-                env,
-                buckets,
-                kms_keys,
-                secrets,
-                tables,
-                cluster: format!("{env}-cluster"),
-                zone: rand_string(rng, "Z0", 19, B32, 5),
-                vpc: hex_id(rng, "vpc-0", 16),
-                subnets: (0..3).map(|_| hex_id(rng, "subnet-0", 16)).collect(),
-                sg: hex_id(rng, "sg-0", 16),
-                ami: hex_id(rng, "ami-0", 16),
-                vpce,
-                admin,
-                console,
-                ci,
-                sso,
-                lambdas,
-                ecs_tasks,
-                autoscaling,
-                office_ip,
-                ci_ips,
-                nat_ip,
-                roles,
-                id,
-            };
+            let acct = self.build_account(a);
             self.accts.push(acct);
         }
-
         let n = self.cfg.instances;
         let attacks = self.cfg.attacks.min(n);
         let n_af = attacks / 2;
         let n_if = attacks - n_af;
         let n_launch = (n_af + n / 20).min(n - n_if);
         let first_launched = n - n_launch;
+        self.build_instances(n_accts, first_launched, n_af);
+        self.build_incidents(attacks, first_launched);
+    }
+
+    /// Account number `a`, with its resources, principals and instance roles.
+    fn build_account(&mut self, a: usize) -> Account {
+        let start = self.cfg.start;
+        let nat_ip = self.fresh_public();
+        let rng = &mut self.c.rng;
+        let id = format!("{:012}", 100_000_000_000 + rng.below(899_999_999_999));
+        let region = if a == 0 { "us-east-1" } else { *rng.pick(REGIONS) };
+        let org = *rng.pick(&["acme", "globex", "initech", "umbrella", "hooli", "stark"]);
+        let env = *rng.pick(&["prod", "staging", "shared", "data"]);
+        let buckets = (0..4)
+            .map(|k| {
+                let kind = ["assets", "logs", "artifacts", "datalake", "backups", "uploads"][(k + a) % 6];
+                format!("{org}-{env}-{kind}-{}", hex_id(rng, "", 6))
+            })
+            .collect();
+        let kms_keys = (0..3).map(|_| uuid_string(rng)).collect();
+        let secrets = ["db/primary", "api/stripe", "oauth/client", "redis/auth"]
+            .iter()
+            .map(|s| {
+                format!(
+                    "arn:aws:secretsmanager:{region}:{id}:secret:{env}/{s}-{}",
+                    rand_string(rng, "", 6, ALNUM, 6)
+                )
+            })
+            .collect();
+        let tables = ["orders", "sessions", "inventory", "idempotency-keys"]
+            .iter()
+            .map(|s| format!("{env}-{s}"))
+            .collect();
+        let vpce = [
+            hex_id(rng, "vpce-0", 16),
+            hex_id(rng, "vpce-0", 16),
+            hex_id(rng, "vpce-0", 16),
+            hex_id(rng, "vpce-0", 16),
+        ];
+        let admin_name = *rng.pick(&["ops-admin", "platform-admin", "netops"]);
+        let admin = iam_user(rng, &id, admin_name, true);
+        let console = iam_user(rng, &id, PEOPLE[(a * 5 + 3) % PEOPLE.len()], false);
+        let ci = iam_user(rng, &id, "ci-deployer", true);
+        let sso = sso_sessions(rng, a, &id, org, start);
+        let lambdas = lambda_sessions(rng, a, &id, start);
+        let ecs_tasks = ecs_task_sessions(rng, &id, start);
+        let autoscaling = autoscaling_session(rng, &id, start);
+        let office_ip = v4(rng, POOL_OFFICE);
+        let ci_ips = (0..3).map(|_| v4(rng, POOL_CI)).collect();
+        let n_roles = 3 + rng.below(4) as usize;
+        let mut roles = Vec::new();
+        for k in 0..n_roles {
+            let app = APPS[(a * 5 + k * 7 + rng.below(3) as usize) % APPS.len()];
+            let name = match rng.below(3) {
+                0 => format!("{app}-instance-role"),
+                1 => format!("{app}-InstanceRole-{}", rand_string(rng, "", 12, B32, 5)),
+                _ => format!("{app}Role"),
+            };
+            let path = if rng.per_mille(300) { *rng.pick(PATHS) } else { "/" };
+            let arn = format!("arn:aws:iam::{id}:role{path}{name}");
+            let rid = rand_string(rng, "AROA", 17, B32, 5);
+            roles.push(self.roles.len());
+            self.roles.push(Role { name, arn, id: rid });
+        }
+        Account {
+            region,
+            env,
+            buckets,
+            kms_keys,
+            secrets,
+            tables,
+            cluster: format!("{env}-cluster"),
+            zone: rand_string(rng, "Z0", 19, B32, 5),
+            vpc: hex_id(rng, "vpc-0", 16),
+            subnets: (0..3).map(|_| hex_id(rng, "subnet-0", 16)).collect(),
+            sg: hex_id(rng, "sg-0", 16),
+            ami: hex_id(rng, "ami-0", 16),
+            vpce,
+            admin,
+            console,
+            ci,
+            sso,
+            lambdas,
+            ecs_tasks,
+            autoscaling,
+            office_ip,
+            ci_ips,
+            nat_ip,
+            roles,
+            id,
+        }
+    }
+
+    /// The instances: the last `n - first_launched` are launched during the stream, the first
+    /// `n_af` of those for attacker-first incidents.
+    fn build_instances(&mut self, n_accts: usize, first_launched: usize, n_af: usize) {
+        let n = self.cfg.instances;
         for k in 0..n {
             let acct = if k < n_accts {
                 k
@@ -492,9 +449,12 @@ impl Gen<'_> {
                 acc
             })
             .collect();
+    }
 
-        // Incidents: even-numbered instance-first (an initial instance with a public address),
-        // odd-numbered attacker-first (an instance launched for it).
+    /// Incidents: even-numbered instance-first (an initial instance with a public address),
+    /// odd-numbered attacker-first (an instance launched for it).
+    fn build_incidents(&mut self, attacks: usize, first_launched: usize) {
+        let start = self.cfg.start;
         let initial: Vec<usize> = (0..first_launched)
             .filter(|&k| self.insts[k].mode != Mode::Vpce)
             .collect();
@@ -538,4 +498,83 @@ impl Gen<'_> {
             });
         }
     }
+}
+
+/// The account's SSO users' console sessions: one administrator, two read-only.
+fn sso_sessions(rng: &mut ChaCha8Rng, a: usize, id: &str, org: &str, start: i64) -> Vec<Vec<u8>> {
+    let mut sso = Vec::new();
+    for k in 0..3 {
+        let person = PEOPLE[(a * 3 + k) % PEOPLE.len()];
+        let kind = if k == 0 {
+            "AdministratorAccess"
+        } else {
+            "ReadOnlyAccess"
+        };
+        let r = format!("AWSReservedSSO_{kind}_{}", hex_id(rng, "", 16));
+        let rid = rand_string(rng, "AROA", 17, B32, 5);
+        let arn = format!("arn:aws:iam::{id}:role/aws-reserved/sso.amazonaws.com/{r}");
+        let created = start - rng.between(600, 36_000);
+        sso.push(role_session(
+            rng,
+            id,
+            &r,
+            &rid,
+            &arn,
+            &format!("{person}@{org}.com"),
+            created,
+            true,
+        ));
+    }
+    sso
+}
+
+/// The account's Lambda functions: (function name, role ARN, session identity).
+fn lambda_sessions(rng: &mut ChaCha8Rng, a: usize, id: &str, start: i64) -> Vec<(String, String, Vec<u8>)> {
+    let mut lambdas = Vec::new();
+    for k in 0..3 {
+        let f = FUNCS[(a * 2 + k) % FUNCS.len()];
+        let rname = format!(
+            "{f}-role-{}",
+            rand_string(rng, "", 8, B32, 5).to_ascii_lowercase()
+        );
+        let rid = rand_string(rng, "AROA", 17, B32, 5);
+        let arn = format!("arn:aws:iam::{id}:role/service-role/{rname}");
+        let created = start - rng.between(60, 3000);
+        let ident = role_session(rng, id, &rname, &rid, &arn, f, created, false);
+        lambdas.push((f.to_string(), arn, ident));
+    }
+    lambdas
+}
+
+/// The account's ECS task roles: (task id, role ARN, session identity).
+fn ecs_task_sessions(rng: &mut ChaCha8Rng, id: &str, start: i64) -> Vec<(String, String, Vec<u8>)> {
+    let mut ecs_tasks = Vec::new();
+    for rname in ["ecs-task-api-role", "ecs-task-worker-role"] {
+        let rid = rand_string(rng, "AROA", 17, B32, 5);
+        let arn = format!("arn:aws:iam::{id}:role/{rname}");
+        let task = hex_id(rng, "", 32);
+        let created = start - rng.between(60, 20_000);
+        let ident = role_session(rng, id, rname, &rid, &arn, &task, created, false);
+        ecs_tasks.push((task, arn, ident));
+    }
+    ecs_tasks
+}
+
+/// The autoscaling service-linked role's session.
+fn autoscaling_session(rng: &mut ChaCha8Rng, id: &str, start: i64) -> Vec<u8> {
+    let asg_rid = rand_string(rng, "AROA", 17, B32, 5);
+    let asg_arn = format!(
+        "arn:aws:iam::{id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    );
+    let created = start - rng.between(60, 3000);
+    role_session(
+        rng,
+        id,
+        "AWSServiceRoleForAutoScaling",
+        &asg_rid,
+        &asg_arn,
+        "AutoScaling",
+        created,
+        false,
+    )
 }

@@ -283,75 +283,10 @@ pub(crate) fn run_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str) {
     );
     put!(b, ",\"responseElements\":{\"failures\":[],\"tasks\":[");
     for k in 0..n {
-        let task = hex_id(&mut c.rng, "", 32);
-        let eni = hex_id(&mut c.rng, "eni-0", 16);
-        let pip = private_v4(&mut c.rng);
-        put!(
-            b,
-            if k > 0 { "," } else { "" },
-            "{\"attachments\":[{\"id\":\"",
-            uuid(&mut c.rng),
-            "\",\"type\":\"ElasticNetworkInterface\",\"status\":\"PRECREATED\",\"details\":[{\"name\":\"subnetId\",\"value\":\"",
-            a.subnets[0],
-            "\"},{\"name\":\"networkInterfaceId\",\"value\":\"",
-            eni,
-            "\"},{\"name\":\"privateIPv4Address\",\"value\":\"",
-            pip,
-            "\"}]}]"
-        );
-        put!(
-            b,
-            ",\"availabilityZone\":\"",
-            region,
-            "a\",\"clusterArn\":\"arn:aws:ecs:",
-            region,
-            ":",
-            a.id,
-            ":cluster/",
-            a.cluster,
-            "\",\"containers\":[{\"containerArn\":\"arn:aws:ecs:",
-            region,
-            ":",
-            a.id,
-            ":container/",
-            a.cluster,
-            "/",
-            task,
-            "/",
-            uuid(&mut c.rng),
-            "\",\"taskArn\":\"arn:aws:ecs:",
-            region,
-            ":",
-            a.id,
-            ":task/",
-            a.cluster,
-            "/",
-            task
-        );
-        put!(
-            b,
-            "\",\"name\":\"app\",\"image\":\"",
-            a.id,
-            ".dkr.ecr.",
-            region,
-            ".amazonaws.com/app:latest\",\"lastStatus\":\"PENDING\",\"networkInterfaces\":[],\"cpu\":\"512\",\"memory\":\"1024\"}],\"cpu\":\"1024\",\"createdAt\":\"",
-            expiration_text(c.now),
-            "\",\"desiredStatus\":\"RUNNING\",\"enableExecuteCommand\":false,\"group\":\"family:",
-            a.env,
-            "-app\",\"lastStatus\":\"PROVISIONING\",\"launchType\":\"FARGATE\",\"memory\":\"2048\",\"overrides\":{\"containerOverrides\":[{\"name\":\"app\"}],\"inferenceAcceleratorOverrides\":[]},\"platformVersion\":\"1.4.0\",\"platformFamily\":\"Linux\",\"tags\":[{\"key\":\"aws:ecs:clusterName\",\"value\":\"",
-            a.cluster,
-            "\"}],\"taskArn\":\"arn:aws:ecs:",
-            region,
-            ":",
-            a.id,
-            ":task/",
-            a.cluster,
-            "/",
-            task,
-            "\",\"taskDefinitionArn\":\"",
-            td,
-            "\",\"version\":1,\"ephemeralStorage\":{\"sizeInGiB\":20}}"
-        );
+        if k > 0 {
+            put!(b, ",");
+        }
+        started_task(c, a, b, &td);
     }
     put!(b, "]}");
     c.ids(b, ReqId::Uuid, false);
@@ -365,5 +300,78 @@ pub(crate) fn run_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str) {
         "Management",
         &["ecs.", region, ".amazonaws.com"],
         false,
+    );
+}
+
+/// One task of RunTask's response, as started (PROVISIONING).
+fn started_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, td: &str) {
+    let region = a.region;
+    let task = hex_id(&mut c.rng, "", 32);
+    let eni = hex_id(&mut c.rng, "eni-0", 16);
+    let pip = private_v4(&mut c.rng);
+    put!(
+        b,
+        "{\"attachments\":[{\"id\":\"",
+        uuid(&mut c.rng),
+        "\",\"type\":\"ElasticNetworkInterface\",\"status\":\"PRECREATED\",\"details\":[{\"name\":\"subnetId\",\"value\":\"",
+        a.subnets[0],
+        "\"},{\"name\":\"networkInterfaceId\",\"value\":\"",
+        eni,
+        "\"},{\"name\":\"privateIPv4Address\",\"value\":\"",
+        pip,
+        "\"}]}]"
+    );
+    put!(
+        b,
+        ",\"availabilityZone\":\"",
+        region,
+        "a\",\"clusterArn\":\"arn:aws:ecs:",
+        region,
+        ":",
+        a.id,
+        ":cluster/",
+        a.cluster,
+        "\",\"containers\":[{\"containerArn\":\"arn:aws:ecs:",
+        region,
+        ":",
+        a.id,
+        ":container/",
+        a.cluster,
+        "/",
+        task,
+        "/",
+        uuid(&mut c.rng),
+        "\",\"taskArn\":\"arn:aws:ecs:",
+        region,
+        ":",
+        a.id,
+        ":task/",
+        a.cluster,
+        "/",
+        task
+    );
+    put!(
+        b,
+        "\",\"name\":\"app\",\"image\":\"",
+        a.id,
+        ".dkr.ecr.",
+        region,
+        ".amazonaws.com/app:latest\",\"lastStatus\":\"PENDING\",\"networkInterfaces\":[],\"cpu\":\"512\",\"memory\":\"1024\"}],\"cpu\":\"1024\",\"createdAt\":\"",
+        expiration_text(c.now),
+        "\",\"desiredStatus\":\"RUNNING\",\"enableExecuteCommand\":false,\"group\":\"family:",
+        a.env,
+        "-app\",\"lastStatus\":\"PROVISIONING\",\"launchType\":\"FARGATE\",\"memory\":\"2048\",\"overrides\":{\"containerOverrides\":[{\"name\":\"app\"}],\"inferenceAcceleratorOverrides\":[]},\"platformVersion\":\"1.4.0\",\"platformFamily\":\"Linux\",\"tags\":[{\"key\":\"aws:ecs:clusterName\",\"value\":\"",
+        a.cluster,
+        "\"}],\"taskArn\":\"arn:aws:ecs:",
+        region,
+        ":",
+        a.id,
+        ":task/",
+        a.cluster,
+        "/",
+        task,
+        "\",\"taskDefinitionArn\":\"",
+        td,
+        "\",\"version\":1,\"ephemeralStorage\":{\"sizeInGiB\":20}}"
     );
 }
