@@ -183,144 +183,30 @@ fn field_shapes() {
     let (out, _) = generate_to_vec(&long_cfg(3));
     let recs = parse(&out);
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut bump = |k: &'static str| *seen.entry(k).or_default() += 1;
     let mut role_paths = HashSet::new();
     for v in &recs {
         let src = s(v, &["sourceIPAddress"]).unwrap_or_default();
         let name = s(v, &["eventName"]).unwrap_or_default();
         let arn = s(v, &["userIdentity", "arn"]).unwrap_or_default();
         if is_ec2_issue(v) {
-            bump("ec2-assume-role");
-            assert_eq!(s(v, &["eventSource"]), Some("sts.amazonaws.com"));
-            assert_eq!(s(v, &["userAgent"]), Some("ec2.amazonaws.com"));
-            assert_eq!(s(v, &["userIdentity", "type"]), Some("AWSService"));
-            assert_eq!(s(v, &["userIdentity", "invokedBy"]), Some("ec2.amazonaws.com"));
-            let role_arn = s(v, &["requestParameters", "roleArn"]).expect("roleArn");
-            let sess = s(v, &["requestParameters", "roleSessionName"]).expect("roleSessionName");
-            assert!(sess.starts_with("i-0") && sess.len() == 19, "{sess}");
-            let key = s(v, &["responseElements", "credentials", "accessKeyId"]).expect("key");
-            assert!(key.starts_with("ASIA") && key.len() == 20);
-            assert!(
-                s(v, &["responseElements", "credentials", "sessionToken"])
-                    .expect("token")
-                    .len()
-                    > 500
-            );
-            assert!(s(v, &["responseElements", "credentials", "expiration"]).is_some());
-            let acct = s(v, &["recipientAccountId"]).unwrap_or_default();
-            assert!(role_arn.starts_with(&format!("arn:aws:iam::{acct}:role/")));
-            if role_arn.matches('/').count() > 1 {
-                role_paths.insert(role_arn.to_string());
+            bump(&mut seen, "ec2-assume-role");
+            if let Some(with_path) = ec2_issue_shape(v) {
+                role_paths.insert(with_path);
             }
         }
         if let Some((acct, role, inst)) = instance_session(arn) {
-            bump("instance-session");
-            assert_eq!(s(v, &["userIdentity", "type"]), Some("AssumedRole"));
-            assert_eq!(inst.len(), 19);
-            assert!(inst[2..].bytes().all(|c| c.is_ascii_hexdigit()));
-            assert_eq!(s(v, &["userIdentity", "accountId"]), Some(acct.as_str()));
-            assert_eq!(
-                s(
-                    v,
-                    &["userIdentity", "sessionContext", "sessionIssuer", "userName"]
-                ),
-                Some(role.as_str())
-            );
-            let issuer = s(v, &["userIdentity", "sessionContext", "sessionIssuer", "arn"]).expect("issuer");
-            assert!(issuer.ends_with(&format!("/{role}")), "{issuer}");
-            assert!(
-                s(
-                    v,
-                    &["userIdentity", "sessionContext", "attributes", "creationDate"]
-                )
-                .is_some()
-            );
-            assert!(matches!(
-                s(v, &["userIdentity", "sessionContext", "ec2RoleDelivery"]),
-                Some("2.0" | "1.0")
-            ));
-            assert!(s(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("ASIA")));
-            let p = s(v, &["userIdentity", "principalId"]).unwrap_or_default();
-            assert!(p.starts_with("AROA") && p.ends_with(&format!(":{inst}")));
-            match src.parse::<IpAddr>() {
-                Ok(IpAddr::V6(_)) => bump("ipv6"),
-                Ok(IpAddr::V4(ip)) => {
-                    if v.get("vpcEndpointId").is_some() {
-                        bump("vpce");
-                        assert!(ip.is_private(), "{src}");
-                        assert!(s(v, &["vpcEndpointId"]).is_some_and(|e| e.starts_with("vpce-")));
-                    } else {
-                        assert!(!ip.is_private(), "private source without endpoint: {v}");
-                    }
-                }
-                Err(_) => {
-                    assert!(src == "AWS Internal" || src.ends_with(".amazonaws.com"), "{src}");
-                    assert!(s(v, &["userIdentity", "invokedBy"]).is_some(), "{v}");
-                    bump(if src == "AWS Internal" {
-                        "aws-internal"
-                    } else {
-                        "service-source"
-                    });
-                }
+            bump(&mut seen, "instance-session");
+            if let Some(k) = instance_call_shape(v, src, &acct, &role, &inst) {
+                bump(&mut seen, k);
             }
         } else if s(v, &["userIdentity", "type"]) == Some("AssumedRole") {
-            bump("other-assumed-role");
+            bump(&mut seen, "other-assumed-role");
         }
-        match name {
-            "ConsoleLogin" => {
-                bump("console");
-                assert_eq!(s(v, &["eventType"]), Some("AwsConsoleSignIn"));
-            }
-            "AllocateAddress" => {
-                assert!(
-                    s(v, &["responseElements", "allocationId"]).is_some_and(|a| a.starts_with("eipalloc-"))
-                );
-                assert!(s(v, &["responseElements", "publicIp"]).is_some_and(|a| a.parse::<IpAddr>().is_ok()));
-                assert_eq!(s(v, &["responseElements", "domain"]), Some("vpc"));
-                bump("allocate");
-            }
-            "AssociateAddress" => {
-                let rp = &v["requestParameters"];
-                assert!(rp.get("instanceId").is_some() || rp.get("networkInterfaceId").is_some());
-                if rp.get("publicIp").is_some() {
-                    bump("associate-named");
-                } else {
-                    assert!(s(rp, &["allocationId"]).is_some());
-                    bump(if rp.get("networkInterfaceId").is_some() {
-                        "associate-eni"
-                    } else {
-                        "associate-alloc"
-                    });
-                }
-            }
-            "AttachNetworkInterface" => {
-                assert!(
-                    s(v, &["requestParameters", "networkInterfaceId"]).is_some_and(|e| e.starts_with("eni-"))
-                );
-                assert!(s(v, &["requestParameters", "instanceId"]).is_some());
-                assert_eq!(v["requestParameters"]["deviceIndex"], 1);
-                bump("attach");
-            }
-            "StopInstances" | "StartInstances" => {
-                assert!(
-                    s(
-                        &v["requestParameters"]["instancesSet"]["items"][0],
-                        &["instanceId"]
-                    )
-                    .is_some()
-                );
-                bump("stop-start");
-            }
-            "RunInstances" => {
-                let item = &v["responseElements"]["instancesSet"]["items"][0];
-                assert!(s(item, &["instanceId"]).is_some());
-                assert!(s(&item["networkInterfaceSet"]["items"][0], &["networkInterfaceId"]).is_some());
-                bump("run-instances");
-            }
-            _ => {}
+        if let Some(k) = lifecycle_shape(v, name) {
+            bump(&mut seen, k);
         }
         if v.get("errorCode").is_some() {
-            bump("error");
+            bump(&mut seen, "error");
         }
     }
     for k in [
@@ -343,6 +229,141 @@ fn field_shapes() {
         assert!(seen.get(k).copied().unwrap_or(0) > 0, "no {k} records: {seen:?}");
     }
     assert!(!role_paths.is_empty(), "no role with a path");
+}
+
+fn bump(seen: &mut HashMap<&'static str, usize>, k: &'static str) {
+    *seen.entry(k).or_default() += 1;
+}
+
+/// Checks an EC2 AssumeRole's fields; returns the role ARN when the role has a path.
+fn ec2_issue_shape(v: &Value) -> Option<String> {
+    assert_eq!(s(v, &["eventSource"]), Some("sts.amazonaws.com"));
+    assert_eq!(s(v, &["userAgent"]), Some("ec2.amazonaws.com"));
+    assert_eq!(s(v, &["userIdentity", "type"]), Some("AWSService"));
+    assert_eq!(s(v, &["userIdentity", "invokedBy"]), Some("ec2.amazonaws.com"));
+    let role_arn = s(v, &["requestParameters", "roleArn"]).expect("roleArn");
+    let sess = s(v, &["requestParameters", "roleSessionName"]).expect("roleSessionName");
+    assert!(sess.starts_with("i-0") && sess.len() == 19, "{sess}");
+    let key = s(v, &["responseElements", "credentials", "accessKeyId"]).expect("key");
+    assert!(key.starts_with("ASIA") && key.len() == 20);
+    assert!(
+        s(v, &["responseElements", "credentials", "sessionToken"])
+            .expect("token")
+            .len()
+            > 500
+    );
+    assert!(s(v, &["responseElements", "credentials", "expiration"]).is_some());
+    let acct = s(v, &["recipientAccountId"]).unwrap_or_default();
+    assert!(role_arn.starts_with(&format!("arn:aws:iam::{acct}:role/")));
+    (role_arn.matches('/').count() > 1).then(|| role_arn.to_string())
+}
+
+/// Checks a call by an instance session; returns what kind of source it came from, if notable.
+fn instance_call_shape(v: &Value, src: &str, acct: &str, role: &str, inst: &str) -> Option<&'static str> {
+    assert_eq!(s(v, &["userIdentity", "type"]), Some("AssumedRole"));
+    assert_eq!(inst.len(), 19);
+    assert!(inst[2..].bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(s(v, &["userIdentity", "accountId"]), Some(acct));
+    assert_eq!(
+        s(
+            v,
+            &["userIdentity", "sessionContext", "sessionIssuer", "userName"]
+        ),
+        Some(role)
+    );
+    let issuer = s(v, &["userIdentity", "sessionContext", "sessionIssuer", "arn"]).expect("issuer");
+    assert!(issuer.ends_with(&format!("/{role}")), "{issuer}");
+    assert!(
+        s(
+            v,
+            &["userIdentity", "sessionContext", "attributes", "creationDate"]
+        )
+        .is_some()
+    );
+    assert!(matches!(
+        s(v, &["userIdentity", "sessionContext", "ec2RoleDelivery"]),
+        Some("2.0" | "1.0")
+    ));
+    assert!(s(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("ASIA")));
+    let p = s(v, &["userIdentity", "principalId"]).unwrap_or_default();
+    assert!(p.starts_with("AROA") && p.ends_with(&format!(":{inst}")));
+    match src.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) => Some("ipv6"),
+        Ok(IpAddr::V4(ip)) => {
+            if v.get("vpcEndpointId").is_some() {
+                assert!(ip.is_private(), "{src}");
+                assert!(s(v, &["vpcEndpointId"]).is_some_and(|e| e.starts_with("vpce-")));
+                Some("vpce")
+            } else {
+                assert!(!ip.is_private(), "private source without endpoint: {v}");
+                None
+            }
+        }
+        Err(_) => {
+            assert!(src == "AWS Internal" || src.ends_with(".amazonaws.com"), "{src}");
+            assert!(s(v, &["userIdentity", "invokedBy"]).is_some(), "{v}");
+            Some(if src == "AWS Internal" {
+                "aws-internal"
+            } else {
+                "service-source"
+            })
+        }
+    }
+}
+
+/// Checks an address-change, launch or sign-in record; returns its kind.
+fn lifecycle_shape(v: &Value, name: &str) -> Option<&'static str> {
+    match name {
+        "ConsoleLogin" => {
+            assert_eq!(s(v, &["eventType"]), Some("AwsConsoleSignIn"));
+            Some("console")
+        }
+        "AllocateAddress" => {
+            assert!(s(v, &["responseElements", "allocationId"]).is_some_and(|a| a.starts_with("eipalloc-")));
+            assert!(s(v, &["responseElements", "publicIp"]).is_some_and(|a| a.parse::<IpAddr>().is_ok()));
+            assert_eq!(s(v, &["responseElements", "domain"]), Some("vpc"));
+            Some("allocate")
+        }
+        "AssociateAddress" => {
+            let rp = &v["requestParameters"];
+            assert!(rp.get("instanceId").is_some() || rp.get("networkInterfaceId").is_some());
+            if rp.get("publicIp").is_some() {
+                Some("associate-named")
+            } else {
+                assert!(s(rp, &["allocationId"]).is_some());
+                Some(if rp.get("networkInterfaceId").is_some() {
+                    "associate-eni"
+                } else {
+                    "associate-alloc"
+                })
+            }
+        }
+        "AttachNetworkInterface" => {
+            assert!(
+                s(v, &["requestParameters", "networkInterfaceId"]).is_some_and(|e| e.starts_with("eni-"))
+            );
+            assert!(s(v, &["requestParameters", "instanceId"]).is_some());
+            assert_eq!(v["requestParameters"]["deviceIndex"], 1);
+            Some("attach")
+        }
+        "StopInstances" | "StartInstances" => {
+            assert!(
+                s(
+                    &v["requestParameters"]["instancesSet"]["items"][0],
+                    &["instanceId"]
+                )
+                .is_some()
+            );
+            Some("stop-start")
+        }
+        "RunInstances" => {
+            let item = &v["responseElements"]["instancesSet"]["items"][0];
+            assert!(s(item, &["instanceId"]).is_some());
+            assert!(s(&item["networkInterfaceSet"]["items"][0], &["networkInterfaceId"]).is_some());
+            Some("run-instances")
+        }
+        _ => None,
+    }
 }
 
 #[test]
