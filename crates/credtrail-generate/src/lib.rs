@@ -50,6 +50,7 @@
 mod addresses;
 mod attack;
 mod calls;
+mod config;
 mod delivery;
 mod generator;
 mod principals;
@@ -82,45 +83,9 @@ mod prelude {
     pub(crate) use std::io::{self, Write};
 }
 
+pub use config::{GenConfig, GenError, MAX_ACCOUNTS, MAX_INSTANCES};
 use generator::Gen;
 use std::io::{self, BufWriter, Write};
-
-/// What to generate. Every field takes part in the output; the same value gives the same bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenConfig {
-    pub seed: u64,
-    /// Records to emit, exactly.
-    pub records: usize,
-    /// EC2 instances with instance-profile roles, in all accounts together. About 5 % of them
-    /// (and one per attacker-first incident) are launched during the stream by RunInstances.
-    pub instances: usize,
-    /// AWS accounts (12-digit ids); instances are spread over them.
-    pub accounts: usize,
-    /// Credential-theft incidents to inject (at most `instances`; even-numbered ones are
-    /// instance-first, odd-numbered ones attacker-first).
-    pub attacks: usize,
-    /// Bound of the delivery-order jitter, in seconds of event time; 0 = sorted by event time.
-    pub jitter_secs: u32,
-    /// Unix seconds of the first record's event time.
-    pub start: i64,
-    /// Records per second of event time: record `i` has event time `start + floor(i / rate)`.
-    pub events_per_sec: f64,
-}
-
-impl Default for GenConfig {
-    fn default() -> Self {
-        GenConfig {
-            seed: 1,
-            records: 10_000,
-            instances: 50,
-            accounts: 3,
-            attacks: 3,
-            jitter_secs: 120,
-            start: 1_709_251_200, // 2024-03-01T00:00:00Z
-            events_per_sec: 50.0,
-        }
-    }
-}
 
 /// What was injected, for tests. Lists are in the order the records were built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
