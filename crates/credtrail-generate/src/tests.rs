@@ -856,7 +856,7 @@ fn pending_records_are_bounded() {
     );
 }
 
-/// Many seeds and shapes of config: `cargo test --release -- --ignored generator::tests::seed_sweep`
+/// Many seeds and shapes of config: `cargo test --release -p credtrail-generate -- --ignored tests::seed_sweep`
 #[test]
 #[ignore]
 fn seed_sweep() {
@@ -879,7 +879,7 @@ fn seed_sweep() {
     }
 }
 
-/// `cargo test --release -- --ignored --nocapture generator::tests::speed_and_stats`
+/// `cargo test --release -p credtrail-generate -- --ignored --nocapture tests::speed_and_stats`
 #[test]
 #[ignore]
 fn speed_and_stats() {
