@@ -3,9 +3,9 @@
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
-use crate::generator::GenConfig;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
+use credtrail_generate::{GenConfig, GenError};
 use std::path::PathBuf;
 
 /// How a run ends, as its exit status.
@@ -299,19 +299,35 @@ impl TryFrom<GenerateArgs> for GenConfig {
     type Error = UsageError;
 
     fn try_from(a: GenerateArgs) -> Result<GenConfig, UsageError> {
-        // Record `i` is at `start + floor(i / rate)`: a rate of zero (or less, or not a number)
-        // puts every record at one absurd time.
-        if !(a.rate.is_finite() && a.rate > 0.0) {
-            return Err(bound("--rate", "a number of records per second above zero"));
-        }
-        Ok(GenConfig {
+        let config = GenConfig {
             seed: a.seed,
             records: a.records,
-            instances: a.instances.max(1),
+            instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
             ..GenConfig::default()
-        })
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The generator's refusal, in the words of the option that caused it.
+impl From<GenError> for UsageError {
+    fn from(e: GenError) -> UsageError {
+        match e {
+            GenError::Rate(_) => bound("--rate", "a number of records per second above zero"),
+            GenError::Instances(_) => bound(
+                "--instances",
+                format!("between 1 and {}", credtrail_generate::MAX_INSTANCES),
+            ),
+            GenError::Span { .. } => bound("--records", "few enough for --rate to end them by the year 9999"),
+            // Not an option: the generator's own default.
+            e @ GenError::Accounts(_) => UsageError::Value {
+                option: "generate",
+                reason: e.to_string(),
+            },
+        }
     }
 }
 
@@ -365,6 +381,13 @@ mod tests {
             let e = generate(&["generate", &format!("--rate={bad}")]).unwrap_err();
             assert!(e.starts_with("--rate must be"), "{bad}: {e}");
         }
+        for bad in ["0", "1000001"] {
+            let e = generate(&["generate", "--instances", bad]).unwrap_err();
+            assert_eq!(e, "--instances must be between 1 and 1000000", "{bad}");
+        }
+        let e = generate(&["generate", "--records", "100000000000", "--rate", "1e-9"]).unwrap_err();
+        assert!(e.starts_with("--records must be"), "{e}");
+        assert_eq!(generate(&["generate", "--instances", "1"]).unwrap().instances, 1);
     }
 
     #[test]
