@@ -16,5 +16,6 @@ mod pipelines;
 mod real_data;
 mod reliability;
 mod rules;
+mod self_contained;
 mod spec_cases;
 mod threads_equal_sequential;
