@@ -149,11 +149,9 @@ pub enum Command {
     /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
     #[command(after_help = EXIT_CODES)]
     Generate(GenerateArgs),
-    /// Print the man page (roff), generated from these options:
-    /// `credtrail man > /usr/local/share/man/man1/credtrail.1`.
+    /// Print the man page (roff), generated from these options (README.md, "Install").
     Man,
-    /// Print the completion script for SHELL, generated from these options (README.md, "Install"
-    /// says where each shell looks for it).
+    /// Print the completion script for SHELL, generated from these options (README.md, "Install").
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
