@@ -150,6 +150,13 @@ pub enum Command {
     /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
     #[command(after_help = EXIT_CODES)]
     Generate(GenerateArgs),
+    /// Print the man page (roff), generated from these options (README.md, "Install").
+    Man,
+    /// Print the completion script for SHELL, generated from these options (README.md, "Install").
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
