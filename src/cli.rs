@@ -80,7 +80,8 @@ pub struct Args {
     pub command: Option<Command>,
 
     /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
-    /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
+    /// One record per line, `{"Records":[…]}` log file bodies, EventBridge envelopes, or
+    /// `aws cloudtrail lookup-events` output (read oldest first).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 

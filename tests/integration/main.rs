@@ -2,6 +2,7 @@
 
 mod archive;
 mod common;
+mod delivery;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;
