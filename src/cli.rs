@@ -252,9 +252,10 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = crate::input::inputs(a.inputs)?;
+        let walked = crate::input::walked(a.inputs)?;
         Ok(Config {
-            inputs,
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             emit: match a.emit {
                 EmitArg::Alerts => Emit::Alerts,
                 EmitArg::All => Emit::All,
@@ -285,8 +286,10 @@ impl TryFrom<KeyArgs> for Config {
 
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
+        let walked = crate::input::walked(a.inputs)?;
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs)?,
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             max_line_bytes,
             ..Config::default()
         })

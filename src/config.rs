@@ -54,6 +54,8 @@ pub struct Config {
     pub aws_ip_ranges: Option<PathBuf>,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// CloudTrail digest files left out of the inputs (see [`crate::input::is_digest`]).
+    pub digests_skipped: u64,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -74,6 +76,7 @@ impl Default for Config {
             stop: None,
             aws_ip_ranges: None,
             progress: None,
+            digests_skipped: 0,
         }
     }
 }

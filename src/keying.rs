@@ -97,6 +97,7 @@ pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         malformed: ordered.tally.malformed,
         input_errors,
         output_closed,
+        digests_skipped: cfg.digests_skipped,
         ..Stats::default()
     })
 }

@@ -145,6 +145,7 @@ impl Ordered<Judging> {
             evicted: shard.evicted(),
             alert_table: judge.alert_rows(),
             output_closed,
+            ..Stats::default()
         }
     }
 
@@ -200,5 +201,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    Ok(ordered.stats(input_errors, false))
+    let stats = ordered.stats(input_errors, false);
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }

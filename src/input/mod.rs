@@ -10,7 +10,7 @@ mod walk;
 
 pub use pipe::widen_pipe;
 pub use sources::{Numbered, Sources};
-pub use walk::{WalkError, inputs};
+pub use walk::{WalkError, Walked, inputs, is_digest, walked};
 
 use crate::config::{Input, Progress};
 use readers::{Counted, Stoppable};

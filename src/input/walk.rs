@@ -15,24 +15,51 @@ pub struct WalkError {
 
 /// Paths as given; directories are walked and their files read in the time order their names give
 /// (`…_CloudTrail_REGION_20240301T1205Z_…`), merging regions and accounts, then by path. Names that
-/// start with `.` are left out, below the directory given.
+/// start with `.` are left out, below the directory given, and so are CloudTrail digest files.
 pub fn inputs(paths: Vec<PathBuf>) -> Result<Vec<Input>, WalkError> {
+    walked(paths).map(|w| w.inputs)
+}
+
+/// The inputs to read, and how many CloudTrail digest files were left out of them.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub inputs: Vec<Input>,
+    pub digests: u64,
+}
+
+/// [`inputs`], counting the digest files left out.
+pub fn walked(paths: Vec<PathBuf>) -> Result<Walked, WalkError> {
+    let mut w = Walked::default();
     if paths.is_empty() {
-        return Ok(vec![Input::Stdin]);
+        w.inputs.push(Input::Stdin);
+        return Ok(w);
     }
-    let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(Input::Stdin);
+            w.inputs.push(Input::Stdin);
         } else if p.is_dir() {
             let mut files = walk(&p)?;
+            let before = files.len();
+            files.retain(|f| !is_digest(f));
+            w.digests += (before - files.len()) as u64;
             files.sort_by(|a, b| (time_in_name(a), a).cmp(&(time_in_name(b), b)));
-            out.extend(files.into_iter().map(Input::Path));
+            w.inputs.extend(files.into_iter().map(Input::Path));
+        } else if is_digest(&p) {
+            w.digests += 1;
         } else {
-            out.push(Input::Path(p));
+            w.inputs.push(Input::Path(p));
         }
     }
-    Ok(out)
+    Ok(w)
+}
+
+/// A CloudTrail digest file, by its name: `ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_
+/// 20240301T120000Z[_backfill].json.gz`, delivered beside the logs under `CloudTrail-Digest/`. It
+/// holds the hashes of the log files of an hour for `validate-logs`, no records: read as a trail
+/// it would be one malformed line per file, every hour.
+pub fn is_digest(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("_CloudTrail-Digest_"))
 }
 
 /// Every file under `dir`, following links to directories. A loop of them is an error: the
@@ -130,6 +157,28 @@ mod tests {
                 "/linked/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz",
             ]
         );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Digest files beside the logs are left out by name and counted, anywhere in the tree and when
+    /// named on the command line; a log file whose trail is named `Digest` is not one.
+    #[test]
+    fn digest_files_are_left_out_and_counted() {
+        let root = tree("digest");
+        let digest_dir = root.join("acct/CloudTrail-Digest/us-east-1/2024/03/01");
+        std::fs::create_dir_all(&digest_dir).unwrap();
+        let log = root.join("acct/us-east-1/1_CloudTrail_us-east-1_20240301T1210Z_Digest.json.gz");
+        let digest = digest_dir.join("1_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T130000Z.json.gz");
+        let backfill =
+            digest_dir.join("1_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T140000Z_backfill.json.gz");
+        for f in [&log, &digest, &backfill] {
+            std::fs::write(f, b"").unwrap();
+        }
+        let w = walked(vec![root.clone()]).unwrap();
+        assert_eq!(w.inputs, [Input::Path(log.clone())]);
+        assert_eq!(w.digests, 2);
+        let w = walked(vec![digest, log.clone()]).unwrap();
+        assert_eq!((w.inputs, w.digests), (vec![Input::Path(log)], 1));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -128,3 +128,64 @@ fn a_bad_event_or_page_is_reported_and_the_rest_read() {
     assert!(got.stderr.contains("lookup-events output"), "{}", got.stderr);
     assert_eq!(got.stdout, [cut, b"\n"].concat());
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(bytes).unwrap();
+    z.finish().unwrap()
+}
+
+/// A synced S3 tree with a digest file beside each log folder: the digests are left out by name and
+/// counted in the summary, never read as a malformed line, and the log files' thief is caught.
+/// The digest's content follows AWS's documented sample (hand-made, shortened). (Mutation: with
+/// `is_digest` always false the summary says `1 malformed` and no digest count.)
+#[test]
+fn digest_files_in_a_synced_tree_are_skipped_and_counted() {
+    let root = std::env::temp_dir().join(format!("credtrail-digests-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let acct = root.join("AWSLogs/123456789012");
+    let logs = acct.join("CloudTrail/us-east-1/2024/03/01");
+    let digests = acct.join("CloudTrail-Digest/us-east-1/2024/03/01");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(&digests).unwrap();
+    let body = |recs: &[Value]| json!({"Records": recs}).to_string().into_bytes();
+    std::fs::write(
+        logs.join("123456789012_CloudTrail_us-east-1_20240301T0000Z_a1.json.gz"),
+        gzip(&body(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")])),
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("123456789012_CloudTrail_us-east-1_20240301T0005Z_b2.json.gz"),
+        gzip(&body(&[call("b", 6.0, "203.0.113.9")])),
+    )
+    .unwrap();
+    let digest = json!({
+        "awsAccountId": "123456789012",
+        "digestStartTime": "2024-03-01T00:00:00Z",
+        "digestEndTime": "2024-03-01T01:00:00Z",
+        "digestS3Bucket": "example-bucket",
+        "digestS3Object": "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2024/03/01/123456789012_CloudTrail-Digest_us-east-1_trail_us-east-1_20240301T010000Z.json.gz",
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "newestEventTime": "2024-03-01T00:06:00Z",
+        "oldestEventTime": "2024-03-01T00:00:00Z",
+        "previousDigestS3Bucket": null,
+        "previousDigestSignature": null,
+        "logFiles": []
+    });
+    std::fs::write(
+        digests.join("123456789012_CloudTrail-Digest_us-east-1_trail_us-east-1_20240301T010000Z.json.gz"),
+        gzip(digest.to_string().as_bytes()),
+    )
+    .unwrap();
+    let out = run_bin(&[root.to_str().unwrap()], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(alerts(&out.stdout), ["b"]);
+    assert!(
+        stderr.contains("3 records, 2 judged, 1 alerts, 0 malformed")
+            && stderr.contains("1 digest files skipped"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
