@@ -31,9 +31,12 @@ impl From<Exit> for std::process::ExitCode {
 /// [`Exit`] as `--help` lists it.
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  every input was read (alerts or not); also when the reader of stdout goes away early
+  0  every input was read (alerts or not); also when the reader of stdout goes away early, and
+     after SIGTERM or SIGINT: reading stops, the whole lines read are finished, written and saved
+     (--state), the line being read is left unread (a consumer restarting reads it whole)
   1  an input could not be opened or read to the end, or stdout failed
-  2  usage error (bad option or value)";
+  2  usage error (bad option or value)
+  130, 143  a second SIGINT or SIGTERM: exits at once, saying so, writing and saving nothing more";
 
 /// A command line that names no run: said before any input is read.
 #[derive(Debug, thiserror::Error)]

@@ -11,5 +11,6 @@ mod pipelines;
 mod real_data;
 mod reliability;
 mod rules;
+mod signals;
 mod spec_cases;
 mod threads_equal_sequential;
