@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod event_time;
+pub mod limits;
 pub mod lookup_events;
 pub mod record;
 pub mod session_key;
