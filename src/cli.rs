@@ -128,6 +128,12 @@ pub struct Args {
     #[arg(long)]
     pub infer_sessions: bool,
 
+    /// The input is `credtrail key`'s output (one Kafka partition's consumer): apply the
+    /// allocation and interface resolutions it forwards in `credtrail_key`, so that N partition
+    /// consumers resolve address changes as one process would. Without it the field is ignored.
+    #[arg(long)]
+    pub keyed: bool,
+
     /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
     /// through an endpoint of any other account alerts, whatever its address.
     #[arg(long, value_name = "ACCOUNT,...", value_delimiter = ',')]
@@ -277,6 +283,7 @@ impl TryFrom<Args> for Config {
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
             state_reset: a.state_reset,
+            keyed: a.keyed,
             checkpoint_interval,
             max_line_bytes,
             ..Config::default()

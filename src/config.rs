@@ -59,6 +59,8 @@ pub struct Config {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// CloudTrail digest files left out of the inputs (see [`crate::input::is_digest`]).
     pub digests_skipped: u64,
+    /// `--keyed`: trust the resolutions `credtrail key` forwards (see [`crate::keying`]).
+    pub keyed: bool,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -80,6 +82,7 @@ impl Default for Config {
             aws_ip_ranges: None,
             progress: None,
             digests_skipped: 0,
+            keyed: false,
         }
     }
 }

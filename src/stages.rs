@@ -97,7 +97,8 @@ impl Ordered<Judging> {
         if notable_only {
             shard.notable_only();
         }
-        let resolver = Resolver::import(&snapshot);
+        let mut resolver = Resolver::import(&snapshot);
+        resolver.trust_forwarded = cfg.keyed;
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }

@@ -11,6 +11,7 @@ mod hardening_identities;
 mod hardening_inputs;
 mod hardening_records;
 mod hardening_state;
+mod keyed;
 mod malformed;
 mod pipelines;
 mod real_data;
