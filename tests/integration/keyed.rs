@@ -41,7 +41,7 @@ fn ec2(id: &str, m: f64, name: &str, request: Value, response: Value) -> Value {
 ///   interface gets a named address.
 ///
 /// The thieves call from 198.51.100.66 after each move.
-fn trail() -> Vec<Value> {
+pub fn trail() -> Vec<Value> {
     let (a, b1, b2) = ("i-00000000000000a1", "i-00000000000000b1", "i-00000000000000b2");
     vec![
         issue("ar-a", 0.0, a),
