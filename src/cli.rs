@@ -3,9 +3,9 @@
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
-use crate::generator::GenConfig;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
+use credtrail_generate::{GenConfig, GenError};
 use std::path::PathBuf;
 
 /// How a run ends, as its exit status.
@@ -30,9 +30,12 @@ impl From<Exit> for std::process::ExitCode {
 /// [`Exit`] as `--help` lists it.
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  every input was read (alerts or not); also when the reader of stdout goes away early
+  0  every input was read (alerts or not); also when the reader of stdout goes away early, and
+     after SIGTERM or SIGINT: reading stops, the whole lines read are finished, written and saved
+     (--state), the line being read is left unread (a consumer restarting reads it whole)
   1  an input could not be opened or read to the end, or stdout failed
-  2  usage error (bad option or value)";
+  2  usage error (bad option or value)
+  130, 143  a second SIGINT or SIGTERM: exits at once, saying so, writing and saving nothing more";
 
 /// A command line that names no run: said before any input is read.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +89,8 @@ pub struct Args {
     pub command: Option<Command>,
 
     /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
-    /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
+    /// One record per line, `{"Records":[…]}` log file bodies, EventBridge envelopes, or
+    /// `aws cloudtrail lookup-events` output (read oldest first).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -138,6 +142,12 @@ pub struct Args {
     #[arg(long)]
     pub infer_sessions: bool,
 
+    /// The input is `credtrail key`'s output (one Kafka partition's consumer): apply the
+    /// allocation and interface resolutions it forwards in `credtrail_key`, so that N partition
+    /// consumers resolve address changes as one process would. Without it the field is ignored.
+    #[arg(long)]
+    pub keyed: bool,
+
     /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
     /// through an endpoint of any other account alerts, whatever its address.
     #[arg(long, value_name = "ACCOUNT,...", value_delimiter = ',')]
@@ -163,6 +173,13 @@ pub enum Command {
     /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
     #[command(after_help = EXIT_CODES)]
     Generate(GenerateArgs),
+    /// Print the man page (roff), generated from these options (README.md, "Install").
+    Man,
+    /// Print the completion script for SHELL, generated from these options (README.md, "Install").
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -267,9 +284,10 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = crate::input::inputs(a.inputs);
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs,
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             emit: match a.emit {
                 EmitArg::Alerts => Emit::Alerts,
                 EmitArg::All => Emit::All,
@@ -292,6 +310,7 @@ impl TryFrom<Args> for Config {
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
             state_reset: a.state_reset,
+            keyed: a.keyed,
             checkpoint_interval,
             max_line_bytes,
             ..Config::default()
@@ -304,8 +323,10 @@ impl TryFrom<KeyArgs> for Config {
 
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs),
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             max_line_bytes,
             ..Config::default()
         })
@@ -316,19 +337,35 @@ impl TryFrom<GenerateArgs> for GenConfig {
     type Error = UsageError;
 
     fn try_from(a: GenerateArgs) -> Result<GenConfig, UsageError> {
-        // Record `i` is at `start + floor(i / rate)`: a rate of zero (or less, or not a number)
-        // puts every record at one absurd time.
-        if !(a.rate.is_finite() && a.rate > 0.0) {
-            return Err(bound("--rate", "a number of records per second above zero"));
-        }
-        Ok(GenConfig {
+        let config = GenConfig {
             seed: a.seed,
             records: a.records,
-            instances: a.instances.max(1),
+            instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
             ..GenConfig::default()
-        })
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The generator's refusal, in the words of the option that caused it.
+impl From<GenError> for UsageError {
+    fn from(e: GenError) -> UsageError {
+        match e {
+            GenError::Rate(_) => bound("--rate", "a number of records per second above zero"),
+            GenError::Instances(_) => bound(
+                "--instances",
+                format!("between 1 and {}", credtrail_generate::MAX_INSTANCES),
+            ),
+            GenError::Span { .. } => bound("--records", "few enough for --rate to end them by the year 9999"),
+            // Not an option: the generator's own default.
+            e @ GenError::Accounts(_) => UsageError::Value {
+                option: "generate",
+                reason: e.to_string(),
+            },
+        }
     }
 }
 
@@ -382,6 +419,13 @@ mod tests {
             let e = generate(&["generate", &format!("--rate={bad}")]).unwrap_err();
             assert!(e.starts_with("--rate must be"), "{bad}: {e}");
         }
+        for bad in ["0", "1000001"] {
+            let e = generate(&["generate", "--instances", bad]).unwrap_err();
+            assert_eq!(e, "--instances must be between 1 and 1000000", "{bad}");
+        }
+        let e = generate(&["generate", "--records", "100000000000", "--rate", "1e-9"]).unwrap_err();
+        assert!(e.starts_with("--records must be"), "{e}");
+        assert_eq!(generate(&["generate", "--instances", "1"]).unwrap().instances, 1);
     }
 
     #[test]

@@ -6,20 +6,23 @@
 use crate::common::*;
 use std::fs;
 
+/// clap wraps help to the terminal, and reads its width from `COLUMNS` first: pinned, so that the
+/// golden files do not depend on the shell that runs the tests.
+const COLUMNS: &str = "100";
+
 #[test]
 fn golden_command_lines() {
     trycmd::TestCases::new()
+        .env("COLUMNS", COLUMNS)
         .register_bin(
             "credtrail",
             std::path::PathBuf::from(env!("CARGO_BIN_EXE_credtrail")),
         )
-        // --help wraps to the terminal: the golden files are at the 100 columns of none.
-        .env("COLUMNS", "100")
         .case("tests/cli/*.toml");
 }
 
 fn stdout_of(args: &[&str]) -> String {
-    let out = bin().args(args).output().unwrap();
+    let out = bin().args(args).env("COLUMNS", COLUMNS).output().unwrap();
     assert!(out.status.success(), "credtrail {args:?}");
     String::from_utf8(out.stdout).unwrap()
 }
@@ -31,22 +34,34 @@ struct Opt {
     default: Option<String>,
 }
 
-/// The options of `credtrail --help`, in order, without `--help` and `--version`.
+/// The options of `credtrail --help`, in order, without `--help` and `--version`. An option's
+/// description is read as one text, so that a `[default: …]` wrapped over two lines is found.
 fn help_options(help: &str) -> Vec<Opt> {
-    let mut out: Vec<Opt> = Vec::new();
+    let mut options: Vec<(String, String)> = Vec::new();
     for line in help.lines() {
-        let t = line.trim_start();
         if line.starts_with("      --") {
-            out.push(Opt {
-                spec: t.to_string(),
-                default: None,
-            });
-        } else if let (Some(last), Some(i)) = (out.last_mut(), t.find("[default: ")) {
-            let rest = &t[i + "[default: ".len()..];
-            last.default = Some(rest[..rest.find(']').unwrap()].to_string());
+            options.push((line.trim().to_string(), String::new()));
+        } else if line.is_empty() {
+            // Between the paragraphs of one description.
+        } else if line.starts_with("  -") || !line.starts_with(' ') {
+            // `-h, --help`, or the next heading: the options above are complete.
+            options.push((String::new(), String::new()));
+        } else if let Some((_, text)) = options.last_mut() {
+            text.push(' ');
+            text.push_str(line.trim());
         }
     }
-    out
+    options
+        .into_iter()
+        .filter(|(spec, _)| !spec.is_empty())
+        .map(|(spec, text)| {
+            let default = text.find("[default: ").map(|i| {
+                let rest = &text[i + "[default: ".len()..];
+                rest[..rest.find(']').unwrap()].to_string()
+            });
+            Opt { spec, default }
+        })
+        .collect()
 }
 
 /// The options of README.md's block: the `--name <VALUE>` that starts each line, and the `[X]`
@@ -114,12 +129,12 @@ fn the_readme_options_block_matches_help() {
         .skip_while(|l| *l != "Commands:")
         .skip(1)
         .take_while(|l| !l.is_empty())
-        // A command's line is indented by two; its wrapped description, further.
+        // A command's name is indented by two; its wrapped description by more.
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .collect();
-    assert_eq!(commands, ["key", "generate"]);
+    assert_eq!(commands, ["key", "generate", "man", "completions"]);
     for c in commands {
         let u = usage(&[c, "--help"]);
         assert!(
@@ -138,10 +153,10 @@ fn the_readme_options_block_matches_help() {
     }
 }
 
-/// A directory that cannot be walked is named in its turn, the rest read, and the run exits 1
-/// with its summary (an input could not be read), not 2 (a usage error that read nothing).
-/// A loop of links makes one even for root; a directory without read permission makes one for
-/// everyone else (root reads it anyway, so that half is only checked where it applies).
+/// A directory that cannot be walked is an input error of its own: the message names it and why,
+/// the rest is read, the summary printed, and the exit status is 1 (not a usage error). A loop of
+/// links makes one even for root; a directory without read permission makes one for everyone else
+/// (root reads it anyway, so that half is only checked where it applies).
 #[test]
 fn an_unreadable_directory() {
     let tmp = tempfile::tempdir().unwrap();
