@@ -93,7 +93,12 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        let mut shard = Shard::new(cfg.detector.clone());
+        // The ranges loaded once for the annotations are the detector's evidence too.
+        let detector = crate::detect::DetectorConfig {
+            ranges: annotator.ranges.clone(),
+            ..cfg.detector.clone()
+        };
+        let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
         }

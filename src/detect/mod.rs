@@ -7,6 +7,10 @@
 //! 3. Exceptions: AWS services calling on the session's behalf; a VPC endpoint's private address,
 //!    which has a slot of its own; an address newly attached to the instance; a stop/start.
 //!
+//! Beyond the blog, what a real estate needs ([`ties`]): addresses the trail ties to the instance,
+//! a NAT gateway's several addresses, the other address family, and evidence against a first call
+//! from outside AWS.
+//!
 //! The state is split in two so that it can be spread over threads without changing a verdict:
 //! [`Resolver`] holds what must be seen in input order across all instances (which allocation id
 //! is which address, which interface belongs to which instance, the event-time watermark) and
@@ -14,17 +18,21 @@
 //! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
 
 pub mod dense;
+mod egress;
 pub mod events;
 pub mod peers;
 mod resolver;
 mod rows;
 pub mod state;
 mod table;
+mod ties;
 
 pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
 
+use crate::output::ip_ranges::AwsRanges;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::{HOUR, Millis};
 use crate::parse::record::CallContext;
 use crate::parse::session_key::SessionKey;
@@ -35,6 +43,7 @@ use smallvec::SmallVec;
 use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
+use ties::{Accepted, Evidence};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -57,8 +66,12 @@ pub struct DetectorConfig {
     /// Track instance sessions from their first call (`ec2RoleDelivery` set) when their AssumeRole
     /// was never seen. Off by default: the blog's method judges only sessions it saw issued.
     pub infer_sessions: bool,
-    /// Accounts whose VPC endpoints an instance may use besides its own.
+    /// Accounts whose VPC endpoints an instance may use besides its own and the trail's.
     pub trusted_accounts: Arc<Vec<CompactString>>,
+    /// `--aws-ip-ranges`, as evidence of which addresses are AWS's (rules 14 and 17).
+    pub ranges: Option<Arc<AwsRanges>>,
+    /// `--trusted-networks`: declared egress of the estate outside AWS (17).
+    pub trusted_networks: Arc<Vec<Net>>,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -73,6 +86,8 @@ impl Default for DetectorConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             infer_sessions: false,
             trusted_accounts: Arc::default(),
+            ranges: None,
+            trusted_networks: Arc::default(),
         }
     }
 }
@@ -125,8 +140,44 @@ pub struct Verdict {
     pub inferred: bool,
     /// The alert is for a call through a VPC endpoint of this other, untrusted account.
     pub foreign_endpoint: Option<CompactString>,
+    /// Why a rule beyond the lock decided (rules 14 to 17).
+    pub why: Option<Why>,
+    /// A call from the lock of a session for which another address alerted (17).
+    pub contested: bool,
     pub time: Millis,
     pub context: CallContext,
+}
+
+/// The evidence a verdict rests on when a rule beyond the lock decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// `ip_added`: the trail ties the address to the instance (14).
+    Tied,
+    /// `ip_added`: another public address of the NAT gateway of a locked address (15).
+    SameGateway,
+    /// `ip_added`: the other address family inside AWS's EC2 ranges of the lock's region (14).
+    OtherFamily,
+    /// `compromise`: a first call from outside AWS and outside `--trusted-networks` (17).
+    OutsideAws,
+    /// `compromise`: a private address the trail does not tie to the instance, while it ties
+    /// others (14).
+    UntiedPrivate,
+    /// `ip_added`: the trail ties the address to the instance, and the locked address, which it
+    /// does not, moved out of the lock (17).
+    LockMoved(IpAddr),
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Tied => "tied",
+            Why::SameGateway => "nat_gateway",
+            Why::OtherFamily => "other_family",
+            Why::OutsideAws => "outside_aws",
+            Why::UntiedPrivate => "untied_private",
+            Why::LockMoved(_) => "lock_moved",
+        }
+    }
 }
 
 /// An alert, or a first lock or an added address, which the writer tells same-account peers
@@ -152,6 +203,7 @@ impl Table {
                 source_text,
                 via_endpoint,
                 context,
+                egress,
             } => {
                 let call = Call {
                     session,
@@ -159,8 +211,13 @@ impl Table {
                     source,
                     source_text,
                     via_endpoint,
+                    egress,
                 };
                 self.call(call, context, wm)
+            }
+            Step::Tie { instance, nets } => {
+                self.ties.add(instance, nets);
+                None
             }
             Step::Change {
                 instance,
@@ -201,6 +258,7 @@ impl Table {
                 row.locks.clear();
                 row.pending.clear();
                 row.inferred = false;
+                row.contested = false;
             }
             None => {
                 let ident = intern(
@@ -218,6 +276,7 @@ impl Table {
                     locks: Locks::None,
                     pending: PendingList::default(),
                     inferred: false,
+                    contested: false,
                 });
                 self.added_row(wm);
             }
@@ -242,6 +301,12 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        let evidence = Evidence {
+            tied: self.ties.of(&c.session.instance),
+            egress: c.egress.as_deref(),
+            ranges: self.cfg.ranges.as_deref(),
+            trusted: &self.cfg.trusted_networks,
+        };
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context
@@ -255,13 +320,17 @@ impl Table {
                     slot: Slot::Private,
                     first_lock: false,
                     change: None,
+                    why: None,
                 };
                 let mut v = verdict(outcome, c, row);
                 v.foreign_endpoint = foreign_endpoint;
                 v
             }
             None => {
-                let j = address_outcome(row, &c, self.cfg.change_window)?;
+                let j = address_outcome(row, &c, self.cfg.change_window, &evidence)?;
+                if j.kind == VerdictKind::Compromise {
+                    row.contested = true;
+                }
                 if self.notable_only && !notable(j.kind, j.first_lock) {
                     self.quiet += 1;
                     return None;
@@ -312,10 +381,12 @@ impl Table {
         }
     }
 
-    /// (7) A stop or start: the instance comes back with a new address, so both slots are emptied.
+    /// (7, 16) A stop or start, by anyone or by EC2 itself (a Spot interruption): the instance
+    /// comes back with a new address, so both slots are emptied.
     fn restart(&mut self, instance: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
         for row in self.rows_of(instance, account, time, wm) {
             row.locks.clear();
+            row.contested = false;
         }
     }
 }
@@ -327,16 +398,18 @@ struct Outcome {
     slot: Slot,
     first_lock: bool,
     change: Option<(Millis, bool)>,
+    why: Option<Why>,
 }
 
 /// Judges a call's address against its live row, and updates the row's locks and pending
 /// changes.
-fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
+fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
     let plain = |kind, slot| Outcome {
         kind,
         slot,
         first_lock: false,
         change: None,
+        why: None,
     };
     let ip = match &c.source {
         Source::Ip(ip) => *ip,
@@ -352,16 +425,67 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
         return Some(plain(VerdictKind::Locked, slot));
     }
+    let alert = |why| {
+        Some(Outcome {
+            why,
+            ..plain(VerdictKind::Compromise, slot)
+        })
+    };
     if !row.locks.iter().any(|l| l.slot == slot) {
+        // (14) The trail names the instance's private addresses: the endpoint slot takes only
+        // those, instead of whoever uses the endpoint first.
+        if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+            return alert(Some(Why::UntiedPrivate));
+        }
+        // (17) An EC2 instance does not call from outside AWS, unless through a declared network.
+        if slot == Slot::Public && ev.outside(ip) {
+            return alert(Some(Why::OutsideAws));
+        }
+        let origin = if ev.tied(ip) {
+            LockOrigin::Tied
+        } else {
+            LockOrigin::FirstUse
+        };
         row.locks.push(Lock {
             ip,
             slot,
             since: time,
-            origin: LockOrigin::FirstUse,
+            origin,
         });
         return Some(Outcome {
             first_lock: true,
             ..plain(VerdictKind::Locked, slot)
+        });
+    }
+    if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+        return alert(Some(Why::UntiedPrivate));
+    }
+    if let Some(a) = ev.accepts(ip, slot, &row.locks) {
+        let (origin, mut why) = match a {
+            Accepted::Tied => (LockOrigin::Tied, Why::Tied),
+            Accepted::SameGateway => (LockOrigin::SameGateway, Why::SameGateway),
+            Accepted::OtherFamily => (LockOrigin::OtherFamily, Why::OtherFamily),
+        };
+        // (17) The thief who called first: the trail ties this address to the instance, and the
+        // first lock of its family is neither tied nor one of the instance's other egresses, so
+        // that lock is the thief's. It leaves the lock, and its later calls alert.
+        if a == Accepted::Tied
+            && let Some(i) = row.locks.iter().position(|l| {
+                l.slot == slot
+                    && l.origin == LockOrigin::FirstUse
+                    && l.ip.is_ipv6() == ip.is_ipv6()
+                    && !ev.tied(l.ip)
+                    && !ev.trusted_network(l.ip)
+                    && ev.egress.is_none_or(|g| !g.contains(&l.ip))
+            })
+        {
+            let thief = row.locks.remove(i);
+            why = Why::LockMoved(thief.ip);
+        }
+        add_lock(row, ip, slot, time, origin);
+        return Some(Outcome {
+            why: Some(why),
+            ..plain(VerdictKind::IpAdded, slot)
         });
     }
     // A change that named this address wins; otherwise the open window that closes first.
@@ -375,14 +499,21 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
             .map(|(i, _)| i)
     };
     let Some(used) = named.or_else(unnamed) else {
-        return Some(plain(VerdictKind::Compromise, slot));
+        return alert(None);
     };
     let change = row.pending.remove(used);
+    add_lock(row, ip, slot, time, LockOrigin::AddressChange);
+    Some(Outcome {
+        change: Some((change.at, change.ip.is_some())),
+        ..plain(VerdictKind::IpAdded, slot)
+    })
+}
+
+/// An accepted address joins the lock; past [`MAX_LOCKS`] the oldest accepted one is forgotten
+/// (a first lock stays).
+fn add_lock(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, origin: LockOrigin) {
     if row.locks.len() >= MAX_LOCKS
-        && let Some(oldest) = row
-            .locks
-            .iter()
-            .position(|l| l.origin == LockOrigin::AddressChange)
+        && let Some(oldest) = row.locks.iter().position(|l| l.origin != LockOrigin::FirstUse)
     {
         row.locks.remove(oldest);
     }
@@ -390,12 +521,8 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
         ip,
         slot,
         since: time,
-        origin: LockOrigin::AddressChange,
+        origin,
     });
-    Some(Outcome {
-        change: Some((change.at, change.ip.is_some())),
-        ..plain(VerdictKind::IpAdded, slot)
-    })
 }
 
 struct Call {
@@ -404,6 +531,7 @@ struct Call {
     source: Source,
     source_text: CompactString,
     via_endpoint: bool,
+    egress: Option<Arc<[IpAddr]>>,
 }
 
 fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
@@ -422,6 +550,8 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,
+        why: o.why,
+        contested: row.contested && o.kind == VerdictKind::Locked,
         time: 0,
         context: CallContext::default(),
     }

@@ -194,6 +194,8 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            why: None,
+            contested: false,
             time,
             context: CallContext::default(),
         }

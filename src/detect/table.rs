@@ -108,6 +108,8 @@ pub(super) struct Table {
     pub(super) notable_only: bool,
     /// Calls judged without a verdict, under `notable_only`.
     pub(super) quiet: u64,
+    /// Addresses the trail tied to this partition's instances.
+    pub(super) ties: super::ties::Ties,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -128,6 +130,7 @@ impl Table {
             evicted: 0,
             notable_only: false,
             quiet: 0,
+            ties: Default::default(),
         }
     }
 

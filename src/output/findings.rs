@@ -71,7 +71,7 @@
 //!   `slot`, `locked_ips` [{ip, slot, since (ms), origin}], `calls_not_listed`,
 //!   `session_row_expires` (ms), `close_reason`, `peer_note`.
 
-use crate::detect::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::detect::{LATE_GRACE, Lock, Slot, Verdict, VerdictKind};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, MINUTE, Millis};
 use crate::parse::session_key::SessionKey;
@@ -565,10 +565,7 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
                         "ip": l.ip.to_string(),
                         "slot": slot_name(l.slot),
                         "since": l.since,
-                        "origin": match l.origin {
-                            LockOrigin::FirstUse => "first_use",
-                            LockOrigin::AddressChange => "address_change",
-                        },
+                        "origin": l.origin.as_str(),
                     })
                 })
                 .collect(),
@@ -933,7 +930,7 @@ mod tests {
             ip: ip.parse().unwrap(),
             slot: Slot::Public,
             since,
-            origin: LockOrigin::FirstUse,
+            origin: crate::detect::LockOrigin::FirstUse,
         }
     }
 
@@ -950,6 +947,8 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            why: None,
+            contested: false,
             time: 0,
             context: Default::default(),
         }
@@ -1680,6 +1679,7 @@ mod tests {
                         source_text: (*ip).into(),
                         via_endpoint: false,
                         context: Default::default(),
+                        egress: None,
                     },
                     watermark: time,
                 })

@@ -2,6 +2,7 @@
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
 use crate::detect::events::{self, Event};
+use crate::parse::addresses::{self, NatAddress, Net};
 use crate::parse::event_time::{self, Millis};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
@@ -51,6 +52,34 @@ pub enum Fact {
         interface: CompactString,
         instance: CompactString,
     },
+    /// RunInstances, CreateNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses: these
+    /// addresses (and prefixes) are the instance's, or the interface's.
+    Tie { target: ChangeTarget, nets: Vec<Net> },
+    /// CreateNatGateway, AssociateNatGatewayAddress: these addresses joined the NAT gateway;
+    /// DisassociateNatGatewayAddress: the ones named by these ids (association or allocation)
+    /// left it.
+    NatGateway {
+        gateway: CompactString,
+        joined: Vec<NatAddress>,
+        left: Vec<CompactString>,
+    },
+    /// AssociateAddress's answer: the association id, for a later DisassociateAddress.
+    Association {
+        association_id: Option<CompactString>,
+        target: ChangeTarget,
+        address: ChangeAddress,
+    },
+    /// DisassociateAddress: the instance gets a new public address, automatically assigned.
+    Disassociation {
+        association_id: Option<CompactString>,
+        public_ip: Option<IpAddr>,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+    /// A `recipientAccountId` of the trail: an account of the organisation. Written only when it
+    /// differs from the previous record's in the block, which is enough for the set of accounts
+    /// seen to be the same, at every record, for any block cuts.
+    Account(CompactString),
 }
 
 /// What else a call says, for the evasion checks and for findings.
@@ -126,6 +155,8 @@ pub struct Parser {
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
+    /// The `recipientAccountId` of the previous record read since [`Parser::new_block`].
+    last_account: CompactString,
 }
 
 impl Default for Parser {
@@ -134,11 +165,17 @@ impl Default for Parser {
             scratch: Vec::new(),
             buffers: Buffers::new(64 * 1024),
             tape: Some(Tape::null()),
+            last_account: CompactString::default(),
         }
     }
 }
 
 impl Parser {
+    /// A block starts: its first record's account is written whatever the last block's was.
+    pub fn new_block(&mut self) {
+        self.last_account = CompactString::default();
+    }
+
     /// Parses one JSON value and appends what it says to `facts`.
     pub fn read(&mut self, bytes: &[u8], facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
         self.scratch.clear();
@@ -149,6 +186,7 @@ impl Parser {
             &mut self.tape,
             &mut self.scratch,
             bytes.len(),
+            &mut self.last_account,
             facts,
         )
     }
@@ -164,7 +202,14 @@ impl Parser {
         facts: &mut Vec<Fact>,
     ) -> Result<Shape, Malformed> {
         debug_assert!(memchr::memchr(b'\\', &buf[..len]).is_none());
-        parse_padded(&mut self.buffers, &mut self.tape, buf, len, facts)
+        parse_padded(
+            &mut self.buffers,
+            &mut self.tape,
+            buf,
+            len,
+            &mut self.last_account,
+            facts,
+        )
     }
 }
 
@@ -173,18 +218,23 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
+    last_account: &mut CompactString,
     facts: &mut Vec<Fact>,
 ) -> Result<Shape, Malformed> {
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), facts),
+        Ok(()) => classify(tape.as_value(), last_account, facts),
         Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
     };
     *slot = Some(tape.reset());
     result
 }
 
-fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+fn classify(
+    root: Value<'_, '_>,
+    last_account: &mut CompactString,
+    facts: &mut Vec<Fact>,
+) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -227,10 +277,10 @@ fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malform
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, facts)?;
+        read_record(&detail, last_account, facts)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, facts)?;
+    read_record(&obj, last_account, facts)?;
     Ok(Shape::Record)
 }
 
@@ -254,6 +304,8 @@ struct Top<'t, 'i> {
     endpoint_account: Option<&'i str>,
     region: Option<&'i str>,
     role_delivery: bool,
+    /// `serviceEventDetails` of an `AwsServiceEvent` (BidEvictedEvent names its instances there).
+    service_event: Option<Value<'t, 'i>>,
 }
 
 fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
@@ -332,6 +384,7 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                 top.endpoint_account = opt_str(k, v)?;
             }
             "awsRegion" => top.region = opt_str(k, v)?,
+            "serviceEventDetails" => top.service_event = Some(v),
             "userIdentity" => {
                 once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
@@ -390,7 +443,11 @@ impl Top<'_, '_> {
     }
 }
 
-fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+fn read_record(
+    obj: &Object<'_, '_>,
+    last_account: &mut CompactString,
+    facts: &mut Vec<Fact>,
+) -> Result<(), Malformed> {
     let top = read_top(obj)?;
     let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
         return Err(Malformed(
@@ -401,6 +458,14 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
     let result = read_facts(&top, source, name, facts);
     if result.is_err() {
         facts.truncate(start);
+        return result;
+    }
+    // Only a record that was read counts its account: one that failed gives no facts at all.
+    if let Some(a) = non_empty(top.recipient_account)
+        && a != last_account.as_str()
+    {
+        *last_account = a.into();
+        facts.insert(start, Fact::Account(a.into()));
     }
     result
 }
@@ -435,6 +500,9 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
         Some(Event::Restart) => read_restart(top, facts),
         Some(Event::Allocation) => read_allocation(top, facts),
         Some(Event::Launch) => read_launch(top, facts),
+        Some(Event::InterfaceCreated) => read_interface_created(top, facts),
+        Some(Event::NatGateway) => read_nat_gateway(top, facts),
+        Some(Event::Disassociation) => read_disassociation(top, facts),
         None => Ok(()),
     }
 }
@@ -487,11 +555,111 @@ fn read_address_change(
     } else {
         ChangeAddress::Unnamed
     };
+    let time = top.time()?;
+    if !may_name_address && let Some(resp) = &top.response {
+        // AssignPrivateIpAddresses / AssignIpv6Addresses: the answer lists what was assigned.
+        let mut nets = Vec::new();
+        addresses::nets_in(resp, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: target.clone(),
+                nets,
+            });
+        }
+    }
+    if may_name_address {
+        let association_id = top
+            .response
+            .as_ref()
+            .and_then(|r| addresses::find_str(r, "associationId"))
+            .map(CompactString::from);
+        facts.push(Fact::Association {
+            association_id,
+            target: target.clone(),
+            address: address.clone(),
+        });
+    }
     facts.push(Fact::AddressChange {
         target,
         account: top.account(),
-        time: top.time()?,
+        time,
         address,
+    });
+    Ok(())
+}
+
+fn read_interface_created(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(resp) = &top.response else {
+        return Ok(());
+    };
+    let Some(interface) = addresses::find_str(resp, "networkInterfaceId") else {
+        return Ok(());
+    };
+    let mut nets = Vec::new();
+    addresses::nets_in(resp, &mut nets);
+    if !nets.is_empty() {
+        facts.push(Fact::Tie {
+            target: ChangeTarget::Interface(interface.into()),
+            nets,
+        });
+    }
+    Ok(())
+}
+
+fn read_nat_gateway(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let parts = || top.request.iter().chain(top.response.iter());
+    let Some(gateway) = parts().find_map(|p| addresses::find_str(p, "natGatewayId")) else {
+        return Ok(());
+    };
+    let mut joined = Vec::new();
+    let mut left = Vec::new();
+    if top.event_name == Some("DisassociateNatGatewayAddress") {
+        let mut ids = Vec::new();
+        for p in parts() {
+            addresses::ids_in(p, "eipassoc-", &mut ids);
+            addresses::ids_in(p, "eipalloc-", &mut ids);
+        }
+        left = ids.into_iter().map(CompactString::from).collect();
+    } else {
+        // The answer lists each address with what is known of it; a request's bare allocation
+        // ids count when the answer has no list.
+        if let Some(r) = &top.response {
+            addresses::nat_addresses(r, &mut joined);
+        }
+        if joined.is_empty() {
+            let mut ids = Vec::new();
+            for p in parts() {
+                addresses::ids_in(p, "eipalloc-", &mut ids);
+            }
+            joined = ids
+                .into_iter()
+                .map(|id| NatAddress {
+                    allocation_id: Some(id.into()),
+                    ip: None,
+                    association_id: None,
+                })
+                .collect();
+        }
+    }
+    facts.push(Fact::NatGateway {
+        gateway: gateway.into(),
+        joined,
+        left,
+    });
+    Ok(())
+}
+
+fn read_disassociation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let association_id = top.request_str("associationId")?.map(CompactString::from);
+    let public_ip = top.request_str("publicIp")?.and_then(|p| p.parse().ok());
+    if association_id.is_none() && public_ip.is_none() {
+        return Ok(());
+    }
+    facts.push(Fact::Disassociation {
+        association_id,
+        public_ip,
+        account: top.account(),
+        time: top.time()?,
     });
     Ok(())
 }
@@ -499,7 +667,28 @@ fn read_address_change(
 fn read_restart(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let time = top.time()?;
     let account = top.account();
-    for instance in instances_set(top.request.as_ref())? {
+    let mut ids = instances_set(top.request.as_ref())?;
+    // A stop or start EC2 makes itself (a Spot interruption's stop or hibernation, its restart)
+    // may name the instances only in its answer; BidEvictedEvent names them in
+    // `serviceEventDetails.instanceIdSet`.
+    if ids.is_empty() {
+        ids = instances_set(top.response.as_ref())?;
+    }
+    if let Some(set) = top
+        .service_event
+        .and_then(|d| d.as_object())
+        .and_then(|d| d.get("instanceIdSet"))
+        .and_then(|s| s.as_array())
+    {
+        for v in set.iter() {
+            if let Some(id) = non_empty(v.into_string())
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+    }
+    for instance in ids {
         facts.push(Fact::Restart {
             instance: instance.into(),
             account: account.clone(),
@@ -547,6 +736,16 @@ fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed
                     instance: instance.into(),
                 });
             }
+        }
+        // The launch's answer names the instance's addresses: private ones, IPv6 ones, and a
+        // public one when it is already known.
+        let mut nets = Vec::new();
+        addresses::nets_in(&item, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: ChangeTarget::Instance(instance.into()),
+                nets,
+            });
         }
     }
     Ok(())
