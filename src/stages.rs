@@ -106,6 +106,7 @@ impl Ordered<Judging> {
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
+        shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         Ordered {
             tally: Tally::new(
@@ -156,9 +157,7 @@ impl Ordered<Judging> {
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
         match &cfg.state {
-            Some(path) => {
-                state::save_snapshot(path, state::snapshot(&self.resolver, self.stages.shard.export()))
-            }
+            Some(path) => state::save_snapshot(path, state::snapshot(&self.resolver, &self.stages.shard)),
             None => Ok(()),
         }
     }

@@ -16,7 +16,7 @@ const MAX_ADDRESSES: usize = 64;
 /// One gateway's addresses, and the association or allocation id each came with.
 #[derive(Default)]
 struct Gateway {
-    addresses: Vec<(IpAddr, Option<CompactString>, Option<CompactString>)>,
+    addresses: Vec<super::state::GatewayAddress>,
     /// The addresses alone, shared with every call from one of them.
     shared: Arc<[IpAddr]>,
 }
@@ -28,6 +28,27 @@ pub struct Egress {
 }
 
 impl Egress {
+    /// Every gateway and its addresses, sorted by gateway id, for a state file.
+    pub fn export(&self) -> Vec<(CompactString, Vec<super::state::GatewayAddress>)> {
+        let mut out: Vec<_> = self
+            .gateways
+            .iter()
+            .map(|(id, g)| (id.clone(), g.addresses.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub fn import(saved: &[(CompactString, Vec<super::state::GatewayAddress>)]) -> Egress {
+        let mut e = Egress::default();
+        for (id, addresses) in saved {
+            for (ip, alloc, assoc) in addresses {
+                e.join(id, *ip, alloc.clone(), assoc.clone());
+            }
+        }
+        e
+    }
+
     /// The addresses of the gateway `ip` belongs to, when it belongs to one with others.
     pub fn of(&self, ip: IpAddr) -> Option<Arc<[IpAddr]>> {
         if self.by_ip.is_empty() {
@@ -71,11 +92,7 @@ impl Egress {
         });
     }
 
-    fn remove(
-        &mut self,
-        gateway: &str,
-        which: impl Fn(&(IpAddr, Option<CompactString>, Option<CompactString>)) -> bool,
-    ) {
+    fn remove(&mut self, gateway: &str, which: impl Fn(&super::state::GatewayAddress) -> bool) {
         let Some(g) = self.gateways.get_mut(gateway) else {
             return;
         };

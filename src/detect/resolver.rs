@@ -101,6 +101,13 @@ impl Resolver {
         into.watermark = self.watermark;
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
+        let e = &mut into.estate;
+        e.interface_nets = self.interface_nets.export();
+        e.associations = self.associations.export();
+        e.eips = self.eips.export();
+        e.gateways = self.egress.export();
+        e.accounts = self.accounts.iter().cloned().collect();
+        e.accounts.sort();
     }
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
@@ -114,9 +121,19 @@ impl Resolver {
         for (k, v) in &s.interfaces {
             r.interfaces.insert(k.clone(), v.clone());
         }
-        // The saved rows' accounts were seen in the trail before the restart.
-        for row in s.rows.iter().flat_map(|(_, rows)| rows) {
-            r.see_account(&row.ident.account);
+        let e = &s.estate;
+        for (k, v) in &e.interface_nets {
+            r.interface_nets.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.associations {
+            r.associations.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.eips {
+            r.eips.insert(k.clone(), v.clone());
+        }
+        r.egress = Egress::import(&e.gateways);
+        for a in &e.accounts {
+            r.see_account(a);
         }
         r
     }

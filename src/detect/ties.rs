@@ -45,6 +45,12 @@ impl Ties {
         }
     }
 
+    pub(super) fn export(&self) -> impl Iterator<Item = (CompactString, Vec<Net>)> + '_ {
+        self.order
+            .iter()
+            .filter_map(|i| Some((i.clone(), self.map.get(i)?.clone())))
+    }
+
     pub(super) fn of(&self, instance: &str) -> &[Net] {
         if self.map.is_empty() {
             return &[];

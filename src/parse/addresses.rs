@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 /// An address or a prefix (`ipv4Prefix` of VPC CNI prefix delegation) the trail ties to an
 /// instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Net {
     pub ip: IpAddr,
     /// The prefix length: 32 or 128 for one address.

@@ -2,6 +2,7 @@
 
 mod archive;
 mod common;
+mod estate;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;
