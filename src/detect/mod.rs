@@ -180,10 +180,11 @@ impl Why {
     }
 }
 
-/// An alert, or a first lock or an added address, which the writer tells same-account peers
-/// about: the verdicts that alerts and findings act on (see [`Shard::notable_only`]).
-pub fn notable(kind: VerdictKind, first_lock: bool) -> bool {
-    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock
+/// An alert, a first lock, an added address or a call from the lock of a contested session: the
+/// verdicts that alerts and findings act on (see [`Shard::notable_only`]), and that the writer
+/// tells same-account peers about.
+pub fn notable(kind: VerdictKind, first_lock: bool, contested: bool) -> bool {
+    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock || contested
 }
 
 impl Table {
@@ -331,7 +332,8 @@ impl Table {
                 if j.kind == VerdictKind::Compromise {
                     row.contested = true;
                 }
-                if self.notable_only && !notable(j.kind, j.first_lock) {
+                let contested = row.contested && j.kind == VerdictKind::Locked;
+                if self.notable_only && !notable(j.kind, j.first_lock, contested) {
                     self.quiet += 1;
                     return None;
                 }
@@ -460,27 +462,44 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
     if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
         return alert(Some(Why::UntiedPrivate));
     }
+    // A change that named this address wins; otherwise the open window that closes first.
+    let pending = |row: &Row| {
+        let named = row.pending.iter().position(|p| p.ip == Some(ip));
+        named.or_else(|| {
+            row.pending
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
+                .min_by_key(|(_, p)| p.at)
+                .map(|(i, _)| i)
+        })
+    };
     if let Some(a) = ev.accepts(ip, slot, &row.locks) {
         let (origin, mut why) = match a {
             Accepted::Tied => (LockOrigin::Tied, Why::Tied),
             Accepted::SameGateway => (LockOrigin::SameGateway, Why::SameGateway),
             Accepted::OtherFamily => (LockOrigin::OtherFamily, Why::OtherFamily),
         };
-        // (17) The thief who called first: the trail ties this address to the instance, and the
-        // first lock of its family is neither tied nor one of the instance's other egresses, so
-        // that lock is the thief's. It leaves the lock, and its later calls alert.
-        if a == Accepted::Tied
-            && let Some(i) = row.locks.iter().position(|l| {
+        if a == Accepted::Tied {
+            // The change that brought the tied address (an interface attached) is used up by it,
+            // so its window is no free slot for another address.
+            if let Some(used) = pending(row) {
+                row.pending.remove(used);
+            }
+            // (17) The thief who called first: the trail ties this address to the instance, and
+            // the first lock of its family is neither tied nor one of the instance's other
+            // egresses, so that lock is the thief's. It leaves the lock, and its later calls alert.
+            if let Some(i) = row.locks.iter().position(|l| {
                 l.slot == slot
                     && l.origin == LockOrigin::FirstUse
                     && l.ip.is_ipv6() == ip.is_ipv6()
                     && !ev.tied(l.ip)
                     && !ev.trusted_network(l.ip)
                     && ev.egress.is_none_or(|g| !g.contains(&l.ip))
-            })
-        {
-            let thief = row.locks.remove(i);
-            why = Why::LockMoved(thief.ip);
+            }) {
+                let thief = row.locks.remove(i);
+                why = Why::LockMoved(thief.ip);
+            }
         }
         add_lock(row, ip, slot, time, origin);
         return Some(Outcome {
@@ -488,17 +507,7 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
             ..plain(VerdictKind::IpAdded, slot)
         });
     }
-    // A change that named this address wins; otherwise the open window that closes first.
-    let named = row.pending.iter().position(|p| p.ip == Some(ip));
-    let unnamed = || {
-        row.pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
-            .min_by_key(|(_, p)| p.at)
-            .map(|(i, _)| i)
-    };
-    let Some(used) = named.or_else(unnamed) else {
+    let Some(used) = pending(row) else {
         return alert(None);
     };
     let change = row.pending.remove(used);

@@ -91,7 +91,7 @@ impl Peers {
     /// alert, the other live session of the same account locked to its address, if there is one.
     pub fn observe(&mut self, v: &Verdict) -> Option<Peer> {
         // Most verdicts are a call from the locked address: nothing to tell.
-        if !notable(v.kind, v.first_lock) {
+        if !notable(v.kind, v.first_lock, v.contested) {
             return None;
         }
         let ip = v.ip?;

@@ -260,6 +260,12 @@ pub struct Incident {
     /// Lines written so far; the next line's `metadata.sequence`.
     pub lines: u32,
     pub closed: Option<(Millis, CloseReason)>,
+    /// Calls from the session's lock since this incident opened (a contested session): what the
+    /// other side did meanwhile.
+    pub lock_calls: u64,
+    /// The trail tied this address to the instance and the lock moved to it (rule 17): the
+    /// address named by this finding is the instance's, and the one named here the thief's.
+    pub lock_moved_from: Option<IpAddr>,
 }
 
 /// The lifecycle step a line reports.
@@ -579,6 +585,20 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
     if let Some(n) = &inc.peer_note {
         unmapped.insert("peer_note".into(), json!(n));
     }
+    if inc.lock_calls > 0 {
+        unmapped.insert("lock_calls_while_contested".into(), json!(inc.lock_calls));
+    }
+    if let Some(thief) = inc.lock_moved_from {
+        unmapped.insert("evidence".into(), json!("lock_moved"));
+        unmapped.insert("moved_from".into(), json!(thief.to_string()));
+        unmapped.insert(
+            "note".into(),
+            json!(format!(
+                "the trail ties {} to the instance; {thief}, which called first and held the lock, is taken for the thief's",
+                inc.foreign_ip
+            )),
+        );
+    }
 
     unmapped
 }
@@ -764,6 +784,8 @@ impl Incidents {
             peer_note: a.peer_note.map(clip),
             lines: 0,
             closed: None,
+            lock_calls: 0,
+            lock_moved_from: None,
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);
@@ -780,6 +802,55 @@ impl Incidents {
             },
         );
         written
+    }
+
+    /// A call from the lock of a contested session (rule 17) joins the session's open incidents:
+    /// each counts it, and writes an Update at most every `update_interval` of event time, so the
+    /// analyst sees what both addresses did. Returns the lines written.
+    pub fn lock_call(&mut self, v: &Verdict, time: Millis, out: &mut Vec<u8>) -> usize {
+        if !self.per_session.contains_key(&v.session) {
+            return 0;
+        }
+        let cfg = self.cfg;
+        let mut keys: Vec<&(SessionKey, IpAddr)> =
+            self.open.keys().filter(|(s, _)| *s == v.session).collect();
+        keys.sort_by_key(|k| k.1);
+        let keys: Vec<(SessionKey, IpAddr)> = keys.into_iter().cloned().collect();
+        let mut written = 0;
+        for key in keys {
+            let Some(o) = self.open.get_mut(&key) else {
+                continue;
+            };
+            let inc = &mut o.incident;
+            inc.lock_calls += 1;
+            inc.locks = v.locks.to_vec();
+            if time >= o.last_line.saturating_add(cfg.update_interval) {
+                write_finding(inc, Phase::Update, out);
+                inc.lines += 1;
+                o.last_line = time;
+                self.lines += 1;
+                written += 1;
+            }
+        }
+        written
+    }
+
+    /// The lock moved to `v.ip`, tied to the instance, away from `thief` (rule 17): the incident
+    /// of `v.ip`, opened while the thief held the lock, is updated to say the address is the
+    /// instance's. Returns the lines written.
+    pub fn lock_moved(&mut self, v: &Verdict, thief: IpAddr, time: Millis, out: &mut Vec<u8>) -> usize {
+        let Some(ip) = v.ip else { return 0 };
+        let Some(o) = self.open.get_mut(&(v.session.clone(), ip)) else {
+            return 0;
+        };
+        let inc = &mut o.incident;
+        inc.lock_moved_from = Some(thief);
+        inc.locks = v.locks.to_vec();
+        write_finding(inc, Phase::Update, out);
+        inc.lines += 1;
+        o.last_line = o.last_line.max(time);
+        self.lines += 1;
+        1
     }
 
     /// Closes the incidents whose session expired before `watermark` (expiry plus grace), in order

@@ -464,3 +464,103 @@ fn the_estate_survives_a_restart_through_the_state_file() {
     assert_eq!(ann(&out, "v4-again")["contested"], true);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The finding lines of `--emit findings` over `trail`, parsed.
+fn findings(trail: &[Value]) -> Vec<Value> {
+    let out = run_cfg(Config {
+        inputs: vec![Input::Memory("input".into(), lines(trail))],
+        emit: Emit::Findings,
+        threads: 2,
+        ..Config::default()
+    });
+    records(&out.stdout)
+}
+
+#[test]
+fn in_findings_the_lock_holders_calls_join_the_incident() {
+    let t = |contested_calls: usize| {
+        let mut t = vec![
+            issue("ar", 0.0),
+            call("a", 1.0, "3.80.0.5"),
+            call("thief", 2.0, "9.9.9.9"),
+        ];
+        for n in 0..contested_calls {
+            t.push(call(&format!("a{n}"), 3.0 + n as f64, "3.80.0.5"));
+        }
+        t
+    };
+    let last = |f: &[Value]| f.last().cloned().unwrap();
+    let f = findings(&t(2));
+    let close = last(&f);
+    assert_eq!(close["activity_name"], "Close");
+    assert_eq!(close["unmapped"]["lock_calls_while_contested"], 2);
+    // The same incident without the lock's calls says nothing of them.
+    let f = findings(&t(0));
+    assert!(last(&f)["unmapped"].get("lock_calls_while_contested").is_none());
+}
+
+#[test]
+fn when_the_lock_moves_the_finding_and_the_table_say_whose_address_is_whose() {
+    let t = |tied: bool| {
+        let mut t = vec![
+            issue("ar", 0.0),
+            call("thief", 1.0, "18.236.0.5"),
+            call("own", 2.0, "3.80.0.40"),
+        ];
+        if tied {
+            t.push(ec2(
+                "eni",
+                2.2,
+                "CreateNetworkInterface",
+                json!({"subnetId": "subnet-1"}),
+                json!({"networkInterface": {"networkInterfaceId": "eni-2", "privateIpAddress": "10.0.1.9",
+                    "association": {"publicIp": "3.80.0.40"}}}),
+            ));
+            t.push(ec2(
+                "attach",
+                2.4,
+                "AttachNetworkInterface",
+                json!({"networkInterfaceId": "eni-2", "instanceId": INSTANCE, "deviceIndex": 1}),
+                json!({"attachmentId": "eni-attach-1"}),
+            ));
+        }
+        t.extend([
+            call("own-again", 3.0, "3.80.0.40"),
+            call("thief-again", 4.0, "18.236.0.5"),
+        ]);
+        t
+    };
+    let f = findings(&t(true));
+    let own: Vec<&Value> = f
+        .iter()
+        .filter(|l| l["unmapped"]["evidence"] == "lock_moved")
+        .collect();
+    assert!(!own.is_empty(), "the instance's incident is updated: {f:?}");
+    assert_eq!(own[0]["unmapped"]["moved_from"], "18.236.0.5");
+    let table = |tied: bool| {
+        run_cfg(Config {
+            inputs: vec![Input::Memory("input".into(), lines(&t(tied)))],
+            emit: Emit::Alerts,
+            threads: 1,
+            ..Config::default()
+        })
+        .stats
+        .alert_table
+        .into_iter()
+        .map(|r| (r.3, r.4))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        table(true),
+        [
+            ("18.236.0.5 (called first, lock moved)".to_owned(), 1),
+            ("3.80.0.40 (the instance's own: tied by the trail)".to_owned(), 1),
+        ]
+    );
+    assert_eq!(table(false), [("3.80.0.40".to_owned(), 2)]);
+    assert!(
+        findings(&t(false))
+            .iter()
+            .all(|l| l["unmapped"].get("evidence").is_none())
+    );
+}
