@@ -489,14 +489,7 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
             // (17) The thief who called first: the trail ties this address to the instance, and
             // the first lock of its family is neither tied nor one of the instance's other
             // egresses, so that lock is the thief's. It leaves the lock, and its later calls alert.
-            if let Some(i) = row.locks.iter().position(|l| {
-                l.slot == slot
-                    && l.origin == LockOrigin::FirstUse
-                    && l.ip.is_ipv6() == ip.is_ipv6()
-                    && !ev.tied(l.ip)
-                    && !ev.trusted_network(l.ip)
-                    && ev.egress.is_none_or(|g| !g.contains(&l.ip))
-            }) {
+            if let Some(i) = ev.thief_lock(ip, slot, &row.locks) {
                 let thief = row.locks.remove(i);
                 why = Why::LockMoved(thief.ip);
             }

@@ -230,12 +230,41 @@ impl Resolver {
                 self.allocations.insert(allocation_id, ip);
                 return;
             }
+            Fact::AddressChange {
+                target,
+                account,
+                time,
+                address,
+            } => {
+                let Some(instance) = self.instance_of(target) else {
+                    return;
+                };
+                let address = self.address_of(&address);
+                Step::Change {
+                    instance,
+                    account,
+                    time,
+                    address,
+                }
+            }
+            other => match self.estate(other) {
+                Some(step) => step,
+                None => return,
+            },
+        };
+        out(Routed { step, watermark });
+    }
+
+    /// The facts of real estates (rules 9, 14 to 16): most only feed the maps; a tie or a
+    /// disassociation resolved to its instance is a step.
+    fn estate(&mut self, fact: Fact) -> Option<Step> {
+        Some(match fact {
             Fact::InterfaceOwner { interface, instance } => {
                 let nets = self.interface_nets.get(&interface).cloned();
                 self.interfaces.insert(interface, instance.clone());
                 match nets {
                     Some(nets) => Step::Tie { instance, nets },
-                    None => return,
+                    None => return None,
                 }
             }
             Fact::Tie { target, nets } => {
@@ -250,7 +279,7 @@ impl Resolver {
                 }
                 match self.instance_of(target) {
                     Some(instance) => Step::Tie { instance, nets },
-                    None => return,
+                    None => return None,
                 }
             }
             Fact::NatGateway {
@@ -271,7 +300,7 @@ impl Resolver {
                 for id in left {
                     self.egress.leave(&gateway, &id);
                 }
-                return;
+                return None;
             }
             Fact::Association {
                 association_id,
@@ -284,7 +313,7 @@ impl Resolver {
                 if let Some(ip) = self.address_of(&address) {
                     self.eips.insert(ip.to_string().into(), target);
                 }
-                return;
+                return None;
             }
             Fact::Disassociation {
                 association_id,
@@ -304,32 +333,15 @@ impl Resolver {
                         time,
                         address: None,
                     },
-                    None => return,
+                    None => return None,
                 }
             }
             Fact::Account(a) => {
                 self.see_account(&a);
-                return;
+                return None;
             }
-            Fact::AddressChange {
-                target,
-                account,
-                time,
-                address,
-            } => {
-                let Some(instance) = self.instance_of(target) else {
-                    return;
-                };
-                let address = self.address_of(&address);
-                Step::Change {
-                    instance,
-                    account,
-                    time,
-                    address,
-                }
-            }
-        };
-        out(Routed { step, watermark });
+            _ => return None,
+        })
     }
 }
 

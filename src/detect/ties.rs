@@ -105,6 +105,19 @@ impl Evidence<'_> {
             && !self.tied(ip)
     }
 
+    /// The lock that a tied `ip` shows to be the thief's (rule 17): the slot's first lock of the
+    /// same family, when it is neither tied, nor declared, nor of the call's NAT gateway.
+    pub(super) fn thief_lock(&self, ip: IpAddr, slot: Slot, locks: &[Lock]) -> Option<usize> {
+        locks.iter().position(|l| {
+            l.slot == slot
+                && l.origin == super::LockOrigin::FirstUse
+                && l.ip.is_ipv6() == ip.is_ipv6()
+                && !self.tied(l.ip)
+                && !self.trusted_network(l.ip)
+                && self.egress.is_none_or(|g| !g.contains(&l.ip))
+        })
+    }
+
     /// Whether `ip`, in `slot` whose locks are `locks` (none of them `ip`), is the instance's.
     pub(super) fn accepts(&self, ip: IpAddr, slot: Slot, locks: &[Lock]) -> Option<Accepted> {
         if self.tied(ip) {

@@ -682,7 +682,8 @@ pub struct Incidents {
     cfg: FindingsConfig,
     ranges: Option<Arc<AwsRanges>>,
     open: HashMap<(SessionKey, IpAddr), Open, ahash::RandomState>,
-    per_session: HashMap<SessionKey, usize, ahash::RandomState>,
+    /// The foreign addresses of each session's open incidents.
+    per_session: HashMap<SessionKey, Vec<IpAddr>, ahash::RandomState>,
     /// The earliest close time of the open incidents.
     next_close: Millis,
     dropped: u64,
@@ -760,7 +761,7 @@ impl Incidents {
             self.next_close = self.next_close.min(close_at(inc, &cfg));
             return written;
         }
-        let open_here = self.per_session.get(&v.session).copied().unwrap_or(0);
+        let open_here = self.per_session.get(&v.session).map_or(0, Vec::len);
         if open_here >= cfg.max_incidents_per_session {
             self.dropped += 1;
             return written;
@@ -793,7 +794,7 @@ impl Incidents {
         self.lines += 1;
         written += 1;
         self.next_close = self.next_close.min(close_at(&inc, &cfg));
-        *self.per_session.entry(v.session.clone()).or_default() += 1;
+        self.per_session.entry(v.session.clone()).or_default().push(ip);
         self.open.insert(
             key,
             Open {
@@ -808,17 +809,15 @@ impl Incidents {
     /// each counts it, and writes an Update at most every `update_interval` of event time, so the
     /// analyst sees what both addresses did. Returns the lines written.
     pub fn lock_call(&mut self, v: &Verdict, time: Millis, out: &mut Vec<u8>) -> usize {
-        if !self.per_session.contains_key(&v.session) {
+        let Some(ips) = self.per_session.get(&v.session) else {
             return 0;
-        }
+        };
+        let mut ips = ips.clone();
+        ips.sort();
         let cfg = self.cfg;
-        let mut keys: Vec<&(SessionKey, IpAddr)> =
-            self.open.keys().filter(|(s, _)| *s == v.session).collect();
-        keys.sort_by_key(|k| k.1);
-        let keys: Vec<(SessionKey, IpAddr)> = keys.into_iter().cloned().collect();
         let mut written = 0;
-        for key in keys {
-            let Some(o) = self.open.get_mut(&key) else {
+        for ip in ips {
+            let Some(o) = self.open.get_mut(&(v.session.clone(), ip)) else {
                 continue;
             };
             let inc = &mut o.incident;
@@ -907,9 +906,9 @@ impl Incidents {
         o.incident.closed = Some((at, reason));
         write_finding(&o.incident, Phase::Close, out);
         self.lines += 1;
-        if let Some(n) = self.per_session.get_mut(&key.0) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(ips) = self.per_session.get_mut(&key.0) {
+            ips.retain(|ip| *ip != key.1);
+            if ips.is_empty() {
                 self.per_session.remove(&key.0);
             }
         }

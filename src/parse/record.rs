@@ -76,11 +76,14 @@ pub enum Fact {
         account: Option<CompactString>,
         time: Millis,
     },
-    /// A `recipientAccountId` of the trail: an account of the organisation. Written only when it
-    /// differs from the previous record's in the block, which is enough for the set of accounts
-    /// seen to be the same, at every record, for any block cuts.
+    /// A `recipientAccountId` of the trail: an account of the organisation. Written only for the
+    /// first record of each account in a block, which is enough for the set of accounts seen to be
+    /// the same, at every record, for any block cuts.
     Account(CompactString),
 }
+
+/// Accounts a block remembers having written (see [`Fact::Account`]).
+const MAX_BLOCK_ACCOUNTS: usize = 16;
 
 /// What else a call says, for the evasion checks and for findings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -155,8 +158,8 @@ pub struct Parser {
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
-    /// The `recipientAccountId` of the previous record read since [`Parser::new_block`].
-    last_account: CompactString,
+    /// The `recipientAccountId`s written since [`Parser::new_block`].
+    accounts: Vec<CompactString>,
 }
 
 impl Default for Parser {
@@ -165,15 +168,15 @@ impl Default for Parser {
             scratch: Vec::new(),
             buffers: Buffers::new(64 * 1024),
             tape: Some(Tape::null()),
-            last_account: CompactString::default(),
+            accounts: Vec::new(),
         }
     }
 }
 
 impl Parser {
-    /// A block starts: its first record's account is written whatever the last block's was.
+    /// A block starts: its accounts are written whatever the last block's were.
     pub fn new_block(&mut self) {
-        self.last_account = CompactString::default();
+        self.accounts.clear();
     }
 
     /// Parses one JSON value and appends what it says to `facts`.
@@ -186,7 +189,7 @@ impl Parser {
             &mut self.tape,
             &mut self.scratch,
             bytes.len(),
-            &mut self.last_account,
+            &mut self.accounts,
             facts,
         )
     }
@@ -207,7 +210,7 @@ impl Parser {
             &mut self.tape,
             buf,
             len,
-            &mut self.last_account,
+            &mut self.accounts,
             facts,
         )
     }
@@ -218,12 +221,12 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
-    last_account: &mut CompactString,
+    accounts: &mut Vec<CompactString>,
     facts: &mut Vec<Fact>,
 ) -> Result<Shape, Malformed> {
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), last_account, facts),
+        Ok(()) => classify(tape.as_value(), accounts, facts),
         Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
     };
     *slot = Some(tape.reset());
@@ -232,7 +235,7 @@ fn parse_padded(
 
 fn classify(
     root: Value<'_, '_>,
-    last_account: &mut CompactString,
+    accounts: &mut Vec<CompactString>,
     facts: &mut Vec<Fact>,
 ) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
@@ -277,10 +280,10 @@ fn classify(
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, last_account, facts)?;
+        read_record(&detail, accounts, facts)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, last_account, facts)?;
+    read_record(&obj, accounts, facts)?;
     Ok(Shape::Record)
 }
 
@@ -445,7 +448,7 @@ impl Top<'_, '_> {
 
 fn read_record(
     obj: &Object<'_, '_>,
-    last_account: &mut CompactString,
+    accounts: &mut Vec<CompactString>,
     facts: &mut Vec<Fact>,
 ) -> Result<(), Malformed> {
     let top = read_top(obj)?;
@@ -462,9 +465,12 @@ fn read_record(
     }
     // Only a record that was read counts its account: one that failed gives no facts at all.
     if let Some(a) = non_empty(top.recipient_account)
-        && a != last_account.as_str()
+        && !accounts.iter().any(|seen| seen == a)
     {
-        *last_account = a.into();
+        // Past a few accounts in one block, each record writes its own: a bound on the search.
+        if accounts.len() < MAX_BLOCK_ACCOUNTS {
+            accounts.push(a.into());
+        }
         facts.insert(start, Fact::Account(a.into()));
     }
     result
