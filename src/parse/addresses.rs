@@ -88,14 +88,17 @@ fn walk(v: Value<'_, '_>, key: Option<&str>, depth: u32, out: &mut Vec<Net>) {
     }
     if let Some(obj) = v.as_object() {
         for (k, v) in obj.iter() {
-            walk(v, Some(k), depth + 1, out);
+            // `{"assignedIpv6Addresses":{"item":"2600:…"}}`: the list's name says what its
+            // entries are.
+            let k = if k == "item" || k == "items" { key } else { Some(k) };
+            walk(v, k, depth + 1, out);
         }
     } else if let Some(arr) = v.as_array() {
         for v in arr.iter() {
             match v.into_string() {
                 // A bare string in a list of addresses (`assignedIpv6Addresses: ["2600:…"]`).
                 Some(s) => {
-                    if let Some(n) = key.and_then(|k| list_entry(k, s)) {
+                    if let Some(n) = key.and_then(|k| list_entry(k, s)).filter(|n| !out.contains(n)) {
                         out.push(n);
                     }
                 }
@@ -108,7 +111,7 @@ fn walk(v: Value<'_, '_>, key: Option<&str>, depth: u32, out: &mut Vec<Net>) {
         } else if PREFIX_KEYS.contains(&k) {
             Net::parse(s)
         } else {
-            None
+            list_entry(k, s)
         };
         if let Some(n) = net
             && !out.contains(&n)
@@ -288,13 +291,20 @@ mod tests {
                 "ipv6AddressesSet":{"items":[{"ipv6Address":"2600:1f18::7"}]},
                 "macAddress":"0a:1b","description":"10.0.0.9"},
                 "assignedIpv6Addresses":["2600:1f18::8"],
+                "AssignIpv6AddressesResponse":{"assignedIpv6Addresses":{"item":"2600:1f18::9"}},
                 "assignedIpv4PrefixSet":{"item":{"ipv4Prefix":"10.0.2.16/28"}}}"#,
         );
-        let want: Vec<Net> = ["10.0.0.5", "10.0.0.6", "2600:1f18::7", "2600:1f18::8"]
-            .iter()
-            .map(|s| Net::one(ip(s)))
-            .chain(Net::parse("10.0.2.16/28"))
-            .collect();
+        let want: Vec<Net> = [
+            "10.0.0.5",
+            "10.0.0.6",
+            "2600:1f18::7",
+            "2600:1f18::8",
+            "2600:1f18::9",
+        ]
+        .iter()
+        .map(|s| Net::one(ip(s)))
+        .chain(Net::parse("10.0.2.16/28"))
+        .collect();
         assert_eq!(got, want);
     }
 }
