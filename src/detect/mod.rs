@@ -24,6 +24,7 @@ pub mod peers;
 mod resolver;
 mod rows;
 pub mod state;
+pub mod state_file;
 mod table;
 mod ties;
 

@@ -4,6 +4,7 @@
 pub mod addresses;
 pub mod block;
 pub mod event_time;
+pub mod limits;
 pub mod record;
 pub mod session_key;
 pub mod shape;
