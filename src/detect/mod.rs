@@ -303,12 +303,13 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
-        let evidence = Evidence {
-            tied: self.ties.of(&c.session.instance),
-            egress: c.egress.as_deref(),
-            ranges: self.cfg.ranges.as_deref(),
-            trusted: &self.cfg.trusted_networks,
-        };
+        let evidence = Evidence::new(
+            &self.ties,
+            &c.session.instance,
+            c.egress.as_deref(),
+            self.cfg.ranges.as_deref(),
+            &self.cfg.trusted_networks,
+        );
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context

@@ -61,8 +61,11 @@ impl Ties {
 
 /// What the rules may know about the instance's addresses when a call's address is not locked.
 pub(super) struct Evidence<'a> {
-    /// The addresses the trail tied to the instance.
-    pub(super) tied: &'a [Net],
+    /// The partition's ties and the call's instance: looked up only when a call's address is not
+    /// locked (nearly every call's is), so the common call pays nothing for them.
+    pub(super) ties: &'a Ties,
+    pub(super) instance: &'a str,
+    tied: std::cell::OnceCell<&'a [Net]>,
     /// The NAT gateway's addresses, when the call's address is one of several of a gateway.
     pub(super) egress: Option<&'a [IpAddr]>,
     /// `--aws-ip-ranges`.
@@ -82,14 +85,36 @@ pub(super) enum Accepted {
     OtherFamily,
 }
 
-impl Evidence<'_> {
+impl<'a> Evidence<'a> {
+    pub(super) fn new(
+        ties: &'a Ties,
+        instance: &'a str,
+        egress: Option<&'a [IpAddr]>,
+        ranges: Option<&'a AwsRanges>,
+        trusted: &'a [Net],
+    ) -> Self {
+        Evidence {
+            ties,
+            instance,
+            tied: std::cell::OnceCell::new(),
+            egress,
+            ranges,
+            trusted,
+        }
+    }
+
+    /// The addresses the trail tied to the instance.
+    fn nets(&self) -> &'a [Net] {
+        self.tied.get_or_init(|| self.ties.of(self.instance))
+    }
+
     pub(super) fn tied(&self, ip: IpAddr) -> bool {
-        self.tied.iter().any(|n| n.contains(ip))
+        self.nets().iter().any(|n| n.contains(ip))
     }
 
     /// The trail tied private addresses to the instance: its private slot takes only those.
     pub(super) fn ties_private(&self) -> bool {
-        self.tied.iter().any(|n| is_private(&n.ip))
+        self.nets().iter().any(|n| is_private(&n.ip))
     }
 
     pub(super) fn trusted_network(&self, ip: IpAddr) -> bool {

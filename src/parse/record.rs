@@ -83,8 +83,11 @@ pub enum Fact {
     Account(CompactString),
 }
 
-/// Accounts a block remembers having written (see [`Fact::Account`]).
-const MAX_BLOCK_ACCOUNTS: usize = 16;
+/// Accounts a block remembers having written (see [`Fact::Account`]); an organisation trail
+/// interleaves many in one block.
+const MAX_BLOCK_ACCOUNTS: usize = 4096;
+
+type Accounts = std::collections::HashSet<CompactString, ahash::RandomState>;
 
 /// What else a call says, for the evasion checks and for findings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -160,7 +163,7 @@ pub struct Parser {
     buffers: Buffers,
     tape: Option<Tape<'static>>,
     /// The `recipientAccountId`s written since [`Parser::new_block`].
-    accounts: Vec<CompactString>,
+    accounts: Accounts,
 }
 
 impl Default for Parser {
@@ -173,7 +176,7 @@ impl Default for Parser {
             // request parameters) nested deeper.
             buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
-            accounts: Vec::new(),
+            accounts: Accounts::default(),
         }
     }
 }
@@ -226,7 +229,7 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
-    accounts: &mut Vec<CompactString>,
+    accounts: &mut Accounts,
     facts: &mut Vec<Fact>,
 ) -> Result<Shape, Malformed> {
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
@@ -238,11 +241,7 @@ fn parse_padded(
     result
 }
 
-fn classify(
-    root: Value<'_, '_>,
-    accounts: &mut Vec<CompactString>,
-    facts: &mut Vec<Fact>,
-) -> Result<Shape, Malformed> {
+fn classify(root: Value<'_, '_>, accounts: &mut Accounts, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -453,7 +452,7 @@ impl Top<'_, '_> {
 
 fn read_record(
     obj: &Object<'_, '_>,
-    accounts: &mut Vec<CompactString>,
+    accounts: &mut Accounts,
     facts: &mut Vec<Fact>,
 ) -> Result<(), Malformed> {
     let top = read_top(obj)?;
@@ -470,11 +469,11 @@ fn read_record(
     }
     // Only a record that was read counts its account: one that failed gives no facts at all.
     if let Some(a) = non_empty(top.recipient_account)
-        && !accounts.iter().any(|seen| seen == a)
+        && !accounts.contains(a)
     {
-        // Past a few accounts in one block, each record writes its own: a bound on the search.
+        // Past the bound, each record of a further account writes its own.
         if accounts.len() < MAX_BLOCK_ACCOUNTS {
-            accounts.push(a.into());
+            accounts.insert(a.into());
         }
         facts.insert(start, Fact::Account(a.into()));
     }
