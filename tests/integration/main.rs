@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod common;
 mod delivery;
+mod estate;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;
