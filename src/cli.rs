@@ -99,12 +99,13 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub ip_change_window: String,
 
-    /// Lines longer than this are reported and passed on unread (e.g. 64MiB, 512KiB, 1000000).
+    /// Lines longer than this are reported and passed on unread: 1KiB to 1GiB, in bytes or with
+    /// a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K, 1000000.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 
-    /// Sessions held at most; past it the ones closest to expiry are evicted (and counted), so a
-    /// flood of AssumeRoles for made-up instances cannot exhaust memory.
+    /// Sessions held at most (at least 1000); past it the ones closest to expiry are evicted (and
+    /// counted), so a flood of AssumeRoles for made-up instances cannot exhaust memory.
     #[arg(long, value_name = "N", default_value_t = crate::detect::DEFAULT_MAX_SESSIONS)]
     pub max_sessions: usize,
 
@@ -156,7 +157,7 @@ pub struct KeyArgs {
     /// Files to read in order; `-` or nothing reads stdin.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Lines longer than this are reported and not keyed.
+    /// Lines longer than this are reported and not keyed (1KiB to 1GiB; units as the filter's).
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 }
@@ -185,7 +186,7 @@ pub struct GenerateArgs {
 pub enum SizeError {
     #[error("'{0}': expected a size such as 64MiB")]
     NotASize(String),
-    #[error("'{text}': unknown unit '{unit}' (B, KiB, MiB, GiB)")]
+    #[error("'{text}': unknown unit '{unit}' (B, K, KB, KiB, M, MB, MiB, G, GB, GiB)")]
     Unit { text: String, unit: String },
     #[error("'{0}': too large")]
     TooLarge(String),
@@ -197,9 +198,11 @@ pub fn parse_size(s: &str) -> Result<usize, SizeError> {
     let n: usize = s[..digits].parse().map_err(|_| SizeError::NotASize(s.into()))?;
     let unit = match s[digits..].trim() {
         "" | "B" => 1,
-        "K" | "KiB" | "k" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
+        // `MB` as `MiB`: a line limit has no use for the difference, and refusing the spelling
+        // most people type was the worse surprise.
+        "K" | "KB" | "KiB" | "k" | "kB" => 1 << 10,
+        "M" | "MB" | "MiB" => 1 << 20,
+        "G" | "GB" | "GiB" => 1 << 30,
         u => {
             return Err(SizeError::Unit {
                 text: s.into(),
@@ -432,8 +435,26 @@ mod tests {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(
             parse_size("3 TiB").unwrap_err().to_string(),
-            "'3 TiB': unknown unit 'TiB' (B, KiB, MiB, GiB)"
+            "'3 TiB': unknown unit 'TiB' (B, K, KB, KiB, M, MB, MiB, G, GB, GiB)"
         );
         assert_eq!(parse_size("1000"), Ok(1000));
+    }
+
+    /// `1MB` reads as `1MiB` (it was refused while `1M` was taken), and `--help` says which sizes
+    /// and what minimum the options take. (Mutation: dropping `"MB"` fails the first assertion.)
+    #[test]
+    fn sizes_take_the_units_people_type_and_help_says_so() {
+        for (text, n) in [
+            ("1MB", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1M", 1 << 20),
+            ("512KB", 512 << 10),
+            ("1GB", 1 << 30),
+        ] {
+            assert_eq!(parse_size(text), Ok(n), "{text}");
+        }
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("at least 1000"), "{help}");
+        assert!(help.contains("1KiB to 1GiB") && help.contains("MB"), "{help}");
     }
 }
