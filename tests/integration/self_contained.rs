@@ -9,6 +9,7 @@ use std::path::Path;
 /// Where the files that tests, benches, fuzzing, pipelines and CI run live.
 const ROOTS: &[&str] = &[
     "src",
+    "crates",
     "tests",
     "benches",
     "fuzz",
