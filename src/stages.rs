@@ -94,14 +94,21 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        let mut shard = Shard::new(cfg.detector.clone());
+        // The ranges loaded once for the annotations are the detector's evidence too.
+        let detector = crate::detect::DetectorConfig {
+            ranges: annotator.ranges.clone(),
+            ..cfg.detector.clone()
+        };
+        let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
         }
-        let resolver = Resolver::import(&snapshot);
+        let mut resolver = Resolver::import(&snapshot);
+        resolver.trust_forwarded = cfg.keyed;
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
+        shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         Ordered {
             tally: Tally::new(
@@ -147,15 +154,14 @@ impl Ordered<Judging> {
             findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
+            ..Stats::default()
         }
     }
 
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
         match &cfg.state {
-            Some(path) => {
-                state::save_snapshot(path, state::snapshot(&self.resolver, self.stages.shard.export()))
-            }
+            Some(path) => state::save_snapshot(path, state::snapshot(&self.resolver, &self.stages.shard)),
             None => Ok(()),
         }
     }
@@ -203,5 +209,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    Ok(ordered.stats(input_errors, false))
+    let stats = ordered.stats(input_errors, false);
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }

@@ -134,7 +134,7 @@ fn the_readme_options_block_matches_help() {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .collect();
-    assert_eq!(commands, ["key", "generate"]);
+    assert_eq!(commands, ["key", "generate", "man", "completions"]);
     for c in commands {
         let u = usage(&[c, "--help"]);
         assert!(
