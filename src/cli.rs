@@ -30,9 +30,12 @@ impl From<Exit> for std::process::ExitCode {
 /// [`Exit`] as `--help` lists it.
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  every input was read (alerts or not); also when the reader of stdout goes away early
+  0  every input was read (alerts or not); also when the reader of stdout goes away early, and
+     after SIGTERM or SIGINT: reading stops, the whole lines read are finished, written and saved
+     (--state), the line being read is left unread (a consumer restarting reads it whole)
   1  an input could not be opened or read to the end, or stdout failed
-  2  usage error (bad option or value)";
+  2  usage error (bad option or value)
+  130, 143  a second SIGINT or SIGTERM: exits at once, saying so, writing and saving nothing more";
 
 /// A command line that names no run: said before any input is read.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +80,8 @@ pub struct Args {
     pub command: Option<Command>,
 
     /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
-    /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
+    /// One record per line, `{"Records":[…]}` log file bodies, EventBridge envelopes, or
+    /// `aws cloudtrail lookup-events` output (read oldest first).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -124,6 +128,12 @@ pub struct Args {
     /// marked `inferred`. Off by default (the blog's method).
     #[arg(long)]
     pub infer_sessions: bool,
+
+    /// The input is `credtrail key`'s output (one Kafka partition's consumer): apply the
+    /// allocation and interface resolutions it forwards in `credtrail_key`, so that N partition
+    /// consumers resolve address changes as one process would. Without it the field is ignored.
+    #[arg(long)]
+    pub keyed: bool,
 
     /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
     /// through an endpoint of any other account alerts, whatever its address.
@@ -261,9 +271,10 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = crate::input::inputs(a.inputs);
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs,
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             emit: match a.emit {
                 EmitArg::Alerts => Emit::Alerts,
                 EmitArg::All => Emit::All,
@@ -282,6 +293,7 @@ impl TryFrom<Args> for Config {
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
             state_reset: a.state_reset,
+            keyed: a.keyed,
             checkpoint_interval,
             max_line_bytes,
             ..Config::default()
@@ -294,8 +306,10 @@ impl TryFrom<KeyArgs> for Config {
 
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs),
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             max_line_bytes,
             ..Config::default()
         })

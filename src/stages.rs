@@ -98,7 +98,8 @@ impl Ordered<Judging> {
         if notable_only {
             shard.notable_only();
         }
-        let resolver = Resolver::import(&snapshot);
+        let mut resolver = Resolver::import(&snapshot);
+        resolver.trust_forwarded = cfg.keyed;
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
@@ -147,6 +148,7 @@ impl Ordered<Judging> {
             findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
+            ..Stats::default()
         }
     }
 
@@ -203,5 +205,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    Ok(ordered.stats(input_errors, false))
+    let stats = ordered.stats(input_errors, false);
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }

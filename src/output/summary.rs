@@ -23,6 +23,8 @@ pub struct Stats {
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
+    /// CloudTrail digest files left out of a walked tree: not records, not malformed.
+    pub digests_skipped: u64,
 }
 
 /// One row of the alert summary: account, role, instance, foreign address, alerts.
@@ -68,6 +70,9 @@ impl Stats {
             "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
             self.records, self.judged, self.alerts, self.malformed, self.sessions
         );
+        if self.digests_skipped > 0 {
+            s.push_str(&format!(", {} digest files skipped", self.digests_skipped));
+        }
         if self.evicted > 0 {
             s.push_str(&format!(
                 "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
