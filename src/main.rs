@@ -5,9 +5,9 @@
 
 use clap::Parser;
 use credtrail::cli::{Args, Command, Exit, GenerateArgs, KeyArgs};
-use credtrail::generator::GenConfig;
 use credtrail::output::printable::printable;
 use credtrail::{Config, run};
+use credtrail_generate::GenConfig;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -104,7 +104,7 @@ fn generate(args: GenerateArgs) -> Exit {
         Err(e) => return usage(e),
     };
     let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
-    match credtrail::generator::generate(&cfg, &mut out).and_then(|_| out.flush()) {
+    match credtrail_generate::generate(&cfg, &mut out).and_then(|_| out.flush()) {
         Ok(()) => Exit::Success,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
         Err(e) => {

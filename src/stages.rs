@@ -14,6 +14,7 @@ use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
 use crate::parse::block::{BlockParser, ParsedBlock};
+use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
 use std::io::{self, Write};
 
@@ -141,9 +142,10 @@ impl Ordered<Judging> {
             judged: judge.judged + shard.quiet_judged(),
             alerts: judge.alerts,
             malformed: self.tally.malformed,
-            sessions: shard.sessions() as u64,
+            sessions: shard.live_at(self.resolver.watermark().unwrap_or(Millis::MIN)) as u64,
             input_errors: input_errors + self.tally.lost_blocks,
             evicted: shard.evicted(),
+            findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
             ..Stats::default()

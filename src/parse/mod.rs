@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod event_time;
+pub mod json_error;
 pub mod limits;
 pub mod lookup_events;
 pub mod record;

@@ -187,7 +187,7 @@ fn parse_padded(
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
         Ok(()) => classify(tape.as_value(), facts),
-        Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+        Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
     result

@@ -7,6 +7,7 @@ mod delivery;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;
+mod hardening_cli;
 mod hardening_identities;
 mod hardening_inputs;
 mod hardening_records;
