@@ -11,6 +11,7 @@ pub mod config;
 pub mod detect;
 pub mod input;
 pub mod keying;
+pub mod manual;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

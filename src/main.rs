@@ -33,6 +33,10 @@ fn main() -> ExitCode {
     match args.command.take() {
         Some(Command::Key(k)) => key(k),
         Some(Command::Generate(g)) => generate(g),
+        Some(Command::Man) => manual(credtrail::manual::write_man),
+        Some(Command::Completions { shell }) => {
+            manual(|out| credtrail::manual::write_completions(shell, out))
+        }
         None => filter(args),
     }
     .into()
@@ -93,6 +97,19 @@ fn key(args: KeyArgs) -> Exit {
         Ok(_) => Exit::Success,
         Err(e) => {
             eprintln!("credtrail: output: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+/// The man page or a completion script, on stdout.
+fn manual(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Exit {
+    let mut out = io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => {
+            eprintln!("credtrail: {e}");
             Exit::Failure
         }
     }

@@ -332,7 +332,7 @@ impl Turn<'_> {
         if self.saver.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let snap = state::snapshot(&self.ordered.resolver, self.ordered.stages.shard.export());
+        let snap = state::snapshot(&self.ordered.resolver, &self.ordered.stages.shard);
         let path = path.clone();
         self.saver = Some(thread::spawn(move || {
             if let Err(e) = state::save_snapshot(&path, snap) {

@@ -94,7 +94,12 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        let mut shard = Shard::new(cfg.detector.clone());
+        // The ranges loaded once for the annotations are the detector's evidence too.
+        let detector = crate::detect::DetectorConfig {
+            ranges: annotator.ranges.clone(),
+            ..cfg.detector.clone()
+        };
+        let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
         }
@@ -103,6 +108,7 @@ impl Ordered<Judging> {
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
+        shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         Ordered {
             tally: Tally::new(
@@ -155,9 +161,7 @@ impl Ordered<Judging> {
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
         match &cfg.state {
-            Some(path) => {
-                state::save_snapshot(path, state::snapshot(&self.resolver, self.stages.shard.export()))
-            }
+            Some(path) => state::save_snapshot(path, state::snapshot(&self.resolver, &self.stages.shard)),
             None => Ok(()),
         }
     }

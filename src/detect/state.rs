@@ -6,9 +6,11 @@
 //! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
 //! file, so a crash leaves either the old or the new state.
 
-use super::{Resolver, Row};
+use super::{Resolver, Row, Shard};
 use crate::config::Config;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
+use crate::parse::record::ChangeTarget;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -17,7 +19,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-const VERSION: u32 = 1;
+/// 2 added [`Estate`] after the rows; a file of version 1 still reads (with an empty one).
+const VERSION: u32 = 2;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -30,7 +33,40 @@ pub struct Snapshot {
     pub interfaces: Vec<(CompactString, CompactString)>,
     /// Instance id → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
+    /// What the rules beyond the blog's remember (rules 9, 14 to 17).
+    pub estate: Estate,
 }
+
+/// Version 1's payload: a [`Snapshot`] without its [`Estate`].
+#[derive(Deserialize)]
+struct SnapshotV1 {
+    watermark: Option<Millis>,
+    allocations: Vec<(CompactString, IpAddr)>,
+    interfaces: Vec<(CompactString, CompactString)>,
+    rows: Vec<(CompactString, Vec<Row>)>,
+}
+
+/// The state of the rules for real estates, each list oldest first where order decides what is
+/// forgotten.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estate {
+    /// Rows whose session is contested: instance id and the row's place among its rows.
+    pub contested: Vec<(CompactString, u32)>,
+    /// Addresses tied to each instance, per partition in the order they came.
+    pub ties: Vec<(CompactString, Vec<Net>)>,
+    /// Addresses of network interfaces.
+    pub interface_nets: Vec<(CompactString, Vec<Net>)>,
+    /// AssociateAddress's association ids and Elastic IPs.
+    pub associations: Vec<(CompactString, ChangeTarget)>,
+    pub eips: Vec<(CompactString, ChangeTarget)>,
+    /// NAT gateways: each address with its allocation and association ids.
+    pub gateways: Vec<(CompactString, Vec<GatewayAddress>)>,
+    /// Accounts seen as `recipientAccountId`, sorted.
+    pub accounts: Vec<CompactString>,
+}
+
+/// One address of a NAT gateway, with the allocation and association ids it came with.
+pub type GatewayAddress = (IpAddr, Option<CompactString>, Option<CompactString>);
 
 impl Snapshot {
     pub fn sessions(&self) -> usize {
@@ -78,7 +114,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -93,7 +129,18 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     if crc32fast::hash(payload) != crc {
         return Err(DecodeError::Checksum);
     }
-    postcard::from_bytes(payload).map_err(|e| DecodeError::Payload(e.to_string()))
+    let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
+    if version == 1 {
+        let v1: SnapshotV1 = postcard::from_bytes(payload).map_err(payload_error)?;
+        return Ok(Snapshot {
+            watermark: v1.watermark,
+            allocations: v1.allocations,
+            interfaces: v1.interfaces,
+            rows: v1.rows,
+            estate: Estate::default(),
+        });
+    }
+    postcard::from_bytes(payload).map_err(payload_error)
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).
@@ -138,11 +185,12 @@ pub fn load_for(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
     }
 }
 
-/// The resolver's maps and the shards' rows as of now, to save.
-pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Snapshot {
+/// The resolver's maps and the shard's rows as of now, to save.
+pub fn snapshot(resolver: &Resolver, shard: &Shard) -> Snapshot {
     let mut snap = Snapshot::default();
     resolver.export(&mut snap);
-    snap.rows = rows;
+    snap.rows = shard.export();
+    snap.estate.ties = shard.export_ties();
     snap
 }
 
@@ -150,6 +198,16 @@ pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Sn
 /// thread of their own).
 pub fn save_snapshot(path: &Path, mut snap: Snapshot) -> io::Result<()> {
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    snap.estate.contested = snap
+        .rows
+        .iter()
+        .flat_map(|(i, rows)| {
+            rows.iter()
+                .enumerate()
+                .filter(|(_, r)| r.contested)
+                .map(move |(n, _)| (i.clone(), n as u32))
+        })
+        .collect();
     save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
@@ -163,12 +221,33 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            estate: Estate {
+                ties: vec![("i-1".into(), vec![Net::one("2600:1f18::7".parse().unwrap())])],
+                accounts: vec!["123456789012".into()],
+                ..Estate::default()
+            },
         }
     }
 
     #[test]
     fn round_trip() {
         assert_eq!(decode(&encode(&sample())), Ok(sample()));
+    }
+
+    /// A file of version 1 (no estate after the rows) still reads. (Mutation: refusing version 1
+    /// fails here.)
+    #[test]
+    fn version_1_still_reads() {
+        let mut old = sample();
+        old.estate = Estate::default();
+        let v1 = (&old.watermark, &old.allocations, &old.interfaces, &old.rows);
+        let payload = postcard::to_stdvec(&v1).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        assert_eq!(decode(&bytes), Ok(old));
     }
 
     #[test]

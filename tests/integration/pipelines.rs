@@ -662,7 +662,7 @@ fn runner(test: &str, binary: &str) -> Option<PathBuf> {
     if found.is_none() {
         assert!(
             !on_ci(),
-            "{test}: {binary} not on PATH under CI: the runner demos must run in CI (.ci/install-runners)"
+            "{test}: {binary} not on PATH under CI, where it must run (.ci/install-runners installs it)"
         );
         skipped(test, &format!("{binary} not on PATH (run .ci/install-runners)"));
     }
@@ -883,6 +883,25 @@ fn start_in(dir: &Path, log: &Path, cmd: &mut Command) -> Background {
         .stderr(log)
         .process_group(0);
     Background(cmd.spawn().expect("start runner"))
+}
+
+/// The baseline the runners' latencies compare with: credtrail alone, reading a FIFO and writing
+/// a file, flushes whenever its input goes idle.
+#[test]
+fn credtrail_alone_streams_a_lone_alert_at_once() {
+    let tmp = TempDir::new("alone-stream");
+    let path = tmp.path().join("input");
+    let mut input = fifo(&path);
+    let log = tmp.path().join("credtrail.log");
+    let mut cmd = Command::new(credtrail());
+    cmd.stdin(fs::File::open(&path).expect("fifo for reading"))
+        .stdout(fs::File::create(tmp.path().join("alerts.ndjson")).expect("alerts file"))
+        .stderr(fs::File::create(&log).expect("log"))
+        .process_group(0);
+    let _credtrail = Background(cmd.spawn().expect("start credtrail"));
+    check_latency("credtrail alone", tmp.path(), &log, VECTOR_PROMISE, |b| {
+        input.write_all(b).expect("write to the fifo");
+    });
 }
 
 #[test]
@@ -1218,6 +1237,40 @@ fn shell_recipe_emit_all_kafka() {
         })
         .collect();
     assert_same_alerts("recipe emit-all-kafka", &compromised, &want);
+}
+
+/// The shipped unit parses as systemd reads it: `systemd-analyze verify` exits 0 even on an unknown
+/// key or a bad value (it only warns), so any output fails the test too. `--man=no`: the
+/// `Documentation=man:credtrail(1)` page need not be installed here.
+#[test]
+fn systemd_unit_verifies() {
+    let Some(analyze) = runner("systemd unit", "systemd-analyze") else {
+        return;
+    };
+    let unit = pipeline("systemd/credtrail.service");
+    let out = run(
+        "systemd-analyze verify",
+        Command::new(analyze).args(["verify", "--man=no"]).arg(&unit),
+        Duration::from_secs(60),
+    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), out.stderr);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify {}: {}\n{said}",
+        unit.display(),
+        out.status
+    );
+    let text = fs::read_to_string(&unit).expect("unit");
+    for needed in [
+        "User=credtrail",
+        "StateDirectory=credtrail",
+        "Restart=always",
+        "--state \"$STATE_DIRECTORY/state.bin\"",
+        "kcat -C",
+        "kcat -P",
+    ] {
+        assert!(text.contains(needed), "credtrail.service lacks {needed}");
+    }
 }
 
 #[test]

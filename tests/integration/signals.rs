@@ -1,5 +1,5 @@
 //! Signals stop a run as documented: the first finishes and saves what was read and leaves the line
-//! being read unread. (A second signal's exit is checked in `hardening_state.rs`.)
+//! being read unread; a second exits at once, saying so.
 
 use crate::common::trail::*;
 use crate::common::*;
@@ -87,4 +87,45 @@ fn a_signal_mid_line_finishes_the_whole_lines_and_leaves_the_half_line_unread() 
         drop(stdin);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// A run that cannot finish (its stdout is never read, so the writer is stuck) gets a second
+/// SIGTERM: it says so and exits at once with 143. (Mutation: without the second-signal exit the
+/// run stays stuck and the wait times out.)
+#[test]
+fn a_second_signal_exits_at_once_with_a_message() {
+    let mut child = bin()
+        .args(["--emit", "all", "--threads", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _stdout = child.stdout.take().unwrap();
+    // Far more than the pipes on both sides hold (1 MiB each when widened).
+    let one = lines(&[call("x", 1.0, "3.3.3.3")]);
+    let data = one.repeat((16 << 20) / one.len());
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running, stuck on its output"
+    );
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal waits for the output"
+    );
+    signal(&child, libc::SIGTERM);
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits after the second signal");
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM again: exiting at once"), "{stderr}");
+    drop(_stdout);
+    let _ = feeder.join();
 }
