@@ -52,6 +52,13 @@ pub struct Config {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// AWS's ip-ranges.json, to classify foreign addresses.
     pub aws_ip_ranges: Option<PathBuf>,
+    /// Event time a record may arrive behind the newest one read and still be judged in its
+    /// place: how long the reorder window holds a record.
+    pub lateness: crate::parse::event_time::Millis,
+    /// Event time behind the newest one read within which a repeated `eventID` is recognised.
+    pub dedupe_horizon: crate::parse::event_time::Millis,
+    /// Wall-clock time an idle input may leave records in the window before all are released.
+    pub idle_release: std::time::Duration,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -72,6 +79,9 @@ impl Default for Config {
             state_reset: false,
             checkpoint_interval: std::time::Duration::from_secs(60),
             stop: None,
+            lateness: 15 * crate::parse::event_time::MINUTE,
+            dedupe_horizon: crate::parse::event_time::HOUR,
+            idle_release: std::time::Duration::from_secs(1),
             aws_ip_ranges: None,
             progress: None,
         }

@@ -14,6 +14,7 @@ pub mod detect;
 pub mod generator;
 pub mod input;
 pub mod keying;
+pub mod order;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

@@ -17,14 +17,13 @@
 //! The reader stays at most a few blocks ahead of the turn, so memory is bounded whatever the input.
 
 use crate::config::{Config, Emit, Progress};
-use crate::detect::state;
 use crate::input::framing::{BlockKind, BufferPool};
 use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
 use crate::output::render::{self, render, render_all, write_all_vectored, written};
 use crate::output::summary::Stats;
 use crate::parse::block::{BlockParser, ParsedBlock};
-use crate::stages::{Judging, Ordered};
+use crate::stages::{Held, Judging, Ordered};
 use std::collections::BTreeMap;
 use std::io::{self, IoSlice, Write};
 use std::path::PathBuf;
@@ -47,7 +46,7 @@ struct Parsed {
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
 pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> io::Result<Stats> {
     let threads = cfg.threads.max(1);
-    let snapshot = state::load_for(cfg, err)?;
+    let snapshot = crate::detect::state::load_for(cfg, err)?;
     let annotator = Annotator::for_config(cfg)?;
     // Enough for every block in flight, so that the reader does not fault in fresh pages again.
     let pool = BufferPool::new(8 * threads + 8);
@@ -80,11 +79,17 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
         max_line: cfg.max_line_bytes,
         stop: cfg.stop.clone(),
     };
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| crew.work());
-        }
-        crew.work();
+        let (crew, idle) = (&crew, cfg.idle_release);
+        s.spawn(move || crew.watch_idle(idle, &finished));
+        thread::scope(|w| {
+            for _ in 1..threads {
+                w.spawn(|| crew.work());
+            }
+            crew.work();
+        });
+        drop(done);
     });
     let reader = crew.reader.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut turn = crew.turn.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -140,6 +145,20 @@ impl Crew<'_> {
             let seq = parsed.seq;
             lock(&self.inbox).waiting.insert(seq, parsed);
             self.take_turns();
+        }
+    }
+
+    /// While the run goes on: when an input has waited `idle` for data with records in the
+    /// window, they are all judged and written (the `--idle-release` bound on latency). Only a
+    /// waiting input counts, never a slow machine: a file is never idle.
+    fn watch_idle(&self, idle: Duration, finished: &std::sync::mpsc::Receiver<()>) {
+        let tick = (idle / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
+            let Some(since) = crate::input::waiting_since() else { continue };
+            if since.elapsed() < idle {
+                continue;
+            }
+            lock(&self.turn).release_idle();
         }
     }
 
@@ -264,11 +283,21 @@ impl Turn<'_> {
         if let (Some(pr), Some(b)) = (&self.progress, &p.block) {
             pr.records.fetch_add(u64::from(b.records), Ordering::Relaxed);
         }
-        for m in self.ordered.step(p.source, p.block.as_mut(), p.note.take()) {
+        for m in self.ordered.take(p.source, p.block.take(), p.note.take()) {
             let _ = writeln!(self.err, "{m}");
         }
-        let Some(block) = p.block else { return };
-        let js = std::mem::take(&mut self.ordered.stages.js);
+        self.write_ready();
+    }
+
+    /// Writes every held block whose records are all judged, in input order.
+    fn write_ready(&mut self) {
+        while let Some(h) = self.ordered.next_ready() {
+            self.write_block(h);
+        }
+    }
+
+    fn write_block(&mut self, h: Held) {
+        let Held { block, js, .. } = h;
         if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
             // Every byte goes out again: written from where it lies, not copied into `buf` first.
             self.flush();
@@ -278,12 +307,20 @@ impl Turn<'_> {
         } else {
             render(self.emit, &block, &js, &mut self.buf);
         }
-        self.ordered.stages.js = js;
-        self.ordered.stages.js.clear();
         self.pool.give(block.data);
         if self.buf.len() >= 1 << 20 {
             self.flush();
         }
+    }
+
+    /// The input has been idle for `--idle-release`: every record waiting is judged and written.
+    fn release_idle(&mut self) {
+        if self.ordered.holding() == 0 || self.closed || self.failure.is_some() {
+            return;
+        }
+        self.ordered.release_all();
+        self.write_ready();
+        self.flush();
     }
 
     /// Writes what is buffered: called whenever no further block is ready, so that a lone record
@@ -326,10 +363,10 @@ impl Turn<'_> {
         if self.saver.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let snap = state::snapshot(&self.ordered.resolver, self.ordered.stages.shard.export());
+        let snap = self.ordered.snapshot();
         let path = path.clone();
         self.saver = Some(thread::spawn(move || {
-            if let Err(e) = state::save_snapshot(&path, snap) {
+            if let Err(e) = crate::detect::state::save_snapshot(&path, snap) {
                 eprintln!("credtrail: warning: checkpoint not saved: {e}");
             }
         }));
@@ -337,6 +374,17 @@ impl Turn<'_> {
 
     /// After the last block: findings still open, the output flushed, the state saved.
     fn finish(&mut self, cfg: &Config, read_errors: u64) -> io::Result<Stats> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        if self.closed {
+            return Ok(self.ordered.stats(read_errors, true));
+        }
+        let mut ready = Vec::new();
+        self.ordered.end_of_input(cfg, |h| ready.push(h));
+        for h in ready {
+            self.write_block(h);
+        }
         if let Some(e) = self.failure.take() {
             return Err(e);
         }

@@ -3,6 +3,11 @@
 //! ([`run_sequential`]) and `credtrail key` ([`crate::keying`]) all feed their blocks through it.
 
 use crate::config::{Config, Emit};
+use crate::input::framing::BlockKind;
+use crate::order::{Seen, Watermark, Window, wall_clock_now};
+use crate::parse::event_time::Millis;
+use crate::parse::record::Stamp;
+use std::collections::VecDeque;
 use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
 use crate::detect::{Resolver, Routed, Shard};
@@ -56,8 +61,31 @@ impl<S: AfterResolver> Ordered<S> {
     }
 }
 
-/// The filter's stages after the resolver: the session table, the same-account rule, and what
-/// the verdicts become.
+/// A block whose output waits for the verdicts of its records still in the reorder window.
+pub struct Held {
+    pub block: ParsedBlock,
+    /// Its judgements so far; in output order once `pending` is 0.
+    pub js: Vec<Judgement>,
+    /// Its facts still in the window.
+    pending: u32,
+}
+
+/// What happened to records on their way into the window, for the summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Judged when they came: earlier than a record released already.
+    pub late: u64,
+    /// Dated more than an hour past the wall clock: judged when they came, moving no watermark.
+    pub far_future: u64,
+    /// Read already (same `eventID` within the dedupe horizon): passed on, not judged again.
+    pub duplicates: u64,
+    /// Released before their time because the window held too many bytes.
+    pub forced: u64,
+}
+
+/// The filter's stages after the input: the reorder window and the dedupe set (see
+/// [`crate::order`]), then (after the resolver) the session table, the same-account rule, and
+/// what the verdicts become.
 pub struct Judging {
     pub shard: Shard,
     /// `None` for `--emit findings`, which does not name same-account peers.
@@ -65,27 +93,51 @@ pub struct Judging {
     judge: Judge,
     /// `--emit findings`: when incidents are checked for closing.
     clock: Option<TickClock>,
-    /// The judgements of the block being stepped, in output order once it is done.
-    pub js: Vec<Judgement>,
+    window: Window,
+    seen: Seen,
+    /// The newest event time read (the resolver's is that of the records released).
+    arrived: Watermark,
+    /// The time of the last record released from the window: one earlier is late.
+    released: Option<Millis>,
+    lateness: Millis,
+    /// Blocks in input order whose output waits; `held_base` is the number of the first.
+    held: VecDeque<Held>,
+    held_base: u64,
+    held_bytes: usize,
+    /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
+    pub position: u64,
+    pub arrivals: Arrivals,
 }
 
-impl AfterResolver for Judging {
-    fn routed(&mut self, unit: u32, r: Routed) {
+/// Bytes of input the window may hold waiting (about 15 minutes of a 100 records/s trail); past
+/// it the earliest records are released early, and counted.
+pub const MAX_HELD_BYTES: usize = 256 << 20;
+
+impl Held {
+    /// A block saved with `pending` facts in the window: they are counted again as the window is
+    /// restored.
+    pub fn restored(block: ParsedBlock, js: Vec<Judgement>) -> Held {
+        Held {
+            block,
+            js,
+            pending: 0,
+        }
+    }
+}
+
+impl Judging {
+    /// One step the resolver routed, for the record at `unit` of block `block`.
+    fn routed(&mut self, block: u64, unit: u32, r: Routed) {
+        let Some(h) = self.held.get_mut((block - self.held_base) as usize) else {
+            return;
+        };
         let wm = r.watermark;
         if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
-            self.judge.tick(unit, wm, &mut self.js);
+            self.judge.tick(unit, wm, &mut h.js);
         }
         let Some(v) = self.shard.apply(r) else { return };
         let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
-        self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut self.js);
-    }
-
-    fn block_done(&mut self) {
-        // Already in order but for findings closed by the clock: sorting every block's judgements
-        // again (with `--emit all`, one per record) allocated and compared for nothing.
-        if !self.js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
-            self.js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
-        }
+        self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut h.js);
     }
 }
 
@@ -98,11 +150,19 @@ impl Ordered<Judging> {
             shard.notable_only();
         }
         let resolver = Resolver::import(&snapshot);
+        shard.import_alerted(&snapshot.alerted);
+        let order = snapshot.order;
+        let mut seen = Seen::new(cfg.dedupe_horizon);
+        seen.import(&order.seen);
+        let mut window = Window::default();
+        window.import(order.window);
+        let held: VecDeque<Held> = order.held.into_iter().map(state::SavedBlock::restore).collect();
+        let held_bytes = held.iter().map(|h| h.block.data.len()).sum();
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
         let findings = cfg.emit == Emit::Findings;
-        Ordered {
+        let mut ordered = Ordered {
             tally: Tally::new(
                 cfg.inputs.iter().map(|i| i.name()).collect(),
                 Reports::Lines {
@@ -115,9 +175,172 @@ impl Ordered<Judging> {
                 peers: (!findings).then(Peers::default),
                 judge: Judge::new(cfg.emit, annotator, cfg.progress.clone()),
                 clock: findings.then(TickClock::default),
-                js: Vec::new(),
+                window,
+                seen,
+                arrived: order.arrived,
+                released: order.released,
+                lateness: cfg.lateness,
+                held,
+                held_base: order.held_base,
+                held_bytes,
+                position: order.position,
+                arrivals: Arrivals::default(),
             },
+        };
+        // The pending counts of restored blocks: their facts are in the window.
+        let j = &mut ordered.stages;
+        for e in j.window.export() {
+            if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
+                h.pending += 1;
+            }
         }
+        ordered
+    }
+
+    /// One numbered block (or the note of an input that failed): counted, its records put in
+    /// the window (or judged at once when late, far-future, or read already), and what the
+    /// watermark now allows released. The messages it deserves, for stderr.
+    pub fn take(&mut self, source: u32, block: Option<ParsedBlock>, note: Option<String>) -> Vec<String> {
+        let messages = self.tally.account(source, block.as_ref(), note);
+        let Some(mut block) = block else { return messages };
+        let now = wall_clock_now();
+        self.resolver.set_now(now);
+        let j = &mut self.stages;
+        j.position += match block.kind {
+            BlockKind::Oversized { last, .. } => u64::from(last),
+            _ => u64::from(block.lines),
+        };
+        let facts = std::mem::take(&mut block.facts);
+        let stamps = std::mem::take(&mut block.stamps);
+        let id = j.held_base + j.held.len() as u64;
+        j.held_bytes += block.data.len() + block.compacted.len();
+        j.held.push_back(Held {
+            block,
+            js: Vec::new(),
+            pending: 0,
+        });
+        let mut facts = facts.into_iter().peekable();
+        for (unit, stamp) in stamps {
+            let mut record = Vec::new();
+            while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
+                record.push(f);
+            }
+            self.admit(id, unit, stamp, record, now);
+        }
+        // Every fact has its record's stamp; should one not, it is judged now rather than lost.
+        for (unit, f) in facts {
+            self.judge_now(id, unit, f);
+        }
+        let limit = self.stages.arrived.get().map(|w| w.saturating_sub(self.stages.lateness));
+        self.release(limit);
+        messages
+    }
+
+    /// One record's facts: into the window, or judged now.
+    fn admit(&mut self, id: u64, unit: u32, stamp: Stamp, facts: Vec<Fact>, now: Millis) {
+        let j = &mut self.stages;
+        let wm = j.arrived.get().unwrap_or(Millis::MIN);
+        // A record without a time (an AllocateAddress missing eventTime) is put at the watermark.
+        let time = stamp.time.unwrap_or(wm);
+        if stamp.event_id != 0 && !j.seen.first(stamp.event_id, time, wm) {
+            j.arrivals.duplicates += 1;
+            let h = j.held.back_mut().expect("the block was just put in");
+            j.judge.redelivered(unit, &mut h.js);
+            return;
+        }
+        let now_or_never = if !j.arrived.advance(time, now) {
+            j.arrivals.far_future += 1;
+            true
+        } else if j.released.is_some_and(|r| time < r) {
+            j.arrivals.late += 1;
+            true
+        } else {
+            false
+        };
+        if now_or_never {
+            for f in facts {
+                self.judge_now(id, unit, f);
+            }
+            return;
+        }
+        let h = j.held.back_mut().expect("the block was just put in");
+        h.pending += facts.len() as u32;
+        for f in facts {
+            j.window.push(time, id, unit, f);
+        }
+    }
+
+    fn judge_now(&mut self, block: u64, unit: u32, fact: Fact) {
+        let stages = &mut self.stages;
+        self.resolver.route(fact, |r| stages.routed(block, unit, r));
+    }
+
+    /// Releases, in event-time order, the records up to `limit` (`None`: all), then as many as
+    /// keep the held bytes under [`MAX_HELD_BYTES`].
+    fn release(&mut self, limit: Option<Millis>) {
+        loop {
+            let j = &mut self.stages;
+            let Some(first) = j.window.first_time() else { break };
+            let due = limit.is_none_or(|l| first <= l);
+            if !due {
+                if j.held_bytes <= MAX_HELD_BYTES {
+                    break;
+                }
+                j.arrivals.forced += 1;
+            }
+            let Some(e) = j.window.pop() else { break };
+            j.released = Some(j.released.map_or(e.time, |r| r.max(e.time)));
+            if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
+                h.pending -= 1;
+            }
+            self.judge_now(e.block, e.unit, e.fact);
+            if !due {
+                self.drop_ready_bytes();
+            }
+        }
+    }
+
+    /// Counts out the bytes of blocks at the front that are ready (for the forced release: the
+    /// caller takes them with [`Ordered::next_ready`]).
+    fn drop_ready_bytes(&mut self) {
+        let j = &mut self.stages;
+        j.held_bytes = j
+            .held
+            .iter()
+            .skip_while(|h| h.pending == 0)
+            .map(|h| h.block.data.len() + h.block.compacted.len())
+            .sum();
+    }
+
+    /// Releases every record the window holds: at the end of input without `--state`, and when
+    /// an input has been idle for `--idle-release`.
+    pub fn release_all(&mut self) {
+        self.release(None);
+    }
+
+    /// Records waiting in the window.
+    pub fn holding(&self) -> usize {
+        self.stages.window.len()
+    }
+
+    /// The first held block, once every record of it is judged: its judgements in output order.
+    pub fn next_ready(&mut self) -> Option<Held> {
+        let j = &mut self.stages;
+        if j.held.front().is_none_or(|h| h.pending > 0) {
+            return None;
+        }
+        let mut h = j.held.pop_front()?;
+        j.held_base += 1;
+        j.held_bytes = j
+            .held_bytes
+            .saturating_sub(h.block.data.len() + h.block.compacted.len());
+        // Already in order but for findings closed by the clock and records released out of
+        // arrival order: sorting every block's judgements again (with `--emit all`, one per
+        // record) allocated and compared for nothing.
+        if !h.js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
+            h.js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
+        }
+        Some(h)
     }
 
     /// After the last block: the lines of the findings still open, in an order that depends on
@@ -134,7 +357,15 @@ impl Ordered<Judging> {
 
     /// What the run saw.
     pub fn stats(&mut self, input_errors: u64, output_closed: bool) -> Stats {
-        let Judging { shard, judge, .. } = &mut self.stages;
+        let Judging {
+            shard,
+            judge,
+            window,
+            arrivals,
+            position,
+            arrived,
+            ..
+        } = &mut self.stages;
         Stats {
             records: self.tally.records,
             judged: judge.judged + shard.quiet_judged(),
@@ -145,16 +376,50 @@ impl Ordered<Judging> {
             evicted: shard.evicted(),
             alert_table: judge.alert_rows(),
             output_closed,
+            late: arrivals.late,
+            far_future: arrivals.far_future,
+            duplicates: arrivals.duplicates,
+            forced: arrivals.forced,
+            held: window.len() as u64,
+            position: *position,
+            watermark: arrived.get(),
         }
+    }
+
+    /// Everything later verdicts depend on, as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        let j = &self.stages;
+        let mut snap = state::snapshot(&self.resolver, j.shard.export());
+        snap.alerted = j.shard.export_alerted();
+        snap.order = state::OrderState {
+            arrived: j.arrived,
+            released: j.released,
+            position: j.position,
+            seen: j.seen.export(),
+            window: j.window.export(),
+            held_base: j.held_base,
+            held: j.held.iter().map(state::SavedBlock::save).collect(),
+        };
+        snap
     }
 
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
         match &cfg.state {
-            Some(path) => {
-                state::save_snapshot(path, state::snapshot(&self.resolver, self.stages.shard.export()))
-            }
+            Some(path) => state::save_snapshot(path, self.snapshot()),
             None => Ok(()),
+        }
+    }
+
+    /// After the last block: without `--state`, every record still waiting is judged; with it,
+    /// they wait in the state for the next run, so that where the input was cut changes no
+    /// verdict. The blocks now ready are handed to `each`.
+    pub fn end_of_input(&mut self, cfg: &Config, mut each: impl FnMut(Held)) {
+        if cfg.state.is_none() {
+            self.release_all();
+        }
+        while let Some(h) = self.next_ready() {
+            each(h);
         }
     }
 }
@@ -184,18 +449,19 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
-    let input_errors = in_order(cfg, |source, mut block, note| {
-        for m in ordered.step(source, block.as_deref_mut(), note) {
+    let input_errors = in_order(cfg, |source, block, note| {
+        let block = block.map(|b| std::mem::replace(b, ParsedBlock::empty()));
+        for m in ordered.take(source, block, note) {
             writeln!(err, "{m}")?;
         }
-        if let Some(block) = block {
-            render::render(cfg.emit, block, &ordered.stages.js, &mut buf);
-            ordered.stages.js.clear();
-            out.write_all(&buf)?;
-            buf.clear();
+        while let Some(h) = ordered.next_ready() {
+            render::render(cfg.emit, &h.block, &h.js, &mut buf);
         }
+        out.write_all(&buf)?;
+        buf.clear();
         Ok(true)
     })?;
+    ordered.end_of_input(cfg, |h| render::render(cfg.emit, &h.block, &h.js, &mut buf));
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;

@@ -8,6 +8,11 @@
 
 use super::{Resolver, Row};
 use crate::config::Config;
+use crate::input::framing::BlockKind;
+use crate::order::{Entry, Watermark};
+use crate::output::judge::Judgement;
+use crate::parse::block::{ParsedBlock, Unit};
+use crate::stages::Held;
 use crate::parse::event_time::Millis;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -17,7 +22,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-const VERSION: u32 = 1;
+/// 2: event time (the reorder window, the dedupe set, the alerted ids, where to resume).
+const VERSION: u32 = 2;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -30,6 +36,101 @@ pub struct Snapshot {
     pub interfaces: Vec<(CompactString, CompactString)>,
     /// Instance id → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
+    /// Alerted `eventID`s per partition of the table: `(partition, id hash, eventTime)`.
+    pub alerted: Vec<(u8, u64, Millis)>,
+    /// Where the input stands: the reorder window, the dedupe set, the position.
+    pub order: OrderState,
+}
+
+/// The event-time part of the state (see [`crate::order`]).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// The newest event time read: a consumer's records up to `position` took it here.
+    pub arrived: Watermark,
+    /// The time of the last record released from the window.
+    pub released: Option<Millis>,
+    /// Input lines read by every run so far: where the next run's input starts.
+    pub position: u64,
+    /// `eventID` hashes read within the dedupe horizon, with their event time, in reading order.
+    pub seen: Vec<(u64, Millis)>,
+    /// Facts waiting in the window, in release order.
+    pub window: Vec<Entry>,
+    /// The number of the first held block.
+    pub held_base: u64,
+    /// Blocks whose output waits for facts in the window.
+    pub held: Vec<SavedBlock>,
+}
+
+/// A held block as saved: the bytes of its output units one per line, and what is judged so far.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBlock {
+    pub data: Vec<u8>,
+    /// Each unit's end in `data` (its newline) and whether it is a record.
+    pub units: Vec<(u32, bool)>,
+    /// A piece of a line over `--max-line-bytes`: `(first, last)`, written as it is.
+    pub oversized: Option<(bool, bool)>,
+    /// Judgements so far: `(unit, order, annotation)`.
+    pub js: Vec<(u32, u32, Vec<u8>)>,
+}
+
+impl SavedBlock {
+    pub fn save(h: &Held) -> SavedBlock {
+        let b = &h.block;
+        let js = h.js.iter().map(|j| (j.unit, j.order, j.annotation.clone())).collect();
+        if let BlockKind::Oversized { first, last } = b.kind {
+            return SavedBlock {
+                data: b.data.clone(),
+                oversized: Some((first, last)),
+                js,
+                ..SavedBlock::default()
+            };
+        }
+        let mut data = Vec::new();
+        let mut units = Vec::with_capacity(b.units.len());
+        for u in &b.units {
+            data.extend_from_slice(b.bytes(u));
+            units.push((data.len() as u32, u.record));
+            data.push(b'\n');
+        }
+        SavedBlock {
+            data,
+            units,
+            oversized: None,
+            js,
+        }
+    }
+
+    /// The block again, its units as separate lines (a document's compacted records included).
+    pub fn restore(self) -> Held {
+        let mut block = ParsedBlock::empty();
+        let mut start = 0;
+        for (line, &(end, record)) in self.units.iter().enumerate() {
+            block.units.push(Unit {
+                start,
+                end,
+                compacted: false,
+                record,
+                line: line as u32,
+            });
+            start = end + 1;
+        }
+        block.lines = self.units.len() as u32;
+        block.data = self.data;
+        if let Some((first, last)) = self.oversized {
+            block.kind = BlockKind::Oversized { first, last };
+        }
+        Held::restored(
+            block,
+            self.js
+                .into_iter()
+                .map(|(unit, order, annotation)| Judgement {
+                    unit,
+                    order,
+                    annotation,
+                })
+                .collect(),
+        )
+    }
 }
 
 impl Snapshot {
@@ -187,6 +288,12 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            alerted: vec![(3, 42, 1_709_251_200_000)],
+            order: OrderState {
+                position: 7,
+                seen: vec![(9, 1_709_251_100_000)],
+                ..OrderState::default()
+            },
         }
     }
 

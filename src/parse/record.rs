@@ -6,6 +6,7 @@ use crate::parse::event_time::{self, Millis};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 use simd_json::{Buffers, INPUT_PADDING, Tape};
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 
 /// What a record tells the detector. A record may say more than one thing (an instance session
 /// that calls AssociateAddress is both judged and a change), in the order they apply.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Fact {
     /// An EC2 instance session made a call: judge it.
     Call {
@@ -54,7 +55,7 @@ pub enum Fact {
 }
 
 /// What else a call says, for the evasion checks and for findings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CallContext {
     /// A hash of `eventID` (0 when there is none): CloudTrail may deliver a record twice.
     pub event_id: u64,
@@ -67,19 +68,29 @@ pub struct CallContext {
     pub region: Option<CompactString>,
 }
 
+/// When a record happened and which it is, for the reorder window and the dedupe set: read for
+/// every record that tells the detector something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// `eventTime`; `None` when absent or unreadable (only records whose facts need no time).
+    pub time: Option<Millis>,
+    /// [`event_id_hash`] of `eventID`, 0 when there is none.
+    pub event_id: u64,
+}
+
 /// A fixed hash of an `eventID`: XXH3-64, whose output its specification fixes, so that it is the
 /// same on every machine and in every version; never 0, which stands for "no `eventID`".
 pub fn event_id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes()).max(1)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChangeTarget {
     Instance(CompactString),
     Interface(CompactString),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChangeAddress {
     /// The event names the new address.
     Named(IpAddr),
@@ -123,6 +134,8 @@ fn type_name(t: ValueType) -> &'static str {
 /// A reusable simd-json parser. simd-json unescapes strings in place: a value with a backslash is
 /// parsed from a scratch copy, so that the caller keeps the original bytes for output.
 pub struct Parser {
+    /// The last record's [`Stamp`].
+    pub stamp: Stamp,
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
@@ -131,6 +144,7 @@ pub struct Parser {
 impl Default for Parser {
     fn default() -> Self {
         Parser {
+            stamp: Stamp::default(),
             scratch: Vec::new(),
             buffers: Buffers::new(64 * 1024),
             tape: Some(Tape::null()),
@@ -149,7 +163,7 @@ impl Parser {
             &mut self.tape,
             &mut self.scratch,
             bytes.len(),
-            facts,
+            (facts, &mut self.stamp),
         )
     }
 
@@ -164,7 +178,7 @@ impl Parser {
         facts: &mut Vec<Fact>,
     ) -> Result<Shape, Malformed> {
         debug_assert!(memchr::memchr(b'\\', &buf[..len]).is_none());
-        parse_padded(&mut self.buffers, &mut self.tape, buf, len, facts)
+        parse_padded(&mut self.buffers, &mut self.tape, buf, len, (facts, &mut self.stamp))
     }
 }
 
@@ -173,18 +187,19 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
-    facts: &mut Vec<Fact>,
+    (facts, stamp): (&mut Vec<Fact>, &mut Stamp),
 ) -> Result<Shape, Malformed> {
+    *stamp = Stamp::default();
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), facts),
+        Ok(()) => classify(tape.as_value(), facts, stamp),
         Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
     };
     *slot = Some(tape.reset());
     result
 }
 
-fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -227,10 +242,10 @@ fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malform
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, facts)?;
+        read_record(&detail, facts, stamp)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, facts)?;
+    read_record(&obj, facts, stamp)?;
     Ok(Shape::Record)
 }
 
@@ -390,7 +405,7 @@ impl Top<'_, '_> {
     }
 }
 
-fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -> Result<(), Malformed> {
     let top = read_top(obj)?;
     let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
         return Err(Malformed(
@@ -401,6 +416,11 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
     let result = read_facts(&top, source, name, facts);
     if result.is_err() {
         facts.truncate(start);
+    } else if facts.len() > start {
+        *stamp = Stamp {
+            time: top.time().ok(),
+            event_id: non_empty(top.event_id).map_or(0, event_id_hash),
+        };
     }
     result
 }
