@@ -154,6 +154,12 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub idle_release: String,
 
+    /// With --state: at the end of input, judge the records still in the reorder window instead
+    /// of saving them for the next run (for a batch over a trail that is complete). Records of a
+    /// later run that are earlier than them are then late.
+    #[arg(long, requires = "state")]
+    pub release_at_end: bool,
+
     /// Wall-clock time between saves of --state while running.
     #[arg(long, value_name = "DURATION", default_value = "60s", requires = "state")]
     pub checkpoint_interval: String,
@@ -304,6 +310,7 @@ impl TryFrom<Args> for Config {
             lateness,
             dedupe_horizon,
             idle_release,
+            release_at_end: a.release_at_end,
             ..Config::default()
         })
     }

@@ -59,6 +59,9 @@ pub struct Config {
     pub dedupe_horizon: crate::parse::event_time::Millis,
     /// Wall-clock time an idle input may leave records in the window before all are released.
     pub idle_release: std::time::Duration,
+    /// With `state`: the records still in the window at the end of input are judged rather than
+    /// saved for the next run.
+    pub release_at_end: bool,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -80,6 +83,7 @@ impl Default for Config {
             checkpoint_interval: std::time::Duration::from_secs(60),
             stop: None,
             lateness: 15 * crate::parse::event_time::MINUTE,
+            release_at_end: false,
             dedupe_horizon: crate::parse::event_time::HOUR,
             idle_release: std::time::Duration::from_secs(1),
             aws_ip_ranges: None,

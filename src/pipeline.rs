@@ -20,12 +20,12 @@ use crate::config::{Config, Emit, Progress};
 use crate::input::framing::{BlockKind, BufferPool};
 use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
-use crate::output::render::{self, render, render_all, write_all_vectored, written};
+use crate::output::render::{self, render_all_units, render_units, write_all_vectored, written};
 use crate::output::summary::Stats;
 use crate::parse::block::{BlockParser, ParsedBlock};
-use crate::stages::{Held, Judging, Ordered};
+use crate::stages::{Judging, Ordered, Out};
 use std::collections::BTreeMap;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,7 +154,9 @@ impl Crew<'_> {
     fn watch_idle(&self, idle: Duration, finished: &std::sync::mpsc::Receiver<()>) {
         let tick = (idle / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
-            let Some(since) = crate::input::waiting_since() else { continue };
+            let Some(since) = crate::input::waiting_since() else {
+                continue;
+            };
             if since.elapsed() < idle {
                 continue;
             }
@@ -229,6 +231,15 @@ impl Crew<'_> {
     }
 }
 
+/// An output write's result as closed (the reader went away) or failed.
+fn settle(closed: &mut bool, failure: &mut Option<io::Error>, r: io::Result<Option<bool>>) {
+    match r {
+        Ok(Some(true)) => *closed = true,
+        Ok(_) => {}
+        Err(e) => *failure = Some(e),
+    }
+}
+
 fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
     let mut note = w.note;
     let mut lost = false;
@@ -289,25 +300,41 @@ impl Turn<'_> {
         self.write_ready();
     }
 
-    /// Writes every held block whose records are all judged, in input order.
+    /// Writes what the held blocks allow (see [`Ordered::drain`]).
     fn write_ready(&mut self) {
-        while let Some(h) = self.ordered.next_ready() {
-            self.write_block(h);
-        }
-    }
-
-    fn write_block(&mut self, h: Held) {
-        let Held { block, js, .. } = h;
-        if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
-            // Every byte goes out again: written from where it lies, not copied into `buf` first.
-            self.flush();
-            let mut slices = Vec::with_capacity(2 * js.len() + 8);
-            render_all(&block, &js, &mut slices);
-            self.write_vectored(&mut slices);
-        } else {
-            render(self.emit, &block, &js, &mut self.buf);
-        }
-        self.pool.give(block.data);
+        let Turn {
+            ordered,
+            emit,
+            buf,
+            out,
+            pool,
+            closed,
+            failure,
+            ..
+        } = self;
+        ordered.drain(|o| match o {
+            Out::Units(block, js, units) => {
+                if *closed || failure.is_some() {
+                    return;
+                }
+                if *emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
+                    // Every byte goes out again: written from where it lies, not copied into `buf`
+                    // first.
+                    let r = render::flush(*out, buf);
+                    settle(closed, failure, r);
+                    let mut slices = Vec::with_capacity(2 * js.len() + 8);
+                    render_all_units(block, js, units, &mut slices);
+                    if *closed || failure.is_some() {
+                        return;
+                    }
+                    let r = write_all_vectored(*out, &mut slices).and_then(|()| out.flush());
+                    settle(closed, failure, written(r));
+                } else {
+                    render_units(*emit, block, js, units, buf);
+                }
+            }
+            Out::Done(block) => pool.give(block.data),
+        });
         if self.buf.len() >= 1 << 20 {
             self.flush();
         }
@@ -334,20 +361,8 @@ impl Turn<'_> {
         self.settle(r);
     }
 
-    fn write_vectored(&mut self, slices: &mut [IoSlice<'_>]) {
-        if self.closed || self.failure.is_some() {
-            return;
-        }
-        let r = write_all_vectored(self.out, slices).and_then(|()| self.out.flush());
-        self.settle(written(r));
-    }
-
     fn settle(&mut self, r: io::Result<Option<bool>>) {
-        match r {
-            Ok(Some(true)) => self.closed = true,
-            Ok(_) => {}
-            Err(e) => self.failure = Some(e),
-        }
+        settle(&mut self.closed, &mut self.failure, r);
     }
 
     /// Every `--checkpoint-interval`: a copy of the table now, saved on a thread of its own so that
@@ -380,11 +395,10 @@ impl Turn<'_> {
         if self.closed {
             return Ok(self.ordered.stats(read_errors, true));
         }
-        let mut ready = Vec::new();
-        self.ordered.end_of_input(cfg, |h| ready.push(h));
-        for h in ready {
-            self.write_block(h);
+        if cfg.state.is_none() || cfg.release_at_end {
+            self.ordered.release_all();
         }
+        self.write_ready();
         if let Some(e) = self.failure.take() {
             return Err(e);
         }

@@ -3,23 +3,23 @@
 //! ([`run_sequential`]) and `credtrail key` ([`crate::keying`]) all feed their blocks through it.
 
 use crate::config::{Config, Emit};
-use crate::input::framing::BlockKind;
-use crate::order::{Seen, Watermark, Window, wall_clock_now};
-use crate::parse::event_time::Millis;
-use crate::parse::record::Stamp;
-use std::collections::VecDeque;
 use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
 use crate::detect::{Resolver, Routed, Shard};
 use crate::input::Sources;
+use crate::input::framing::BlockKind;
 use crate::input::framing::BufferPool;
+use crate::order::{Seen, Watermark, Window, wall_clock_now};
 use crate::output::annotation::Annotator;
 use crate::output::judge::{Judge, Judgement, TickClock, judgement_key};
 use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
 use crate::parse::block::{BlockParser, ParsedBlock};
+use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
+use crate::parse::record::Stamp;
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 /// What follows the resolver: the judging stages of the filter, or the keys of `credtrail key`.
@@ -64,10 +64,23 @@ impl<S: AfterResolver> Ordered<S> {
 /// A block whose output waits for the verdicts of its records still in the reorder window.
 pub struct Held {
     pub block: ParsedBlock,
-    /// Its judgements so far; in output order once `pending` is 0.
+    /// Its judgements not written yet.
     pub js: Vec<Judgement>,
-    /// Its facts still in the window.
+    /// Its facts still in the window, in all and by unit (empty while none ever was).
     pending: u32,
+    unit_pending: Vec<u32>,
+    /// Units written already: `--emit all` writes a block up to its first record still waiting.
+    pub written: u32,
+    /// Has judgements to write (alerts and findings write them as they come).
+    dirty: bool,
+}
+
+/// What [`Ordered::drain`] hands the writer.
+pub enum Out<'b> {
+    /// Write these units of the block, with these judgements of theirs.
+    Units(&'b ParsedBlock, &'b [Judgement], std::ops::Range<usize>),
+    /// The block is written whole: its buffer may be used again.
+    Done(ParsedBlock),
 }
 
 /// What happened to records on their way into the window, for the summary.
@@ -104,6 +117,9 @@ pub struct Judging {
     held: VecDeque<Held>,
     held_base: u64,
     held_bytes: usize,
+    /// Held blocks with judgements to write.
+    dirty: Vec<u64>,
+    emit: Emit,
     /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
     pub position: u64,
     pub arrivals: Arrivals,
@@ -114,14 +130,49 @@ pub struct Judging {
 pub const MAX_HELD_BYTES: usize = 256 << 20;
 
 impl Held {
-    /// A block saved with `pending` facts in the window: they are counted again as the window is
-    /// restored.
-    pub fn restored(block: ParsedBlock, js: Vec<Judgement>) -> Held {
+    fn new(block: ParsedBlock) -> Held {
         Held {
             block,
-            js,
+            js: Vec::new(),
             pending: 0,
+            unit_pending: Vec::new(),
+            written: 0,
+            dirty: false,
         }
+    }
+
+    /// A block saved with facts in the window: they are counted again as the window is restored.
+    pub fn restored(block: ParsedBlock, js: Vec<Judgement>, written: u32) -> Held {
+        Held {
+            js,
+            written,
+            ..Held::new(block)
+        }
+    }
+
+    fn wait(&mut self, unit: u32, n: u32) {
+        if self.unit_pending.is_empty() {
+            self.unit_pending = vec![0; self.block.units.len()];
+        }
+        if let Some(p) = self.unit_pending.get_mut(unit as usize) {
+            *p += n;
+        }
+        self.pending += n;
+    }
+
+    fn released(&mut self, unit: u32) {
+        if let Some(p) = self.unit_pending.get_mut(unit as usize) {
+            *p = p.saturating_sub(1);
+        }
+        self.pending = self.pending.saturating_sub(1);
+    }
+
+    /// The first unit not written whose record still waits (or the end).
+    fn writable_to(&self) -> usize {
+        let n = self.block.units.len();
+        (self.written as usize..n)
+            .find(|&u| self.unit_pending.get(u).is_some_and(|&p| p > 0))
+            .unwrap_or(n)
     }
 }
 
@@ -135,9 +186,14 @@ impl Judging {
         if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
             self.judge.tick(unit, wm, &mut h.js);
         }
-        let Some(v) = self.shard.apply(r) else { return };
-        let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
-        self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut h.js);
+        if let Some(v) = self.shard.apply(r) {
+            let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
+            self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut h.js);
+        }
+        if !h.dirty && !h.js.is_empty() {
+            h.dirty = true;
+            self.dirty.push(block);
+        }
     }
 }
 
@@ -183,6 +239,8 @@ impl Ordered<Judging> {
                 held,
                 held_base: order.held_base,
                 held_bytes,
+                dirty: Vec::new(),
+                emit: cfg.emit,
                 position: order.position,
                 arrivals: Arrivals::default(),
             },
@@ -191,7 +249,13 @@ impl Ordered<Judging> {
         let j = &mut ordered.stages;
         for e in j.window.export() {
             if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
-                h.pending += 1;
+                h.wait(e.unit, 1);
+            }
+        }
+        for (i, h) in j.held.iter_mut().enumerate() {
+            if !h.js.is_empty() {
+                h.dirty = true;
+                j.dirty.push(j.held_base + i as u64);
             }
         }
         ordered
@@ -214,11 +278,7 @@ impl Ordered<Judging> {
         let stamps = std::mem::take(&mut block.stamps);
         let id = j.held_base + j.held.len() as u64;
         j.held_bytes += block.data.len() + block.compacted.len();
-        j.held.push_back(Held {
-            block,
-            js: Vec::new(),
-            pending: 0,
-        });
+        j.held.push_back(Held::new(block));
         let mut facts = facts.into_iter().peekable();
         for (unit, stamp) in stamps {
             let mut record = Vec::new();
@@ -226,13 +286,16 @@ impl Ordered<Judging> {
                 record.push(f);
             }
             self.admit(id, unit, stamp, record, now);
+            // After every record, not every block: where blocks are cut (read sizes, a pipe's
+            // timing) must not decide which records are late.
+            if let Some(w) = self.stages.arrived.get() {
+                self.release(Some(w.saturating_sub(self.stages.lateness)));
+            }
         }
         // Every fact has its record's stamp; should one not, it is judged now rather than lost.
         for (unit, f) in facts {
             self.judge_now(id, unit, f);
         }
-        let limit = self.stages.arrived.get().map(|w| w.saturating_sub(self.stages.lateness));
-        self.release(limit);
         messages
     }
 
@@ -246,12 +309,18 @@ impl Ordered<Judging> {
             j.arrivals.duplicates += 1;
             let h = j.held.back_mut().expect("the block was just put in");
             j.judge.redelivered(unit, &mut h.js);
+            if !h.dirty && !h.js.is_empty() {
+                h.dirty = true;
+                j.dirty.push(id);
+            }
             return;
         }
+        // More than the bound behind the newest record, or behind one released already.
+        let late = time < wm.saturating_sub(j.lateness) || j.released.is_some_and(|r| time < r);
         let now_or_never = if !j.arrived.advance(time, now) {
             j.arrivals.far_future += 1;
             true
-        } else if j.released.is_some_and(|r| time < r) {
+        } else if late {
             j.arrivals.late += 1;
             true
         } else {
@@ -264,7 +333,7 @@ impl Ordered<Judging> {
             return;
         }
         let h = j.held.back_mut().expect("the block was just put in");
-        h.pending += facts.len() as u32;
+        h.wait(unit, facts.len() as u32);
         for f in facts {
             j.window.push(time, id, unit, f);
         }
@@ -291,7 +360,7 @@ impl Ordered<Judging> {
             let Some(e) = j.window.pop() else { break };
             j.released = Some(j.released.map_or(e.time, |r| r.max(e.time)));
             if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
-                h.pending -= 1;
+                h.released(e.unit);
             }
             self.judge_now(e.block, e.unit, e.fact);
             if !due {
@@ -301,7 +370,7 @@ impl Ordered<Judging> {
     }
 
     /// Counts out the bytes of blocks at the front that are ready (for the forced release: the
-    /// caller takes them with [`Ordered::next_ready`]).
+    /// caller takes them with [`Ordered::drain`]).
     fn drop_ready_bytes(&mut self) {
         let j = &mut self.stages;
         j.held_bytes = j
@@ -323,24 +392,47 @@ impl Ordered<Judging> {
         self.stages.window.len()
     }
 
-    /// The first held block, once every record of it is judged: its judgements in output order.
-    pub fn next_ready(&mut self) -> Option<Held> {
+    /// What can be written now, handed to `out` in order: with `--emit all`, the lines of the
+    /// held blocks up to the first record still waiting; otherwise every judgement made. Then the
+    /// blocks written whole.
+    pub fn drain(&mut self, mut out: impl FnMut(Out<'_>)) {
         let j = &mut self.stages;
-        if j.held.front().is_none_or(|h| h.pending > 0) {
-            return None;
+        let all = j.emit == Emit::All;
+        for id in std::mem::take(&mut j.dirty) {
+            let Some(h) = j.held.get_mut((id - j.held_base) as usize) else {
+                continue;
+            };
+            h.dirty = false;
+            if !all {
+                sort_judgements(&mut h.js);
+                out(Out::Units(&h.block, &h.js, 0..0));
+                h.js.clear();
+            }
         }
-        let mut h = j.held.pop_front()?;
-        j.held_base += 1;
-        j.held_bytes = j
-            .held_bytes
-            .saturating_sub(h.block.data.len() + h.block.compacted.len());
-        // Already in order but for findings closed by the clock and records released out of
-        // arrival order: sorting every block's judgements again (with `--emit all`, one per
-        // record) allocated and compared for nothing.
-        if !h.js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
-            h.js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
+        while let Some(h) = j.held.front_mut() {
+            let n = h.block.units.len();
+            if all {
+                let upto = h.writable_to();
+                if upto > h.written as usize || (n == 0 && h.pending == 0) {
+                    sort_judgements(&mut h.js);
+                    let k = h.js.partition_point(|x| (x.unit as usize) < upto);
+                    out(Out::Units(&h.block, &h.js[..k], h.written as usize..upto));
+                    h.js.drain(..k);
+                    h.written = upto as u32;
+                }
+                if upto < n {
+                    break;
+                }
+            } else if h.pending > 0 {
+                break;
+            }
+            let Some(h) = j.held.pop_front() else { break };
+            j.held_base += 1;
+            j.held_bytes = j
+                .held_bytes
+                .saturating_sub(h.block.data.len() + h.block.compacted.len());
+            out(Out::Done(h.block));
         }
-        Some(h)
     }
 
     /// After the last block: the lines of the findings still open, in an order that depends on
@@ -411,16 +503,23 @@ impl Ordered<Judging> {
         }
     }
 
-    /// After the last block: without `--state`, every record still waiting is judged; with it,
-    /// they wait in the state for the next run, so that where the input was cut changes no
-    /// verdict. The blocks now ready are handed to `each`.
-    pub fn end_of_input(&mut self, cfg: &Config, mut each: impl FnMut(Held)) {
-        if cfg.state.is_none() {
+    /// After the last block: without `--state` (or with `--release-at-end`), every record still
+    /// waiting is judged; with it, they wait in the state for the next run, so that where the
+    /// input was cut changes no verdict. What can be written is handed to `out`.
+    pub fn end_of_input(&mut self, cfg: &Config, out: impl FnMut(Out<'_>)) {
+        if cfg.state.is_none() || cfg.release_at_end {
             self.release_all();
         }
-        while let Some(h) = self.next_ready() {
-            each(h);
-        }
+        self.drain(out);
+    }
+}
+
+/// Judgements in output order. Already in order but for findings closed by the clock and records
+/// released out of arrival order: sorting every block's judgements again (with `--emit all`, one
+/// per record) allocated and compared for nothing.
+fn sort_judgements(js: &mut [Judgement]) {
+    if !js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
+        js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
     }
 }
 
@@ -441,6 +540,12 @@ pub fn in_order(
     Ok(sources.errors())
 }
 
+fn write_out(emit: Emit, o: Out<'_>, buf: &mut Vec<u8>) {
+    if let Out::Units(block, js, units) = o {
+        render::render_units(emit, block, js, units, buf);
+    }
+}
+
 /// The same stages in one loop, without threads: the reference the threaded pipeline must equal.
 /// (Every verdict is kept here, where the threaded run skips those that change nothing: the tests
 /// that hold one to the other check that skipping changes nothing.)
@@ -454,14 +559,12 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
         for m in ordered.take(source, block, note) {
             writeln!(err, "{m}")?;
         }
-        while let Some(h) = ordered.next_ready() {
-            render::render(cfg.emit, &h.block, &h.js, &mut buf);
-        }
+        ordered.drain(|o| write_out(cfg.emit, o, &mut buf));
         out.write_all(&buf)?;
         buf.clear();
         Ok(true)
     })?;
-    ordered.end_of_input(cfg, |h| render::render(cfg.emit, &h.block, &h.js, &mut buf));
+    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut buf));
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;

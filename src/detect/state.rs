@@ -12,8 +12,8 @@ use crate::input::framing::BlockKind;
 use crate::order::{Entry, Watermark};
 use crate::output::judge::Judgement;
 use crate::parse::block::{ParsedBlock, Unit};
-use crate::stages::Held;
 use crate::parse::event_time::Millis;
+use crate::stages::Held;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -61,22 +61,28 @@ pub struct OrderState {
     pub held: Vec<SavedBlock>,
 }
 
-/// A held block as saved: the bytes of its output units one per line, and what is judged so far.
+/// A held block as saved: the bytes of the output units not written yet, one per line, and what
+/// is judged of them so far.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedBlock {
     pub data: Vec<u8>,
-    /// Each unit's end in `data` (its newline) and whether it is a record.
-    pub units: Vec<(u32, bool)>,
+    /// Each unit's span in `data` (empty for those written already) and whether it is a record.
+    pub units: Vec<(u32, u32, bool)>,
+    /// Units written already.
+    pub written: u32,
     /// A piece of a line over `--max-line-bytes`: `(first, last)`, written as it is.
     pub oversized: Option<(bool, bool)>,
-    /// Judgements so far: `(unit, order, annotation)`.
+    /// Judgements not written yet: `(unit, order, annotation)`.
     pub js: Vec<(u32, u32, Vec<u8>)>,
 }
 
 impl SavedBlock {
     pub fn save(h: &Held) -> SavedBlock {
         let b = &h.block;
-        let js = h.js.iter().map(|j| (j.unit, j.order, j.annotation.clone())).collect();
+        let js =
+            h.js.iter()
+                .map(|j| (j.unit, j.order, j.annotation.clone()))
+                .collect();
         if let BlockKind::Oversized { first, last } = b.kind {
             return SavedBlock {
                 data: b.data.clone(),
@@ -87,14 +93,20 @@ impl SavedBlock {
         }
         let mut data = Vec::new();
         let mut units = Vec::with_capacity(b.units.len());
-        for u in &b.units {
-            data.extend_from_slice(b.bytes(u));
-            units.push((data.len() as u32, u.record));
-            data.push(b'\n');
+        for (i, u) in b.units.iter().enumerate() {
+            let start = data.len() as u32;
+            if i >= h.written as usize {
+                data.extend_from_slice(b.bytes(u));
+            }
+            units.push((start, data.len() as u32, u.record));
+            if i >= h.written as usize {
+                data.push(b'\n');
+            }
         }
         SavedBlock {
             data,
             units,
+            written: h.written,
             oversized: None,
             js,
         }
@@ -103,8 +115,7 @@ impl SavedBlock {
     /// The block again, its units as separate lines (a document's compacted records included).
     pub fn restore(self) -> Held {
         let mut block = ParsedBlock::empty();
-        let mut start = 0;
-        for (line, &(end, record)) in self.units.iter().enumerate() {
+        for (line, &(start, end, record)) in self.units.iter().enumerate() {
             block.units.push(Unit {
                 start,
                 end,
@@ -112,24 +123,22 @@ impl SavedBlock {
                 record,
                 line: line as u32,
             });
-            start = end + 1;
         }
         block.lines = self.units.len() as u32;
         block.data = self.data;
         if let Some((first, last)) = self.oversized {
             block.kind = BlockKind::Oversized { first, last };
         }
-        Held::restored(
-            block,
-            self.js
-                .into_iter()
-                .map(|(unit, order, annotation)| Judgement {
-                    unit,
-                    order,
-                    annotation,
-                })
-                .collect(),
-        )
+        let js = self
+            .js
+            .into_iter()
+            .map(|(unit, order, annotation)| Judgement {
+                unit,
+                order,
+                annotation,
+            })
+            .collect();
+        Held::restored(block, js, self.written)
     }
 }
 

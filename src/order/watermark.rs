@@ -55,7 +55,10 @@ mod tests {
         assert_eq!(w.get(), Some(now - 4 * HOUR), "clamped to an hour");
         assert!(w.advance(now - 6 * HOUR, now));
         assert_eq!(w.get(), Some(now - 4 * HOUR), "never back");
-        assert!(w.advance(now + HOUR, now), "an hour ahead of the clock is still believed");
+        assert!(
+            w.advance(now + HOUR, now),
+            "an hour ahead of the clock is still believed"
+        );
         assert!(!w.advance(now + HOUR + 1, now));
     }
 }

@@ -144,9 +144,8 @@ mod tests {
         }
         let mut saved = Window::default();
         saved.import(w.export());
-        let order = |w: &mut Window| {
-            std::iter::from_fn(|| w.pop().map(|e| (e.time, e.unit))).collect::<Vec<_>>()
-        };
+        let order =
+            |w: &mut Window| std::iter::from_fn(|| w.pop().map(|e| (e.time, e.unit))).collect::<Vec<_>>();
         let want = vec![(1, 4), (3, 1), (3, 5), (5, 0), (5, 2), (7, 6), (9, 3)];
         assert_eq!(order(&mut w), want);
         assert_eq!(order(&mut saved), want, "a saved window releases alike");
@@ -156,7 +155,10 @@ mod tests {
     #[test]
     fn held_size() {
         let entry = std::mem::size_of::<Entry>();
-        println!("window entry: {entry} bytes (fact {} bytes)", std::mem::size_of::<Fact>());
+        println!(
+            "window entry: {entry} bytes (fact {} bytes)",
+            std::mem::size_of::<Fact>()
+        );
         assert!(entry <= 320, "an entry grew to {entry} bytes");
     }
 }

@@ -178,7 +178,13 @@ impl Parser {
         facts: &mut Vec<Fact>,
     ) -> Result<Shape, Malformed> {
         debug_assert!(memchr::memchr(b'\\', &buf[..len]).is_none());
-        parse_padded(&mut self.buffers, &mut self.tape, buf, len, (facts, &mut self.stamp))
+        parse_padded(
+            &mut self.buffers,
+            &mut self.tape,
+            buf,
+            len,
+            (facts, &mut self.stamp),
+        )
     }
 }
 
