@@ -415,6 +415,7 @@ impl Turn<'_> {
             let _ = h.join();
         }
         self.ordered.save(cfg)?;
+        stats.resume = cfg.state.is_some();
         Ok(stats)
     }
 }

@@ -64,15 +64,13 @@ impl<S: AfterResolver> Ordered<S> {
 /// A block whose output waits for the verdicts of its records still in the reorder window.
 pub struct Held {
     pub block: ParsedBlock,
-    /// Its judgements not written yet.
+    /// `--emit all`: its judgements not written yet.
     pub js: Vec<Judgement>,
     /// Its facts still in the window, in all and by unit (empty while none ever was).
     pending: u32,
     unit_pending: Vec<u32>,
     /// Units written already: `--emit all` writes a block up to its first record still waiting.
     pub written: u32,
-    /// Has judgements to write (alerts and findings write them as they come).
-    dirty: bool,
 }
 
 /// What [`Ordered::drain`] hands the writer.
@@ -117,8 +115,9 @@ pub struct Judging {
     held: VecDeque<Held>,
     held_base: u64,
     held_bytes: usize,
-    /// Held blocks with judgements to write.
-    dirty: Vec<u64>,
+    /// Alerts and findings: the judgements made and not written, with their block, in order.
+    made: Vec<(u64, Judgement)>,
+    scratch: Vec<Judgement>,
     emit: Emit,
     /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
     pub position: u64,
@@ -137,7 +136,6 @@ impl Held {
             pending: 0,
             unit_pending: Vec::new(),
             written: 0,
-            dirty: false,
         }
     }
 
@@ -183,17 +181,21 @@ impl Judging {
             return;
         };
         let wm = r.watermark;
+        // `--emit all` keeps a block's judgements for its lines; the other modes write them in
+        // the order they are made, which is event-time order whatever the blocks.
+        let js = if self.emit == Emit::All {
+            &mut h.js
+        } else {
+            &mut self.scratch
+        };
         if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
-            self.judge.tick(unit, wm, &mut h.js);
+            self.judge.tick(unit, wm, js);
         }
         if let Some(v) = self.shard.apply(r) {
             let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
-            self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut h.js);
+            self.judge.verdict(unit, wm, &v, peer.as_ref(), js);
         }
-        if !h.dirty && !h.js.is_empty() {
-            h.dirty = true;
-            self.dirty.push(block);
-        }
+        self.made.extend(self.scratch.drain(..).map(|j| (block, j)));
     }
 }
 
@@ -239,7 +241,8 @@ impl Ordered<Judging> {
                 held,
                 held_base: order.held_base,
                 held_bytes,
-                dirty: Vec::new(),
+                made: Vec::new(),
+                scratch: Vec::new(),
                 emit: cfg.emit,
                 position: order.position,
                 arrivals: Arrivals::default(),
@@ -250,12 +253,6 @@ impl Ordered<Judging> {
         for e in j.window.export() {
             if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
                 h.wait(e.unit, 1);
-            }
-        }
-        for (i, h) in j.held.iter_mut().enumerate() {
-            if !h.js.is_empty() {
-                h.dirty = true;
-                j.dirty.push(j.held_base + i as u64);
             }
         }
         ordered
@@ -309,10 +306,6 @@ impl Ordered<Judging> {
             j.arrivals.duplicates += 1;
             let h = j.held.back_mut().expect("the block was just put in");
             j.judge.redelivered(unit, &mut h.js);
-            if !h.dirty && !h.js.is_empty() {
-                h.dirty = true;
-                j.dirty.push(id);
-            }
             return;
         }
         // More than the bound behind the newest record, or behind one released already.
@@ -392,21 +385,15 @@ impl Ordered<Judging> {
         self.stages.window.len()
     }
 
-    /// What can be written now, handed to `out` in order: with `--emit all`, the lines of the
-    /// held blocks up to the first record still waiting; otherwise every judgement made. Then the
-    /// blocks written whole.
+    /// What can be written now, handed to `out` in order: every alert or finding made, in the
+    /// order made; with `--emit all`, the lines of the held blocks up to the first record still
+    /// waiting. Then the blocks written whole.
     pub fn drain(&mut self, mut out: impl FnMut(Out<'_>)) {
         let j = &mut self.stages;
         let all = j.emit == Emit::All;
-        for id in std::mem::take(&mut j.dirty) {
-            let Some(h) = j.held.get_mut((id - j.held_base) as usize) else {
-                continue;
-            };
-            h.dirty = false;
-            if !all {
-                sort_judgements(&mut h.js);
-                out(Out::Units(&h.block, &h.js, 0..0));
-                h.js.clear();
+        for (id, made) in j.made.drain(..) {
+            if let Some(h) = j.held.get((id - j.held_base) as usize) {
+                out(Out::Units(&h.block, std::slice::from_ref(&made), 0..0));
             }
         }
         while let Some(h) = j.held.front_mut() {
@@ -475,6 +462,7 @@ impl Ordered<Judging> {
             held: window.len() as u64,
             position: *position,
             watermark: arrived.get(),
+            resume: false,
         }
     }
 
@@ -497,6 +485,7 @@ impl Ordered<Judging> {
 
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
+        // (The summary then names where the next run resumes: see `Stats::resume`.)
         match &cfg.state {
             Some(path) => state::save_snapshot(path, self.snapshot()),
             None => Ok(()),
@@ -569,5 +558,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    Ok(ordered.stats(input_errors, false))
+    let mut stats = ordered.stats(input_errors, false);
+    stats.resume = cfg.state.is_some();
+    Ok(stats)
 }

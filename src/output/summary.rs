@@ -34,6 +34,8 @@ pub struct Stats {
     pub position: u64,
     /// The newest event time read.
     pub watermark: Option<crate::parse::event_time::Millis>,
+    /// The run saved a `--state`: the summary says where the next one resumes.
+    pub resume: bool,
 }
 
 /// One row of the alert summary: account, role, instance, foreign address, alerts.
@@ -83,6 +85,13 @@ impl Stats {
             if n > 0 {
                 s.push_str(&format!(", {n} {what}"));
             }
+        }
+        if self.resume {
+            s.push_str(&format!(
+                "\ncredtrail: state saved: resume after line {} of the input (all runs), event-time watermark {}",
+                self.position,
+                self.watermark.map_or_else(|| "none".into(), crate::parse::event_time::format)
+            ));
         }
         if self.evicted > 0 {
             s.push_str(&format!(

@@ -3,6 +3,7 @@
 mod archive;
 mod common;
 mod evasions;
+mod event_time;
 mod fuzz_bodies;
 mod generated_traffic;
 mod malformed;
