@@ -4,7 +4,6 @@
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
 use crate::generator::GenConfig;
-use crate::input::WalkError;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -44,8 +43,6 @@ pub enum UsageError {
     /// A value outside what the option allows.
     #[error("{option} must be {bound}")]
     Bound { option: &'static str, bound: String },
-    #[error(transparent)]
-    Walk(#[from] WalkError),
 }
 
 fn bound(option: &'static str, bound: impl Into<String>) -> UsageError {
@@ -242,7 +239,10 @@ fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
     if !(1024..=(1 << 30)).contains(&n) {
         return Err(bound(
             "--max-line-bytes",
-            format!("between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"),
+            format!(
+                "between 1KiB and 1GiB (default {}MiB)",
+                DEFAULT_MAX_LINE_BYTES >> 20
+            ),
         ));
     }
     Ok(n)
@@ -284,7 +284,7 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
-        let inputs = crate::input::inputs(a.inputs)?;
+        let inputs = crate::input::inputs(a.inputs);
         Ok(Config {
             inputs,
             emit: match a.emit {
@@ -322,7 +322,7 @@ impl TryFrom<KeyArgs> for Config {
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs)?,
+            inputs: crate::input::inputs(a.inputs),
             max_line_bytes,
             ..Config::default()
         })

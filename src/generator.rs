@@ -1,7 +1,7 @@
 //! A seeded generator of realistic CloudTrail traffic, for tests and benchmarks.
 //!
 //! The output is NDJSON (one record per line, `\n` terminated) in the shape AWS CloudTrail writes
-//! (see `/work/shared/data/cloudtrail/`): EC2 instance-profile sessions calling from their own
+//! (see the real records in `tests/data/cloudtrail/`): EC2 instance-profile sessions calling from their own
 //! addresses (public IPv4, IPv6, or private addresses through VPC endpoints), AWS services calling
 //! on a session's behalf, IAM users, SSO and Lambda/ECS role sessions, console sign-ins, the EC2
 //! AssumeRole that issues and refreshes each instance's credentials, address changes

@@ -6,6 +6,7 @@
 use clap::Parser;
 use credtrail::cli::{Args, Command, Exit, GenerateArgs, KeyArgs};
 use credtrail::generator::GenConfig;
+use credtrail::output::printable::printable;
 use credtrail::{Config, run};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
 
 /// A usage error: said, and nothing read.
 fn usage(e: credtrail::cli::UsageError) -> Exit {
-    eprintln!("credtrail: {e}");
+    eprintln!("credtrail: {}", printable(&e.to_string()));
     Exit::Usage
 }
 
@@ -75,7 +76,7 @@ fn filter(args: Args) -> Exit {
             }
         }
         Err(e) => {
-            let _ = writeln!(err, "credtrail: {e}");
+            let _ = writeln!(err, "credtrail: {}", printable(&e.to_string()));
             Exit::Failure
         }
     }

@@ -192,7 +192,7 @@ impl Judging {
             self.judge.tick(unit, wm, js);
         }
         if let Some(v) = self.shard.apply(r) {
-            let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
+            let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
             self.judge.verdict(unit, wm, &v, peer.as_ref(), js);
         }
         self.made.extend(self.scratch.drain(..).map(|j| (block, j)));
@@ -539,6 +539,7 @@ fn write_out(emit: Emit, o: Out<'_>, buf: &mut Vec<u8>) {
 /// (Every verdict is kept here, where the threaded run skips those that change nothing: the tests
 /// that hold one to the other check that skipping changes nothing.)
 pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+    let _held = crate::detect::state_file::hold_for(cfg, err)?;
     let snapshot = state::load_for(cfg, err)?;
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);

@@ -47,7 +47,13 @@ impl Stats {
         if self.alert_table.is_empty() {
             return String::new();
         }
-        let mut rows = self.alert_table.clone();
+        // Role names and instance ids come from the input: shown, never acted on.
+        let shown = |s: &str| super::printable::printable(s).into_owned();
+        let mut rows: Vec<AlertRow> = self
+            .alert_table
+            .iter()
+            .map(|r| (shown(&r.0), shown(&r.1), shown(&r.2), shown(&r.3), r.4))
+            .collect();
         rows.sort_by(|a, b| b.4.cmp(&a.4).then_with(|| a.cmp(b)));
         let head = ("account", "role", "instance", "foreign address", "alerts");
         let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());

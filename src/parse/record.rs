@@ -3,6 +3,7 @@
 
 use crate::detect::events::{self, Event};
 use crate::parse::event_time::{self, Millis};
+use crate::parse::limits;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
@@ -146,7 +147,11 @@ impl Default for Parser {
         Parser {
             stamp: Stamp::default(),
             scratch: Vec::new(),
-            buffers: Buffers::new(64 * 1024),
+            // No depth limit: the parse keeps its own stack on the heap (bounded by the line), and
+            // the tape is walked without recursion. simd-json's default of 1 024 made a record
+            // malformed, and so unjudged, when a field the detector never reads (an attacker's
+            // request parameters) nested deeper.
+            buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
         }
     }
@@ -433,6 +438,7 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     if let Some(session) = events::judged_session(top.identity_type, top.identity_arn) {
+        limits::session("userIdentity.arn", &session)?;
         let ip = top
             .source_ip
             .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
@@ -474,6 +480,8 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
         return Ok(());
     };
     if let Some(session) = events::issued_session(role_arn, name) {
+        limits::at_most("requestParameters.roleArn", role_arn, limits::ARN)?;
+        limits::session("requestParameters", &session)?;
         facts.push(Fact::Issue {
             session,
             time: top.time()?,
@@ -488,8 +496,14 @@ fn read_address_change(
     may_name_address: bool,
     facts: &mut Vec<Fact>,
 ) -> Result<(), Malformed> {
-    let instance = top.request_str("instanceId")?;
-    let interface = top.request_str("networkInterfaceId")?;
+    let instance = top
+        .request_str("instanceId")?
+        .map(|i| limits::resource_id("requestParameters.instanceId", i))
+        .transpose()?;
+    let interface = top
+        .request_str("networkInterfaceId")?
+        .map(|n| limits::resource_id("requestParameters.networkInterfaceId", n))
+        .transpose()?;
     if maps_interface && let (Some(i), Some(n)) = (instance, interface) {
         facts.push(Fact::InterfaceOwner {
             interface: n.into(),
@@ -507,7 +521,9 @@ fn read_address_change(
                 Ok(ip) => ChangeAddress::Named(ip),
                 Err(_) => ChangeAddress::Unnamed,
             },
-            (None, Some(id)) => ChangeAddress::Allocation(id.into()),
+            (None, Some(id)) => {
+                ChangeAddress::Allocation(limits::resource_id("requestParameters.allocationId", id)?.into())
+            }
             (None, None) => ChangeAddress::Unnamed,
         }
     } else {
@@ -551,7 +567,7 @@ fn read_allocation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfo
         .flatten();
     if let (Some(id), Some(Ok(ip))) = (non_empty(id), ip.map(str::parse::<IpAddr>)) {
         facts.push(Fact::Allocation {
-            allocation_id: id.into(),
+            allocation_id: limits::resource_id("responseElements.allocationId", id)?.into(),
             ip,
         });
     }
@@ -566,10 +582,13 @@ fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed
         let Some(instance) = item.get("instanceId").and_then(|v| v.into_string()) else {
             continue;
         };
+        let instance = limits::resource_id("responseElements.instancesSet.items[].instanceId", instance)?;
         for nic in items(item.get("networkInterfaceSet"))? {
             if let Some(n) = nic.get("networkInterfaceId").and_then(|v| v.into_string()) {
+                let field =
+                    "responseElements.instancesSet.items[].networkInterfaceSet.items[].networkInterfaceId";
                 facts.push(Fact::InterfaceOwner {
-                    interface: n.into(),
+                    interface: limits::resource_id(field, n)?.into(),
                     instance: instance.into(),
                 });
             }
@@ -598,7 +617,7 @@ fn instances_set<'i>(request: Option<&Object<'_, 'i>>) -> Result<Vec<&'i str>, M
         if let Some(v) = item.get("instanceId")
             && let Some(id) = non_empty(opt_str("instancesSet.items[].instanceId", v)?)
         {
-            out.push(id);
+            out.push(limits::resource_id("instancesSet.items[].instanceId", id)?);
         }
     }
     Ok(out)

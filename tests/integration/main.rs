@@ -1,11 +1,16 @@
 //! One test binary for every end-to-end test: one link instead of eleven.
 
 mod archive;
+mod cli;
 mod common;
 mod evasions;
 mod event_time;
 mod fuzz_bodies;
 mod generated_traffic;
+mod hardening_identities;
+mod hardening_inputs;
+mod hardening_records;
+mod hardening_state;
 mod malformed;
 mod pipelines;
 mod real_data;

@@ -845,10 +845,13 @@ fn an_empty_body_is_passed_on() {
     assert_eq!(compromised(&r.stdout), ["b"]);
 }
 
-/// A CloudTrail digest file is JSON but not a record: malformed, passed through unchanged.
+/// A CloudTrail digest file (what S3 holds beside the log files under `CloudTrail-Digest/`, one JSON
+/// object naming log files and their hashes) is JSON but not a record: one malformed line, passed
+/// through unchanged, and the records around it still judged. The fixture is written by hand after
+/// the digest file structure AWS documents.
 #[test]
 fn a_cloudtrail_digest_file() {
-    let path = shared().join("data/cloudtrail/handwritten/elastic-cloudtrail-digest-sample.json");
+    let path = crate::common::data("cloudtrail/handwritten/cloudtrail-digest.json");
     let digest = std::fs::read(&path).unwrap();
     let digest = digest.strip_suffix(b"\n").unwrap_or(&digest);
     assert!(!digest.contains(&b'\n'), "one line");
@@ -904,9 +907,15 @@ fn a_pretty_printed_body() {
     assert_eq!(split_lines(&r.stdout).len(), 3);
     assert_eq!(compromised(&r.stdout), ["b"]);
     // The CloudTrail sample log file, pretty-printed: as many records as it has elements.
-    let dir = shared().join("data/cloudtrail/format-samples");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let v: Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+    let dir = crate::common::data("cloudtrail/invictus-ir-aws-dataset");
+    let bodies: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(bodies.len(), 1, "the vendored log file");
+    for path in bodies {
+        let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let n = v["Records"].as_array().unwrap().len() as u64;
         let pretty = serde_json::to_string_pretty(&v).unwrap() + "\n";
         let r = run_lib(pretty.as_bytes(), Emit::All, 2);
