@@ -81,6 +81,14 @@ pub enum Out<'b> {
     Done(ParsedBlock),
 }
 
+/// What [`Ordered::admit`] makes of a record.
+#[derive(Clone, Copy)]
+enum Admit {
+    Redelivered,
+    Now,
+    Hold(Millis),
+}
+
 /// What happened to records on their way into the window, for the summary.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Arrivals {
@@ -278,11 +286,20 @@ impl Ordered<Judging> {
         j.held.push_back(Held::new(block));
         let mut facts = facts.into_iter().peekable();
         for (unit, stamp) in stamps {
-            let mut record = Vec::new();
+            let admit = self.admit(unit, stamp, now);
             while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
-                record.push(f);
+                match admit {
+                    Admit::Redelivered => {}
+                    Admit::Now => self.judge_now(id, unit, f),
+                    Admit::Hold(time) => {
+                        let j = &mut self.stages;
+                        if let Some(h) = j.held.back_mut() {
+                            h.wait(unit, 1);
+                        }
+                        j.window.push(time, id, unit, f);
+                    }
+                }
             }
-            self.admit(id, unit, stamp, record, now);
             // After every record, not every block: where blocks are cut (read sizes, a pipe's
             // timing) must not decide which records are late.
             if let Some(w) = self.stages.arrived.get() {
@@ -296,39 +313,29 @@ impl Ordered<Judging> {
         messages
     }
 
-    /// One record's facts: into the window, or judged now.
-    fn admit(&mut self, id: u64, unit: u32, stamp: Stamp, facts: Vec<Fact>, now: Millis) {
+    /// What becomes of one record's facts: none (read already), judged now, or held.
+    fn admit(&mut self, unit: u32, stamp: Stamp, now: Millis) -> Admit {
         let j = &mut self.stages;
         let wm = j.arrived.get().unwrap_or(Millis::MIN);
         // A record without a time (an AllocateAddress missing eventTime) is put at the watermark.
         let time = stamp.time.unwrap_or(wm);
         if stamp.event_id != 0 && !j.seen.first(stamp.event_id, time, wm) {
             j.arrivals.duplicates += 1;
-            let h = j.held.back_mut().expect("the block was just put in");
-            j.judge.redelivered(unit, &mut h.js);
-            return;
+            if let Some(h) = j.held.back_mut() {
+                j.judge.redelivered(unit, &mut h.js);
+            }
+            return Admit::Redelivered;
         }
         // More than the bound behind the newest record, or behind one released already.
         let late = time < wm.saturating_sub(j.lateness) || j.released.is_some_and(|r| time < r);
-        let now_or_never = if !j.arrived.advance(time, now) {
+        if !j.arrived.advance(time, now) {
             j.arrivals.far_future += 1;
-            true
+            Admit::Now
         } else if late {
             j.arrivals.late += 1;
-            true
+            Admit::Now
         } else {
-            false
-        };
-        if now_or_never {
-            for f in facts {
-                self.judge_now(id, unit, f);
-            }
-            return;
-        }
-        let h = j.held.back_mut().expect("the block was just put in");
-        h.wait(unit, facts.len() as u32);
-        for f in facts {
-            j.window.push(time, id, unit, f);
+            Admit::Hold(time)
         }
     }
 

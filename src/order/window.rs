@@ -8,7 +8,7 @@
 use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
 use serde::{Deserialize, Serialize};
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 /// One fact held, with where its verdict goes: the block (by number) and unit it came from.
@@ -28,30 +28,14 @@ impl Entry {
     }
 }
 
-impl PartialEq for Keyed {
-    fn eq(&self, o: &Self) -> bool {
-        self.0.key() == o.0.key()
-    }
-}
-impl Eq for Keyed {}
-impl PartialOrd for Keyed {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Keyed {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.key().cmp(&o.0.key())
-    }
-}
-
-/// An entry ordered by its key alone.
-struct Keyed(Entry);
-
+/// Entries older than the queue's last wait in `slab`, ordered by a heap of their keys alone: a
+/// heap of whole entries (280 bytes) spent its time moving them.
 #[derive(Default)]
 pub struct Window {
     sorted: VecDeque<Entry>,
-    heap: BinaryHeap<Reverse<Keyed>>,
+    heap: BinaryHeap<Reverse<(Millis, u64, u32)>>,
+    slab: Vec<Option<Entry>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -70,7 +54,20 @@ impl Window {
 
     fn insert(&mut self, e: Entry) {
         match self.sorted.back() {
-            Some(last) if last.key() > e.key() => self.heap.push(Reverse(Keyed(e))),
+            Some(last) if last.key() > e.key() => {
+                let key = e.key();
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.slab[s as usize] = Some(e);
+                        s
+                    }
+                    None => {
+                        self.slab.push(Some(e));
+                        (self.slab.len() - 1) as u32
+                    }
+                };
+                self.heap.push(Reverse((key.0, key.1, slot)));
+            }
             _ => self.sorted.push_back(e),
         }
     }
@@ -78,9 +75,9 @@ impl Window {
     /// The time of the entry released next.
     pub fn first_time(&self) -> Option<Millis> {
         match (self.sorted.front(), self.heap.peek()) {
-            (Some(a), Some(Reverse(Keyed(b)))) => Some(a.time.min(b.time)),
+            (Some(a), Some(Reverse(b))) => Some(a.time.min(b.0)),
             (Some(a), None) => Some(a.time),
-            (None, Some(Reverse(Keyed(b)))) => Some(b.time),
+            (None, Some(Reverse(b))) => Some(b.0),
             (None, None) => None,
         }
     }
@@ -88,12 +85,14 @@ impl Window {
     /// The first entry in `(time, arrival)` order.
     pub fn pop(&mut self) -> Option<Entry> {
         let from_heap = match (self.sorted.front(), self.heap.peek()) {
-            (Some(a), Some(Reverse(Keyed(b)))) => b.key() < a.key(),
+            (Some(a), Some(Reverse(b))) => (b.0, b.1) < a.key(),
             (None, Some(_)) => true,
             _ => false,
         };
         if from_heap {
-            self.heap.pop().map(|Reverse(Keyed(e))| e)
+            let Reverse((_, _, slot)) = self.heap.pop()?;
+            self.free.push(slot);
+            self.slab.get_mut(slot as usize)?.take()
         } else {
             self.sorted.pop_front()
         }
@@ -110,7 +109,7 @@ impl Window {
     /// Every entry in release order, for the state file (the window itself is unchanged).
     pub fn export(&self) -> Vec<Entry> {
         let mut all: Vec<Entry> = self.sorted.iter().cloned().collect();
-        all.extend(self.heap.iter().map(|Reverse(Keyed(e))| e.clone()));
+        all.extend(self.slab.iter().flatten().cloned());
         all.sort_by_key(Entry::key);
         all
     }
