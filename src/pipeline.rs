@@ -336,7 +336,9 @@ impl Turn<'_> {
                     render_units(*emit, block, js, units, buf);
                 }
             }
-            Out::Done(block) => pool.give(block.data),
+            // (Findings hold no bytes: nothing to give back.)
+            Out::Done(block) if block.data.capacity() > 0 => pool.give(block.data),
+            Out::Done(_) => {}
         });
         if self.buf.len() >= 1 << 20 {
             self.flush();

@@ -132,9 +132,10 @@ pub struct Judging {
     pub arrivals: Arrivals,
 }
 
-/// Bytes of input the window may hold waiting (about 15 minutes of a 100 records/s trail); past
-/// it the earliest records are released early, and counted.
-pub const MAX_HELD_BYTES: usize = 256 << 20;
+/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 12
+/// minutes of a trail of 100 records a second of 1.75 KB each. Past it the earliest records are
+/// released early, and counted, so that peak memory stays near 200 MB whatever the rate.
+pub const MAX_HELD_BYTES: usize = 128 << 20;
 
 impl Held {
     fn new(block: ParsedBlock) -> Held {
@@ -282,6 +283,11 @@ impl Ordered<Judging> {
         let facts = std::mem::take(&mut block.facts);
         let stamps = std::mem::take(&mut block.stamps);
         let id = j.held_base + j.held.len() as u64;
+        if j.emit == Emit::Findings {
+            // Findings are written from verdicts, never from the record's bytes: none are held.
+            block.data = Vec::new();
+            block.compacted = Vec::new();
+        }
         j.held_bytes += block.data.len() + block.compacted.len();
         j.held.push_back(Held::new(block));
         let mut facts = facts.into_iter().peekable();
