@@ -148,7 +148,7 @@ pub struct Args {
     /// Wall-clock time an input may wait for more data (a quiet pipe) while records wait in the
     /// reorder window; then all of them are judged. Records whose earlier-timed peers arrive after
     /// such a release are late. Set it above the gaps of a bursty delivery to keep its order.
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    #[arg(long, value_name = "DURATION", default_value = "200ms")]
     pub idle_release: String,
 
     /// With --state: at the end of input, judge the records still in the reorder window instead

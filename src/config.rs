@@ -88,7 +88,7 @@ impl Default for Config {
             lateness: 15 * crate::parse::event_time::MINUTE,
             release_at_end: false,
             dedupe_horizon: crate::parse::event_time::HOUR,
-            idle_release: std::time::Duration::from_secs(1),
+            idle_release: std::time::Duration::from_millis(200),
             aws_ip_ranges: None,
             progress: None,
         }
