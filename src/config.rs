@@ -67,6 +67,10 @@ pub struct Config {
     pub release_at_end: bool,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// CloudTrail digest files left out of the inputs (see [`crate::input::is_digest`]).
+    pub digests_skipped: u64,
+    /// `--keyed`: trust the resolutions `credtrail key` forwards (see [`crate::keying`]).
+    pub keyed: bool,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -91,6 +95,8 @@ impl Default for Config {
             idle_release: std::time::Duration::from_millis(200),
             aws_ip_ranges: None,
             progress: None,
+            digests_skipped: 0,
+            keyed: false,
         }
     }
 }

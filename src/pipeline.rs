@@ -96,7 +96,11 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     });
     let reader = crew.reader.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut turn = crew.turn.into_inner().unwrap_or_else(|e| e.into_inner());
-    turn.finish(cfg, reader.errors())
+    let stats = turn.finish(cfg, reader.errors())?;
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }
 
 /// What the threads share.

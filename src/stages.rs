@@ -216,7 +216,8 @@ impl Ordered<Judging> {
         if notable_only {
             shard.notable_only();
         }
-        let resolver = Resolver::import(&snapshot);
+        let mut resolver = Resolver::import(&snapshot);
+        resolver.trust_forwarded = cfg.keyed;
         shard.import_alerted(&snapshot.alerted);
         let order = snapshot.order;
         let mut seen = Seen::new(cfg.dedupe_horizon);
@@ -463,9 +464,10 @@ impl Ordered<Judging> {
             judged: judge.judged + shard.quiet_judged(),
             alerts: judge.alerts,
             malformed: self.tally.malformed,
-            sessions: shard.sessions() as u64,
+            sessions: shard.live_at(self.resolver.watermark().unwrap_or(Millis::MIN)) as u64,
             input_errors: input_errors + self.tally.lost_blocks,
             evicted: shard.evicted(),
+            findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
             late: arrivals.late,
@@ -476,6 +478,7 @@ impl Ordered<Judging> {
             position: *position,
             watermark: arrived.get(),
             resume: false,
+            ..Stats::default()
         }
     }
 
@@ -574,5 +577,8 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     ordered.save(cfg)?;
     let mut stats = ordered.stats(input_errors, false);
     stats.resume = cfg.state.is_some();
-    Ok(stats)
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }

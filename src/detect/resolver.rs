@@ -68,6 +68,8 @@ pub struct Resolver {
     /// The wall clock, for [`far_future`](crate::order::far_future) records; `None`: not known
     /// (then no record is far-future).
     now: Option<Millis>,
+    /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
+    pub trust_forwarded: bool,
 }
 
 impl Resolver {
@@ -101,6 +103,32 @@ impl Resolver {
         r
     }
 
+    /// What an address change needs from the maps, as the map entries to forward with it to a
+    /// consumer that may not have seen the records they came from (`credtrail key`).
+    pub fn forwardable(&self, fact: &Fact) -> Vec<Fact> {
+        let Fact::AddressChange { target, address, .. } = fact else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let ChangeAddress::Allocation(id) = address
+            && let Some(ip) = self.allocations.get(id)
+        {
+            out.push(Fact::Allocation {
+                allocation_id: id.clone(),
+                ip: *ip,
+            });
+        }
+        if let ChangeTarget::Interface(n) = target
+            && let Some(i) = self.interfaces.get(n)
+        {
+            out.push(Fact::InterfaceOwner {
+                interface: n.clone(),
+                instance: i.clone(),
+            });
+        }
+        out
+    }
+
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
         let time = match &fact {
@@ -108,7 +136,7 @@ impl Resolver {
             | Fact::Issue { time, .. }
             | Fact::AddressChange { time, .. }
             | Fact::Restart { time, .. } => Some(*time),
-            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } => None,
+            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::Forwarded(_) => None,
         };
         if let Some(t) = time {
             // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
@@ -149,6 +177,14 @@ impl Resolver {
             }
             Fact::InterfaceOwner { interface, instance } => {
                 self.interfaces.insert(interface, instance);
+                return;
+            }
+            Fact::Forwarded(entry) => {
+                if self.trust_forwarded
+                    && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
+                {
+                    self.route(*entry, out);
+                }
                 return;
             }
             Fact::AddressChange {

@@ -16,6 +16,9 @@ pub struct Stats {
     pub input_errors: u64,
     /// Sessions dropped because the table was full (`--max-sessions`).
     pub evicted: u64,
+    /// `--emit findings`: alerts past the bounds on open incidents, written as findings of their
+    /// own (Create and Close, `not_tracked`) instead of joining an incident.
+    pub findings_shed: u64,
     /// Alerts by (account, role, instance, foreign address), sorted (not for `--emit findings`).
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
@@ -36,6 +39,8 @@ pub struct Stats {
     pub watermark: Option<crate::parse::event_time::Millis>,
     /// The run saved a `--state`: the summary says where the next one resumes.
     pub resume: bool,
+    /// CloudTrail digest files left out of a walked tree: not records, not malformed.
+    pub digests_skipped: u64,
 }
 
 /// One row of the alert summary: account, role, instance, foreign address, alerts.
@@ -99,11 +104,22 @@ impl Stats {
                 self.watermark.map_or_else(|| "none".into(), crate::parse::event_time::format)
             ));
         }
+        if self.digests_skipped > 0 {
+            s.push_str(&format!(", {} digest files skipped", self.digests_skipped));
+        }
         if self.evicted > 0 {
             s.push_str(&format!(
                 "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
                  to expiry were evicted and their later calls not judged",
                 self.evicted
+            ));
+        }
+        if self.findings_shed > 0 {
+            s.push_str(&format!(
+                "\ncredtrail: warning: {} alerts past the bounds on open incidents (256 per session, \
+                 256 MiB in all) were written as findings of their own (close_reason not_tracked), \
+                 not grouped into incidents",
+                self.findings_shed
             ));
         }
         s

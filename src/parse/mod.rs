@@ -3,7 +3,9 @@
 
 pub mod block;
 pub mod event_time;
+pub mod json_error;
 pub mod limits;
+pub mod lookup_events;
 pub mod record;
 pub mod session_key;
 pub mod shape;

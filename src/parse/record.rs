@@ -53,6 +53,10 @@ pub enum Fact {
         interface: CompactString,
         instance: CompactString,
     },
+    /// An [`Fact::Allocation`] or [`Fact::InterfaceOwner`] that `credtrail key` forwarded inside
+    /// the address change it needs (`credtrail_key`), for a consumer of one Kafka partition that
+    /// never saw the record it came from. Applied only with `--keyed`.
+    Forwarded(Box<Fact>),
 }
 
 /// What else a call says, for the evasion checks and for findings.
@@ -204,7 +208,7 @@ fn parse_padded(
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
         Ok(()) => classify(tape.as_value(), facts, stamp),
-        Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+        Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
     result
@@ -280,6 +284,8 @@ struct Top<'t, 'i> {
     endpoint_account: Option<&'i str>,
     region: Option<&'i str>,
     role_delivery: bool,
+    /// `credtrail_key`: what `credtrail key` forwarded (read on address changes only).
+    forwarded: Option<Object<'t, 'i>>,
 }
 
 fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
@@ -358,6 +364,10 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                 top.endpoint_account = opt_str(k, v)?;
             }
             "awsRegion" => top.region = opt_str(k, v)?,
+            "credtrail_key" => {
+                once(&mut seen, 1 << 14, k)?;
+                top.forwarded = v.as_object();
+            }
             "userIdentity" => {
                 once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
@@ -529,13 +539,48 @@ fn read_address_change(
     } else {
         ChangeAddress::Unnamed
     };
+    let time = top.time()?;
+    if let Some(f) = &top.forwarded {
+        read_forwarded(f, facts);
+    }
     facts.push(Fact::AddressChange {
         target,
         account: top.account(),
-        time: top.time()?,
+        time,
         address,
     });
     Ok(())
+}
+
+/// `credtrail_key` of an address change, as `credtrail key` writes it:
+/// `{"allocation":{"id":"eipalloc-…","ip":"…"},"interface":{"id":"eni-…","instance":"i-…"}}`,
+/// either part optional. What does not read as that is left out: only `credtrail key` writes
+/// the field, and a consumer without `--keyed` ignores it.
+fn read_forwarded(f: &Object<'_, '_>, facts: &mut Vec<Fact>) {
+    let pair = |part: &str, a: &str, b: &str| {
+        let o = f.get(part)?.as_object()?;
+        let (x, y) = (o.get(a)?.into_string()?, o.get(b)?.into_string()?);
+        let x = limits::resource_id("credtrail_key", x).ok()?;
+        Some((CompactString::from(x), y))
+    };
+    if let Some((id, ip)) = pair("allocation", "id", "ip")
+        && let Ok(ip) = ip.parse()
+    {
+        let f = Fact::Allocation {
+            allocation_id: id,
+            ip,
+        };
+        facts.push(Fact::Forwarded(Box::new(f)));
+    }
+    if let Some((interface, instance)) = pair("interface", "id", "instance")
+        && let Ok(instance) = limits::resource_id("credtrail_key", instance)
+    {
+        let f = Fact::InterfaceOwner {
+            interface,
+            instance: instance.into(),
+        };
+        facts.push(Fact::Forwarded(Box::new(f)));
+    }
 }
 
 fn read_restart(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {

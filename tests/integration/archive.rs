@@ -5,8 +5,8 @@
 //! that order.
 
 use crate::common::*;
-use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use std::io::Write;
 
 #[test]

@@ -60,3 +60,36 @@ fn escape_codes_in_the_input_never_reach_the_terminal() {
     );
     assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
 }
+
+/// `--emit findings` with 256 decoy addresses before the real theft: the theft's address still
+/// comes out as a finding (of its own, `not_tracked`), and the summary says how many alerts were
+/// shed from incidents. Before, the findings dropped it silently while the alerts output had it.
+/// (Mutation: dropping an alert past the per-session bound, as before, fails the first assertion.)
+#[test]
+fn findings_never_drop_an_alert_past_the_incident_bound() {
+    let mut input = vec![issue("issue", 0.0), call("lock", 1.0, "3.3.3.3")];
+    for i in 0..256 {
+        input.push(call(
+            &format!("decoy-{i}"),
+            2.0,
+            &format!("198.18.{}.{}", i / 200, i % 200 + 1),
+        ));
+    }
+    input.push(call("theft", 3.0, "203.0.113.9"));
+    let run = run_lib(&lines(&input), Emit::Findings, 2);
+    let findings = records(&run.stdout);
+    let theft: Vec<_> = findings
+        .iter()
+        .filter(|f| f["evidences"][0]["src_endpoint"]["ip"] == "203.0.113.9")
+        .collect();
+    assert_eq!(theft.len(), 2, "Create and Close of the shed alert");
+    assert_eq!(theft[1]["unmapped"]["close_reason"], "not_tracked");
+    assert_eq!(run.stats.findings_shed, 1);
+    assert!(
+        run.stats
+            .summary()
+            .contains("1 alerts past the bounds on open incidents"),
+        "{}",
+        run.stats.summary()
+    );
+}

@@ -105,3 +105,46 @@ fn a_state_folder_that_cannot_take_the_file_is_refused_up_front() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A second SIGTERM while the first is still being honoured (here, stuck writing to a reader that
+/// never reads) ends the process at once, with exit 1 and a message saying what is lost. Before,
+/// it ended with exit 1 and nothing said. (Mutation: exiting without the message fails it.)
+#[test]
+fn a_second_signal_exits_at_once_and_says_so() {
+    let dir = scratch("signal");
+    let input = dir.join("in.ndjson");
+    let mut records = vec![issue("issue", 0.0)];
+    records.extend((0..20_000).map(|i| call(&format!("c{i}"), 1.0, "3.3.3.3")));
+    std::fs::write(&input, lines(&records)).unwrap();
+    let mut child = bin()
+        .args(["--emit", "all"])
+        .arg(&input)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let kill = |pid: u32| {
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    // Until the output pipe is full: then the run cannot finish while stdout is not read.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    kill(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill(child.id());
+    let stderr_pipe = child.stderr.take().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr_pipe), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(credtrail::signals::second_signal_status(libc::SIGTERM)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("SIGTERM again: exiting at once"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -578,6 +578,81 @@ fn kafka_scale_out_two_consumers_equal_one() {
     assert_same_alerts("2 consumers x 2 partitions", &union, &want);
 }
 
+/// `pipelines/kafka/detect` over fixed partitions with `FOLLOW=0` (one credtrail reading them one
+/// after another): the eventIDs of its alerts.
+fn detect_alerts(broker: &Broker, topic: &str, parts: &str, tag: &str) -> Vec<String> {
+    let dir = broker._dir.path();
+    let (out_path, err_path) = (dir.join(format!("{tag}.ndjson")), dir.join(format!("{tag}.err")));
+    let mut cmd = Command::new(pipeline("kafka/detect"));
+    broker.envs(&mut cmd);
+    cmd.env("TOPIC", topic)
+        .env("PARTITIONS", parts)
+        .env("FOLLOW", "0")
+        .env("ALERTS_TOPIC", "")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("out"))
+        .stderr(fs::File::create(&err_path).expect("err"))
+        .process_group(0);
+    let mut consumer = Background(cmd.spawn().expect("start consumer"));
+    let status = wait_until(&mut consumer.0, Duration::from_secs(90));
+    let err = fs::read_to_string(&err_path).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("{tag}: still running after 90 s\n{err}"));
+    assert!(status.success(), "{tag}: {status}\n{err}");
+    event_ids(tag, &fs::read(&out_path).expect("consumer output"))
+}
+
+/// A trail whose thefts a partition's consumer only judges right with what `credtrail key`
+/// resolved elsewhere (an allocation id, the interface of an instance another one's RunInstances
+/// launched; see `keyed.rs`), through the real broker: 1, 2 and 4 consumers (`detect` runs
+/// credtrail `--keyed`), one consumer reading the 4 partitions one after another, and one reading
+/// the whole topic as the broker interleaves it: each alert set is one process's.
+#[test]
+fn kafka_keyed_consumers_equal_one() {
+    let Some(tools) = kafka_tools("kafka keyed consumers") else {
+        return;
+    };
+    let broker = Broker::start(&tools);
+    let input = broker._dir.path().join("keyed.ndjson");
+    fs::write(&input, crate::common::trail::lines(&crate::keyed::trail())).expect("write trail");
+    let want = direct_alerts(&input);
+    assert_eq!(want.len(), 2, "the trail has two thefts: {want:?}");
+    broker.create_topic("keyed", 4);
+    broker.produce_keyed(&input, "keyed");
+    for (n, split) in [
+        (1, &["0 1 2 3"][..]),
+        (2, &["0 2", "1 3"][..]),
+        (4, &["0", "1", "2", "3"][..]),
+    ] {
+        let mut union = BTreeSet::new();
+        for (i, parts) in split.iter().enumerate() {
+            for id in detect_alerts(&broker, "keyed", parts, &format!("n{n}-c{i}")) {
+                assert!(union.insert(id.clone()), "{n} consumers: {id} alerted twice");
+            }
+        }
+        assert_same_alerts(&format!("{n} keyed consumers"), &union, &want);
+    }
+    let interleaved = broker.consume_all("keyed");
+    let mut child = Command::new(credtrail())
+        .arg("--keyed")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("credtrail");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&interleaved)
+        .expect("feed");
+    let out = child.wait_with_output().expect("credtrail --keyed");
+    assert!(out.status.success());
+    assert_same_alerts(
+        "the whole topic, interleaved",
+        &id_set("interleaved", &out.stdout),
+        &want,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Vector, Fluent Bit, Fluentd: installed by .ci/install-runners in CI, skipped elsewhere
 
@@ -587,7 +662,7 @@ fn runner(test: &str, binary: &str) -> Option<PathBuf> {
     if found.is_none() {
         assert!(
             !on_ci(),
-            "{test}: {binary} not on PATH under CI: the runner demos must run in CI (.ci/install-runners)"
+            "{test}: {binary} not on PATH under CI, where it must run (.ci/install-runners installs it)"
         );
         skipped(test, &format!("{binary} not on PATH (run .ci/install-runners)"));
     }
@@ -808,6 +883,25 @@ fn start_in(dir: &Path, log: &Path, cmd: &mut Command) -> Background {
         .stderr(log)
         .process_group(0);
     Background(cmd.spawn().expect("start runner"))
+}
+
+/// The baseline the runners' latencies compare with: credtrail alone, reading a FIFO and writing
+/// a file, flushes whenever its input goes idle.
+#[test]
+fn credtrail_alone_streams_a_lone_alert_at_once() {
+    let tmp = TempDir::new("alone-stream");
+    let path = tmp.path().join("input");
+    let mut input = fifo(&path);
+    let log = tmp.path().join("credtrail.log");
+    let mut cmd = Command::new(credtrail());
+    cmd.stdin(fs::File::open(&path).expect("fifo for reading"))
+        .stdout(fs::File::create(tmp.path().join("alerts.ndjson")).expect("alerts file"))
+        .stderr(fs::File::create(&log).expect("log"))
+        .process_group(0);
+    let _credtrail = Background(cmd.spawn().expect("start credtrail"));
+    check_latency("credtrail alone", tmp.path(), &log, VECTOR_PROMISE, |b| {
+        input.write_all(b).expect("write to the fifo");
+    });
 }
 
 #[test]
@@ -1143,6 +1237,40 @@ fn shell_recipe_emit_all_kafka() {
         })
         .collect();
     assert_same_alerts("recipe emit-all-kafka", &compromised, &want);
+}
+
+/// The shipped unit parses as systemd reads it: `systemd-analyze verify` exits 0 even on an unknown
+/// key or a bad value (it only warns), so any output fails the test too. `--man=no`: the
+/// `Documentation=man:credtrail(1)` page need not be installed here.
+#[test]
+fn systemd_unit_verifies() {
+    let Some(analyze) = runner("systemd unit", "systemd-analyze") else {
+        return;
+    };
+    let unit = pipeline("systemd/credtrail.service");
+    let out = run(
+        "systemd-analyze verify",
+        Command::new(analyze).args(["verify", "--man=no"]).arg(&unit),
+        Duration::from_secs(60),
+    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), out.stderr);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify {}: {}\n{said}",
+        unit.display(),
+        out.status
+    );
+    let text = fs::read_to_string(&unit).expect("unit");
+    for needed in [
+        "User=credtrail",
+        "StateDirectory=credtrail",
+        "Restart=always",
+        "--state \"$STATE_DIRECTORY/state.bin\"",
+        "kcat -C",
+        "kcat -P",
+    ] {
+        assert!(text.contains(needed), "credtrail.service lacks {needed}");
+    }
 }
 
 #[test]
