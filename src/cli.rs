@@ -135,15 +135,24 @@ pub struct Args {
     #[arg(long)]
     pub keyed: bool,
 
-    /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
-    /// through an endpoint of any other account alerts, whatever its address.
+    /// Accounts whose VPC endpoints instances may use besides their own and those the trail names
+    /// as `recipientAccountId` (comma-separated 12-digit ids). A call through an endpoint of any
+    /// other account alerts, whatever its address.
     #[arg(long, value_name = "ACCOUNT,...", value_delimiter = ',')]
     pub trusted_accounts: Vec<String>,
 
     /// AWS's published ip-ranges.json: alerts then say whether the foreign address is inside AWS
-    /// (with region and service) or outside it, and their severity follows.
+    /// (with region and service) or outside it, and their severity follows. It is evidence too: a
+    /// session's address of the other family inside AWS's EC2 ranges of its region is accepted,
+    /// and a first call from outside AWS (and outside --trusted-networks) alerts.
     #[arg(long, value_name = "FILE")]
     pub aws_ip_ranges: Option<PathBuf>,
+
+    /// Networks outside AWS that instances legitimately call from (comma-separated CIDR blocks,
+    /// e.g. a corporate proxy reached over Direct Connect): with --aws-ip-ranges, a first call from
+    /// one of them locks as a first call from inside AWS does.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub trusted_networks: Vec<String>,
 
     /// Event time a record may arrive behind the newest one read and still be judged as if the
     /// trail had come sorted by eventTime: records wait this long in a reorder window. A record
@@ -268,6 +277,53 @@ fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
     Ok(n)
 }
 
+/// `--trusted-accounts`: each value an account id of 12 digits. Spaces around a value are
+/// dropped ("A, B" is two accounts); anything else is refused rather than silently never matching.
+fn trusted_accounts(values: &[String]) -> Result<Vec<compact_str::CompactString>, UsageError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            if v.len() == 12 && v.bytes().all(|c| c.is_ascii_digit()) {
+                Ok(v.into())
+            } else {
+                Err(value("--trusted-accounts")(format!(
+                    "'{v}': an account id is 12 digits"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `--trusted-networks`: CIDR blocks (or single addresses), spaces around each dropped.
+fn trusted_networks(values: &[String]) -> Result<Vec<crate::parse::addresses::Net>, UsageError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            cidr(v).ok_or_else(|| {
+                value("--trusted-networks")(format!("'{v}': expected a CIDR block such as 192.0.2.0/24"))
+            })
+        })
+        .collect()
+}
+
+/// A CIDR block of any width (a declared network may be large), its host bits cleared.
+fn cidr(s: &str) -> Option<crate::parse::addresses::Net> {
+    use std::net::IpAddr;
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
+        None => {
+            let ip: IpAddr = s.parse().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some(crate::parse::addresses::Net { ip, len })
+}
+
 impl TryFrom<Args> for Config {
     type Error = UsageError;
 
@@ -319,9 +375,9 @@ impl TryFrom<Args> for Config {
                 change_window,
                 max_sessions,
                 infer_sessions: a.infer_sessions,
-                trusted_accounts: std::sync::Arc::new(
-                    a.trusted_accounts.iter().map(|s| s.as_str().into()).collect(),
-                ),
+                trusted_accounts: std::sync::Arc::new(trusted_accounts(&a.trusted_accounts)?),
+                trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
+                ranges: None,
             },
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
@@ -477,6 +533,17 @@ mod tests {
         assert_eq!(c.inputs, vec![Input::Path("a".into()), Input::Stdin]);
     }
 
+    /// "A, B" is two accounts (a space after the comma used to make B an account that never
+    /// matched), and a value that is not an account id is refused. (Mutation: dropping the trim
+    /// fails the first assertion; dropping the length check lets "99" through.)
+    #[test]
+    fn trusted_accounts_are_account_ids() {
+        let c = config(&["--trusted-accounts", "111111111111, 222222222222"]).unwrap();
+        assert_eq!(*c.detector.trusted_accounts, vec!["111111111111", "222222222222"]);
+        let e = config(&["--trusted-accounts", "99"]).unwrap_err();
+        assert_eq!(e, "--trusted-accounts '99': an account id is 12 digits");
+    }
+
     #[test]
     fn bad_values_are_refused_before_reading() {
         for bad in [
@@ -487,6 +554,10 @@ mod tests {
             &["--max-line-bytes", "12XB"],
             &["--max-line-bytes", "10"],
             &["--emit", "some"],
+            &["--trusted-accounts", "99"],
+            &["--trusted-networks", "10.0.0.0/33"],
+            &["--trusted-networks", "proxy"],
+            &["--trusted-accounts", "111111111111,22222222222x"],
         ] {
             assert!(config(bad).is_err(), "{bad:?}");
         }

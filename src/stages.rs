@@ -212,7 +212,12 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        let mut shard = Shard::new(cfg.detector.clone());
+        // The ranges loaded once for the annotations are the detector's evidence too.
+        let detector = crate::detect::DetectorConfig {
+            ranges: annotator.ranges.clone(),
+            ..cfg.detector.clone()
+        };
+        let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
         }
@@ -229,6 +234,7 @@ impl Ordered<Judging> {
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
+        shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         let mut ordered = Ordered {
             tally: Tally::new(
@@ -485,7 +491,7 @@ impl Ordered<Judging> {
     /// Everything later verdicts depend on, as of now.
     pub fn snapshot(&self) -> Snapshot {
         let j = &self.stages;
-        let mut snap = state::snapshot(&self.resolver, j.shard.export());
+        let mut snap = state::snapshot(&self.resolver, &j.shard);
         snap.alerted = j.shard.export_alerted();
         snap.order = state::OrderState {
             arrived: j.arrived,

@@ -22,8 +22,15 @@ pub enum Event {
     Restart,
     /// AllocateAddress: which Elastic IP an allocation id stands for (6).
     Allocation,
-    /// RunInstances: which network interfaces belong to which instance (6).
+    /// RunInstances: which network interfaces and addresses belong to which instance (6, 14).
     Launch,
+    /// CreateNetworkInterface: the addresses of a new interface (14).
+    InterfaceCreated,
+    /// CreateNatGateway, AssociateNatGatewayAddress, DisassociateNatGatewayAddress: a NAT
+    /// gateway's public addresses (15).
+    NatGateway,
+    /// DisassociateAddress: the instance gets a new, automatically assigned address (16).
+    Disassociation,
 }
 
 /// What `eventSource` and `eventName` make of a record. A failed call (`errorCode`) changes
@@ -43,9 +50,14 @@ pub fn event(source: &str, name: &str, failed: bool) -> Option<Event> {
         (EC2, "AssociateAddress") => change(false, true),
         (EC2, "AttachNetworkInterface") => change(true, false),
         (EC2, "AssignPrivateIpAddresses" | "AssignIpv6Addresses") => change(false, false),
-        (EC2, "StopInstances" | "StartInstances") => Some(Event::Restart),
+        (EC2, "StopInstances" | "StartInstances" | "BidEvictedEvent") => Some(Event::Restart),
         (EC2, "AllocateAddress") => Some(Event::Allocation),
         (EC2, "RunInstances") => Some(Event::Launch),
+        (EC2, "CreateNetworkInterface") => Some(Event::InterfaceCreated),
+        (EC2, "CreateNatGateway" | "AssociateNatGatewayAddress" | "DisassociateNatGatewayAddress") => {
+            Some(Event::NatGateway)
+        }
+        (EC2, "DisassociateAddress") => Some(Event::Disassociation),
         _ => None,
     }
 }

@@ -7,6 +7,10 @@
 //! 3. Exceptions: AWS services calling on the session's behalf; a VPC endpoint's private address,
 //!    which has a slot of its own; an address newly attached to the instance; a stop/start.
 //!
+//! Beyond the blog, what a real estate needs ([`ties`]): addresses the trail ties to the instance,
+//! a NAT gateway's several addresses, the other address family, and evidence against a first call
+//! from outside AWS.
+//!
 //! The state is split in two so that it can be spread over threads without changing a verdict:
 //! [`Resolver`] holds what must be seen in input order across all instances (which allocation id
 //! is which address, which interface belongs to which instance, the event-time watermark) and
@@ -14,6 +18,7 @@
 //! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
 
 pub mod dense;
+mod egress;
 pub mod events;
 pub mod peers;
 mod resolver;
@@ -21,11 +26,14 @@ mod rows;
 pub mod state;
 pub mod state_file;
 mod table;
+mod ties;
 
 pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
 
+use crate::output::ip_ranges::AwsRanges;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::{HOUR, Millis};
 use crate::parse::record::CallContext;
 use crate::parse::session_key::SessionKey;
@@ -36,6 +44,7 @@ use smallvec::SmallVec;
 use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
+use ties::{Accepted, Evidence};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -58,8 +67,12 @@ pub struct DetectorConfig {
     /// Track instance sessions from their first call (`ec2RoleDelivery` set) when their AssumeRole
     /// was never seen. Off by default: the blog's method judges only sessions it saw issued.
     pub infer_sessions: bool,
-    /// Accounts whose VPC endpoints an instance may use besides its own.
+    /// Accounts whose VPC endpoints an instance may use besides its own and the trail's.
     pub trusted_accounts: Arc<Vec<CompactString>>,
+    /// `--aws-ip-ranges`, as evidence of which addresses are AWS's (rules 14 and 17).
+    pub ranges: Option<Arc<AwsRanges>>,
+    /// `--trusted-networks`: declared egress of the estate outside AWS (17).
+    pub trusted_networks: Arc<Vec<Net>>,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -74,6 +87,8 @@ impl Default for DetectorConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             infer_sessions: false,
             trusted_accounts: Arc::default(),
+            ranges: None,
+            trusted_networks: Arc::default(),
         }
     }
 }
@@ -126,14 +141,51 @@ pub struct Verdict {
     pub inferred: bool,
     /// The alert is for a call through a VPC endpoint of this other, untrusted account.
     pub foreign_endpoint: Option<CompactString>,
+    /// Why a rule beyond the lock decided (rules 14 to 17).
+    pub why: Option<Why>,
+    /// A call from the lock of a session for which another address alerted (17).
+    pub contested: bool,
     pub time: Millis,
     pub context: CallContext,
 }
 
-/// An alert, or a first lock or an added address, which the writer tells same-account peers
-/// about: the verdicts that alerts and findings act on (see [`Shard::notable_only`]).
-pub fn notable(kind: VerdictKind, first_lock: bool) -> bool {
-    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock
+/// The evidence a verdict rests on when a rule beyond the lock decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// `ip_added`: the trail ties the address to the instance (14).
+    Tied,
+    /// `ip_added`: another public address of the NAT gateway of a locked address (15).
+    SameGateway,
+    /// `ip_added`: the other address family inside AWS's EC2 ranges of the lock's region (14).
+    OtherFamily,
+    /// `compromise`: a first call from outside AWS and outside `--trusted-networks` (17).
+    OutsideAws,
+    /// `compromise`: a private address the trail does not tie to the instance, while it ties
+    /// others (14).
+    UntiedPrivate,
+    /// `ip_added`: the trail ties the address to the instance, and the locked address, which it
+    /// does not, moved out of the lock (17).
+    LockMoved(IpAddr),
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Tied => "tied",
+            Why::SameGateway => "nat_gateway",
+            Why::OtherFamily => "other_family",
+            Why::OutsideAws => "outside_aws",
+            Why::UntiedPrivate => "untied_private",
+            Why::LockMoved(_) => "lock_moved",
+        }
+    }
+}
+
+/// An alert, a first lock, an added address or a call from the lock of a contested session: the
+/// verdicts that alerts and findings act on (see [`Shard::notable_only`]), and that the writer
+/// tells same-account peers about.
+pub fn notable(kind: VerdictKind, first_lock: bool, contested: bool) -> bool {
+    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock || contested
 }
 
 impl Table {
@@ -153,6 +205,7 @@ impl Table {
                 source_text,
                 via_endpoint,
                 context,
+                egress,
             } => {
                 let call = Call {
                     session,
@@ -160,8 +213,13 @@ impl Table {
                     source,
                     source_text,
                     via_endpoint,
+                    egress,
                 };
                 self.call(call, context, wm)
+            }
+            Step::Tie { instance, nets } => {
+                self.ties.add(instance, nets);
+                None
             }
             Step::Change {
                 instance,
@@ -202,6 +260,7 @@ impl Table {
                 row.locks.clear();
                 row.pending.clear();
                 row.inferred = false;
+                row.contested = false;
             }
             None => {
                 let ident = intern(
@@ -219,6 +278,7 @@ impl Table {
                     locks: Locks::None,
                     pending: PendingList::default(),
                     inferred: false,
+                    contested: false,
                 });
                 self.added_row(wm);
             }
@@ -243,6 +303,13 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        let evidence = Evidence::new(
+            &self.ties,
+            &c.session.instance,
+            c.egress.as_deref(),
+            self.cfg.ranges.as_deref(),
+            &self.cfg.trusted_networks,
+        );
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context
@@ -256,14 +323,19 @@ impl Table {
                     slot: Slot::Private,
                     first_lock: false,
                     change: None,
+                    why: None,
                 };
                 let mut v = verdict(outcome, c, row);
                 v.foreign_endpoint = foreign_endpoint;
                 v
             }
             None => {
-                let j = address_outcome(row, &c, self.cfg.change_window)?;
-                if self.notable_only && !notable(j.kind, j.first_lock) {
+                let j = address_outcome(row, &c, self.cfg.change_window, &evidence)?;
+                if j.kind == VerdictKind::Compromise {
+                    row.contested = true;
+                }
+                let contested = row.contested && j.kind == VerdictKind::Locked;
+                if self.notable_only && !notable(j.kind, j.first_lock, contested) {
                     self.quiet += 1;
                     return None;
                 }
@@ -313,10 +385,12 @@ impl Table {
         }
     }
 
-    /// (7) A stop or start: the instance comes back with a new address, so both slots are emptied.
+    /// (7, 16) A stop or start, by anyone or by EC2 itself (a Spot interruption): the instance
+    /// comes back with a new address, so both slots are emptied.
     fn restart(&mut self, instance: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
         for row in self.rows_of(instance, account, time, wm) {
             row.locks.clear();
+            row.contested = false;
         }
     }
 }
@@ -328,16 +402,18 @@ struct Outcome {
     slot: Slot,
     first_lock: bool,
     change: Option<(Millis, bool)>,
+    why: Option<Why>,
 }
 
 /// Judges a call's address against its live row, and updates the row's locks and pending
 /// changes.
-fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
+fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
     let plain = |kind, slot| Outcome {
         kind,
         slot,
         first_lock: false,
         change: None,
+        why: None,
     };
     let ip = match &c.source {
         Source::Ip(ip) => *ip,
@@ -353,37 +429,95 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
         return Some(plain(VerdictKind::Locked, slot));
     }
+    let alert = |why| {
+        Some(Outcome {
+            why,
+            ..plain(VerdictKind::Compromise, slot)
+        })
+    };
     if !row.locks.iter().any(|l| l.slot == slot) {
+        // (14) The trail names the instance's private addresses: the endpoint slot takes only
+        // those, instead of whoever uses the endpoint first.
+        if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+            return alert(Some(Why::UntiedPrivate));
+        }
+        // (17) An EC2 instance does not call from outside AWS, unless through a declared network.
+        if slot == Slot::Public && ev.outside(ip) {
+            return alert(Some(Why::OutsideAws));
+        }
+        let origin = if ev.tied(ip) {
+            LockOrigin::Tied
+        } else {
+            LockOrigin::FirstUse
+        };
         row.locks.push(Lock {
             ip,
             slot,
             since: time,
-            origin: LockOrigin::FirstUse,
+            origin,
         });
         return Some(Outcome {
             first_lock: true,
             ..plain(VerdictKind::Locked, slot)
         });
     }
+    if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+        return alert(Some(Why::UntiedPrivate));
+    }
     // A change that named this address wins; otherwise the open window that closes first.
-    let named = row.pending.iter().position(|p| p.ip == Some(ip));
-    let unnamed = || {
-        row.pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
-            .min_by_key(|(_, p)| p.at)
-            .map(|(i, _)| i)
+    let pending = |row: &Row| {
+        let named = row.pending.iter().position(|p| p.ip == Some(ip));
+        named.or_else(|| {
+            row.pending
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
+                .min_by_key(|(_, p)| p.at)
+                .map(|(i, _)| i)
+        })
     };
-    let Some(used) = named.or_else(unnamed) else {
-        return Some(plain(VerdictKind::Compromise, slot));
+    if let Some(a) = ev.accepts(ip, slot, &row.locks) {
+        let (origin, mut why) = match a {
+            Accepted::Tied => (LockOrigin::Tied, Why::Tied),
+            Accepted::SameGateway => (LockOrigin::SameGateway, Why::SameGateway),
+            Accepted::OtherFamily => (LockOrigin::OtherFamily, Why::OtherFamily),
+        };
+        if a == Accepted::Tied {
+            // The change that brought the tied address (an interface attached) is used up by it,
+            // so its window is no free slot for another address.
+            if let Some(used) = pending(row) {
+                row.pending.remove(used);
+            }
+            // (17) The thief who called first: the trail ties this address to the instance, and
+            // the first lock of its family is neither tied nor one of the instance's other
+            // egresses, so that lock is the thief's. It leaves the lock, and its later calls alert.
+            if let Some(i) = ev.thief_lock(ip, slot, &row.locks) {
+                let thief = row.locks.remove(i);
+                why = Why::LockMoved(thief.ip);
+            }
+        }
+        add_lock(row, ip, slot, time, origin);
+        return Some(Outcome {
+            why: Some(why),
+            ..plain(VerdictKind::IpAdded, slot)
+        });
+    }
+    let Some(used) = pending(row) else {
+        return alert(None);
     };
     let change = row.pending.remove(used);
+    add_lock(row, ip, slot, time, LockOrigin::AddressChange);
+    Some(Outcome {
+        change: Some((change.at, change.ip.is_some())),
+        ..plain(VerdictKind::IpAdded, slot)
+    })
+}
+
+/// An accepted address joins the lock; past [`MAX_LOCKS`] the oldest accepted one is forgotten
+/// (a first lock stays).
+fn add_lock(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, origin: LockOrigin) {
     if row.locks.len() >= MAX_LOCKS
-        && let Some(oldest) = row
-            .locks
-            .iter()
-            .position(|l| l.origin == LockOrigin::AddressChange)
+        && let Some(oldest) = row.locks.iter().position(|l| l.origin != LockOrigin::FirstUse)
     {
         row.locks.remove(oldest);
     }
@@ -391,12 +525,8 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
         ip,
         slot,
         since: time,
-        origin: LockOrigin::AddressChange,
+        origin,
     });
-    Some(Outcome {
-        change: Some((change.at, change.ip.is_some())),
-        ..plain(VerdictKind::IpAdded, slot)
-    })
 }
 
 struct Call {
@@ -405,6 +535,7 @@ struct Call {
     source: Source,
     source_text: CompactString,
     via_endpoint: bool,
+    egress: Option<Arc<[IpAddr]>>,
 }
 
 fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
@@ -423,6 +554,8 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,
+        why: o.why,
+        contested: row.contested && o.kind == VerdictKind::Locked,
         time: 0,
         context: CallContext::default(),
     }

@@ -3,14 +3,17 @@
 //! [`Routed`] steps about one instance, which a shard of the table applies.
 
 use super::MAX_MAP_ENTRIES;
+use super::egress::Egress;
 use crate::order::Watermark;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
 use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A step about one instance, with the event-time watermark of the input up to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,8 @@ pub enum Step {
         source_text: CompactString,
         via_endpoint: bool,
         context: CallContext,
+        /// The other public addresses of the NAT gateway the call's address belongs to (15).
+        egress: Option<Arc<[IpAddr]>>,
     },
     Issue {
         session: SessionKey,
@@ -47,6 +52,11 @@ pub enum Step {
         account: Option<CompactString>,
         time: Millis,
     },
+    /// These addresses are the instance's, as the trail says (14).
+    Tie {
+        instance: CompactString,
+        nets: Vec<Net>,
+    },
 }
 
 impl Routed {
@@ -54,7 +64,9 @@ impl Routed {
     pub fn instance(&self) -> &str {
         match &self.step {
             Step::Call { session, .. } | Step::Issue { session, .. } => &session.instance,
-            Step::Change { instance, .. } | Step::Restart { instance, .. } => instance,
+            Step::Change { instance, .. } | Step::Restart { instance, .. } | Step::Tie { instance, .. } => {
+                instance
+            }
         }
     }
 }
@@ -70,7 +82,20 @@ pub struct Resolver {
     now: Option<Millis>,
     /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
     pub trust_forwarded: bool,
+    /// Addresses the trail gave network interfaces, for the instance they are (or get) attached
+    /// to (14).
+    interface_nets: BoundedMap<Vec<Net>>,
+    /// AssociateAddress's association ids and Elastic IPs, for DisassociateAddress (16).
+    associations: BoundedMap<ChangeTarget>,
+    eips: BoundedMap<ChangeTarget>,
+    /// NAT gateways' public addresses (15).
+    egress: Egress,
+    /// Accounts the trail names as `recipientAccountId`: the organisation's (9).
+    accounts: HashSet<CompactString, ahash::RandomState>,
 }
+
+/// Accounts of the organisation remembered at most (an organisation has a few thousand).
+const MAX_ACCOUNTS: usize = 1 << 16;
 
 impl Resolver {
     pub fn watermark(&self) -> Option<Millis> {
@@ -87,6 +112,13 @@ impl Resolver {
         into.watermark = self.watermark.get();
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
+        let e = &mut into.estate;
+        e.interface_nets = self.interface_nets.export();
+        e.associations = self.associations.export();
+        e.eips = self.eips.export();
+        e.gateways = self.egress.export();
+        e.accounts = self.accounts.iter().cloned().collect();
+        e.accounts.sort();
     }
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
@@ -99,6 +131,20 @@ impl Resolver {
         }
         for (k, v) in &s.interfaces {
             r.interfaces.insert(k.clone(), v.clone());
+        }
+        let e = &s.estate;
+        for (k, v) in &e.interface_nets {
+            r.interface_nets.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.associations {
+            r.associations.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.eips {
+            r.eips.insert(k.clone(), v.clone());
+        }
+        r.egress = Egress::import(&e.gateways);
+        for a in &e.accounts {
+            r.see_account(a);
         }
         r
     }
@@ -129,14 +175,43 @@ impl Resolver {
         out
     }
 
+    fn see_account(&mut self, a: &str) {
+        if self.accounts.len() < MAX_ACCOUNTS && !self.accounts.contains(a) {
+            self.accounts.insert(a.into());
+        }
+    }
+
+    /// The instance a change target names, when it is known.
+    fn instance_of(&self, target: ChangeTarget) -> Option<CompactString> {
+        match target {
+            ChangeTarget::Instance(i) => Some(i),
+            ChangeTarget::Interface(n) => self.interfaces.get(&n).cloned(),
+        }
+    }
+
+    fn address_of(&self, address: &ChangeAddress) -> Option<IpAddr> {
+        match address {
+            ChangeAddress::Named(ip) => Some(*ip),
+            ChangeAddress::Allocation(id) => self.allocations.get(id).copied(),
+            ChangeAddress::Unnamed => None,
+        }
+    }
+
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
         let time = match &fact {
             Fact::Call { time, .. }
             | Fact::Issue { time, .. }
             | Fact::AddressChange { time, .. }
-            | Fact::Restart { time, .. } => Some(*time),
-            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::Forwarded(_) => None,
+            | Fact::Restart { time, .. }
+            | Fact::Disassociation { time, .. } => Some(*time),
+            Fact::Allocation { .. }
+            | Fact::InterfaceOwner { .. }
+            | Fact::Forwarded(_)
+            | Fact::Tie { .. }
+            | Fact::NatGateway { .. }
+            | Fact::Association { .. }
+            | Fact::Account(_) => None,
         };
         if let Some(t) = time {
             // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
@@ -152,15 +227,30 @@ impl Resolver {
                 source,
                 source_text,
                 via_endpoint,
-                context,
-            } => Step::Call {
-                session,
-                time,
-                source,
-                source_text,
-                via_endpoint,
-                context,
-            },
+                mut context,
+            } => {
+                // An endpoint of an account of the organisation is trusted like the session's own.
+                if context
+                    .endpoint_account
+                    .as_ref()
+                    .is_some_and(|a| self.accounts.contains(a))
+                {
+                    context.endpoint_account = None;
+                }
+                let egress = match source {
+                    Source::Ip(ip) => self.egress.of(ip),
+                    _ => None,
+                };
+                Step::Call {
+                    session,
+                    time,
+                    source,
+                    source_text,
+                    via_endpoint,
+                    context,
+                    egress,
+                }
+            }
             Fact::Issue { session, time } => Step::Issue { session, time },
             Fact::Restart {
                 instance,
@@ -173,10 +263,6 @@ impl Resolver {
             },
             Fact::Allocation { allocation_id, ip } => {
                 self.allocations.insert(allocation_id, ip);
-                return;
-            }
-            Fact::InterfaceOwner { interface, instance } => {
-                self.interfaces.insert(interface, instance);
                 return;
             }
             Fact::Forwarded(entry) => {
@@ -193,18 +279,10 @@ impl Resolver {
                 time,
                 address,
             } => {
-                let instance = match target {
-                    ChangeTarget::Instance(i) => i,
-                    ChangeTarget::Interface(n) => match self.interfaces.get(&n) {
-                        Some(i) => i.clone(),
-                        None => return,
-                    },
+                let Some(instance) = self.instance_of(target) else {
+                    return;
                 };
-                let address = match address {
-                    ChangeAddress::Named(ip) => Some(ip),
-                    ChangeAddress::Allocation(id) => self.allocations.get(&id).copied(),
-                    ChangeAddress::Unnamed => None,
-                };
+                let address = self.address_of(&address);
                 Step::Change {
                     instance,
                     account,
@@ -212,8 +290,101 @@ impl Resolver {
                     address,
                 }
             }
+            other => match self.estate(other) {
+                Some(step) => step,
+                None => return,
+            },
         };
         out(Routed { step, watermark });
+    }
+
+    /// The facts of real estates (rules 9, 14 to 16): most only feed the maps; a tie or a
+    /// disassociation resolved to its instance is a step.
+    fn estate(&mut self, fact: Fact) -> Option<Step> {
+        Some(match fact {
+            Fact::InterfaceOwner { interface, instance } => {
+                let nets = self.interface_nets.get(&interface).cloned();
+                self.interfaces.insert(interface, instance.clone());
+                match nets {
+                    Some(nets) => Step::Tie { instance, nets },
+                    None => return None,
+                }
+            }
+            Fact::Tie { target, nets } => {
+                if let ChangeTarget::Interface(n) = &target {
+                    let mut all = self.interface_nets.get(n).cloned().unwrap_or_default();
+                    for net in &nets {
+                        if !all.contains(net) && all.len() < crate::parse::addresses::MAX_NETS {
+                            all.push(*net);
+                        }
+                    }
+                    self.interface_nets.insert(n.clone(), all);
+                }
+                match self.instance_of(target) {
+                    Some(instance) => Step::Tie { instance, nets },
+                    None => return None,
+                }
+            }
+            Fact::NatGateway {
+                gateway,
+                joined,
+                left,
+            } => {
+                for a in joined {
+                    let ip = a.ip.or_else(|| {
+                        a.allocation_id
+                            .as_ref()
+                            .and_then(|id| self.allocations.get(id).copied())
+                    });
+                    if let Some(ip) = ip {
+                        self.egress.join(&gateway, ip, a.allocation_id, a.association_id);
+                    }
+                }
+                for id in left {
+                    self.egress.leave(&gateway, &id);
+                }
+                return None;
+            }
+            Fact::Association {
+                association_id,
+                target,
+                address,
+            } => {
+                if let Some(id) = association_id {
+                    self.associations.insert(id, target.clone());
+                }
+                if let Some(ip) = self.address_of(&address) {
+                    self.eips.insert(ip.to_string().into(), target);
+                }
+                return None;
+            }
+            Fact::Disassociation {
+                association_id,
+                public_ip,
+                account,
+                time,
+            } => {
+                let target = association_id
+                    .and_then(|id| self.associations.get(&id).cloned())
+                    .or_else(|| public_ip.and_then(|ip| self.eips.get(&ip.to_string()).cloned()));
+                match target.and_then(|t| self.instance_of(t)) {
+                    // The instance gets a new public address it did not choose: one unnamed
+                    // change.
+                    Some(instance) => Step::Change {
+                        instance,
+                        account,
+                        time,
+                        address: None,
+                    },
+                    None => return None,
+                }
+            }
+            Fact::Account(a) => {
+                self.see_account(&a);
+                return None;
+            }
+            _ => return None,
+        })
     }
 }
 

@@ -24,6 +24,26 @@ pub enum LockOrigin {
     FirstUse,
     /// Accepted because an address change for the instance announced it.
     AddressChange,
+    /// Accepted because the trail ties it to the instance (rule 14).
+    Tied,
+    /// Accepted as another public address of the NAT gateway of a locked address (15).
+    SameGateway,
+    /// Accepted as the instance's address of the other family, inside AWS's EC2 ranges of the
+    /// locked address's region (14).
+    OtherFamily,
+}
+
+impl LockOrigin {
+    /// What the annotation's `locked_ips[].origin` says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockOrigin::FirstUse => "first_use",
+            LockOrigin::AddressChange => "address_change",
+            LockOrigin::Tied => "tied",
+            LockOrigin::SameGateway => "nat_gateway",
+            LockOrigin::OtherFamily => "other_family",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +187,10 @@ pub struct Row {
     pub(super) pending: PendingList,
     /// Created from a call (`--infer-sessions`), not from the AssumeRole that issued it.
     pub(super) inferred: bool,
+    /// An address outside the lock alerted for this session: its later calls from the lock say
+    /// so (rule 17). Not saved: a restart forgets it, as it forgets the alerts.
+    #[serde(skip)]
+    pub(super) contested: bool,
 }
 
 impl Row {
@@ -373,6 +397,7 @@ mod saved_form {
                 locks: Locks::None,
                 pending: PendingList::default(),
                 inferred: false,
+                contested: false,
             },
             Row {
                 ident: ident.clone(),
@@ -386,6 +411,7 @@ mod saved_form {
                 .into(),
                 pending,
                 inferred: true,
+                contested: false,
             },
             Row {
                 ident,
@@ -403,6 +429,7 @@ mod saved_form {
                 .into(),
                 pending: PendingList::default(),
                 inferred: false,
+                contested: false,
             },
         ]
     }

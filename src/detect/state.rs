@@ -6,13 +6,15 @@
 //! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
 //! file, so a crash leaves either the old or the new state.
 
-use super::{Resolver, Row};
+use super::{Resolver, Row, Shard};
 use crate::config::Config;
 use crate::input::framing::BlockKind;
 use crate::order::{Entry, Watermark};
 use crate::output::judge::Judgement;
+use crate::parse::addresses::Net;
 use crate::parse::block::{ParsedBlock, Unit};
 use crate::parse::event_time::Millis;
+use crate::parse::record::ChangeTarget;
 use crate::stages::Held;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -22,8 +24,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-/// 2: event time (the reorder window, the dedupe set, the alerted ids, where to resume).
-const VERSION: u32 = 2;
+/// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
+/// alerted ids, where to resume).
+const VERSION: u32 = 3;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -36,6 +39,8 @@ pub struct Snapshot {
     pub interfaces: Vec<(CompactString, CompactString)>,
     /// Instance id → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
+    /// What the rules beyond the blog's remember (rules 9, 14 to 17).
+    pub estate: Estate,
     /// Alerted `eventID`s per partition of the table: `(partition, id hash, eventTime)`.
     pub alerted: Vec<(u8, u64, Millis)>,
     /// Where the input stands: the reorder window, the dedupe set, the position.
@@ -142,6 +147,28 @@ impl SavedBlock {
     }
 }
 
+/// The state of the rules for real estates, each list oldest first where order decides what is
+/// forgotten.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estate {
+    /// Rows whose session is contested: instance id and the row's place among its rows.
+    pub contested: Vec<(CompactString, u32)>,
+    /// Addresses tied to each instance, per partition in the order they came.
+    pub ties: Vec<(CompactString, Vec<Net>)>,
+    /// Addresses of network interfaces.
+    pub interface_nets: Vec<(CompactString, Vec<Net>)>,
+    /// AssociateAddress's association ids and Elastic IPs.
+    pub associations: Vec<(CompactString, ChangeTarget)>,
+    pub eips: Vec<(CompactString, ChangeTarget)>,
+    /// NAT gateways: each address with its allocation and association ids.
+    pub gateways: Vec<(CompactString, Vec<GatewayAddress>)>,
+    /// Accounts seen as `recipientAccountId`, sorted.
+    pub accounts: Vec<CompactString>,
+}
+
+/// One address of a NAT gateway, with the allocation and association ids it came with.
+pub type GatewayAddress = (IpAddr, Option<CompactString>, Option<CompactString>);
+
 impl Snapshot {
     pub fn sessions(&self) -> usize {
         self.rows.iter().map(|(_, r)| r.len()).sum()
@@ -188,6 +215,8 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+    // Versions 1 and 2 lack what event time needs (the window's records, the ids read): a table
+    // without them would judge redelivered and waiting records again, so they are refused.
     if version != VERSION {
         return Err(DecodeError::Version { found: version });
     }
@@ -203,7 +232,8 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     if crc32fast::hash(payload) != crc {
         return Err(DecodeError::Checksum);
     }
-    postcard::from_bytes(payload).map_err(|e| DecodeError::Payload(e.to_string()))
+    let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
+    postcard::from_bytes(payload).map_err(payload_error)
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).
@@ -248,11 +278,12 @@ pub fn load_for(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
     }
 }
 
-/// The resolver's maps and the shards' rows as of now, to save.
-pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Snapshot {
+/// The resolver's maps and the shard's rows as of now, to save.
+pub fn snapshot(resolver: &Resolver, shard: &Shard) -> Snapshot {
     let mut snap = Snapshot::default();
     resolver.export(&mut snap);
-    snap.rows = rows;
+    snap.rows = shard.export();
+    snap.estate.ties = shard.export_ties();
     snap
 }
 
@@ -260,6 +291,16 @@ pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Sn
 /// thread of their own).
 pub fn save_snapshot(path: &Path, mut snap: Snapshot) -> io::Result<()> {
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    snap.estate.contested = snap
+        .rows
+        .iter()
+        .flat_map(|(i, rows)| {
+            rows.iter()
+                .enumerate()
+                .filter(|(_, r)| r.contested)
+                .map(move |(n, _)| (i.clone(), n as u32))
+        })
+        .collect();
     save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
@@ -279,12 +320,32 @@ mod tests {
                 seen: vec![(9, 1_709_251_100_000)],
                 ..OrderState::default()
             },
+            estate: Estate {
+                ties: vec![("i-1".into(), vec![Net::one("2600:1f18::7".parse().unwrap())])],
+                accounts: vec!["123456789012".into()],
+                ..Estate::default()
+            },
         }
     }
 
     #[test]
     fn round_trip() {
         assert_eq!(decode(&encode(&sample())), Ok(sample()));
+    }
+
+    /// A file of an earlier version is refused, naming both versions. (Mutation: reading version
+    /// 2 as 3 fails here.)
+    #[test]
+    fn earlier_versions_are_refused() {
+        for old in [1u32, 2] {
+            let mut bytes = encode(&sample());
+            bytes[16..20].copy_from_slice(&old.to_le_bytes());
+            let e = decode(&bytes).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("version {old}")) && e.contains("version 3"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -116,6 +116,30 @@ impl Shard {
         }
     }
 
+    /// The addresses tied to instances, partition by partition, oldest first in each.
+    pub fn export_ties(&self) -> Vec<(CompactString, Vec<crate::parse::addresses::Net>)> {
+        self.tables.iter().flat_map(|t| t.ties.export()).collect()
+    }
+
+    /// Takes the ties and contested rows of a saved [`super::state::Estate`].
+    pub fn import_estate(&mut self, e: &super::state::Estate) {
+        for (instance, nets) in &e.ties {
+            self.tables[partition_of(instance)]
+                .ties
+                .add(instance.clone(), nets.clone());
+        }
+        for (instance, n) in &e.contested {
+            let t = &mut self.tables[partition_of(instance)];
+            if let Some(row) = t
+                .rows
+                .get_mut(instance)
+                .and_then(|rows| rows.get_mut(*n as usize))
+            {
+                row.contested = true;
+            }
+        }
+    }
+
     /// Takes rows saved by [`Shard::export`] (of any shard: each goes to its partition).
     pub fn import(&mut self, instance: CompactString, rows: Vec<Row>) {
         let t = &mut self.tables[partition_of(&instance)];
@@ -148,6 +172,8 @@ pub(super) struct Table {
     pub(super) notable_only: bool,
     /// Calls judged without a verdict, under `notable_only`.
     pub(super) quiet: u64,
+    /// Addresses the trail tied to this partition's instances.
+    pub(super) ties: super::ties::Ties,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -168,6 +194,7 @@ impl Table {
             evicted: 0,
             notable_only: false,
             quiet: 0,
+            ties: Default::default(),
         }
     }
 

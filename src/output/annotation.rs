@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::detect::peers::Peer;
-use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind, Why};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, Millis};
 use std::io;
@@ -66,10 +66,7 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
         j.raw(if i == 0 { "{\"ip\":\"" } else { ",{\"ip\":\"" }).ip(l.ip);
         j.raw("\",\"slot\":\"").raw(slot_name(l.slot));
         j.raw("\",\"since\":\"").time(l.since);
-        j.raw(match l.origin {
-            LockOrigin::FirstUse => "\",\"origin\":\"first_use\"}",
-            LockOrigin::AddressChange => "\",\"origin\":\"address_change\"}",
-        });
+        j.raw("\",\"origin\":\"").raw(l.origin.as_str()).raw("\"}");
     }
     j.raw("],\"ttl_expires\":\"").time(v.expires).raw("\"");
     if let Some((at, _)) = v.change {
@@ -81,6 +78,15 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     }
     if let Some(acct) = &v.foreign_endpoint {
         j.raw(",\"vpc_endpoint_account\":\"").text(acct).raw("\"");
+    }
+    if let Some(why) = v.why {
+        j.raw(",\"evidence\":\"").raw(why.as_str()).raw("\"");
+        if let Why::LockMoved(from) = why {
+            j.raw(",\"moved_from\":\"").ip(from).raw("\"");
+        }
+    }
+    if v.contested {
+        j.raw(",\"contested\":true");
     }
     if let Some(p) = peer {
         same_account_peer(p, &mut j);
@@ -204,6 +210,10 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
         j.text(acct).raw(".");
         return;
     }
+    if let Some(text) = evidence_reason(v) {
+        j.text(&text);
+        return;
+    }
     match v.kind {
         VerdictKind::Duplicate => {
             j.raw("CloudTrail delivered this record (same eventID) again; ");
@@ -260,15 +270,66 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
     }
 }
 
+/// How a lock came to be, in a reason's words.
+fn lock_how(o: LockOrigin) -> &'static str {
+    match o {
+        LockOrigin::FirstUse => "by the session's first call from it",
+        LockOrigin::AddressChange => "after an address change",
+        LockOrigin::Tied => "as an address the trail ties to the instance",
+        LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
+        LockOrigin::OtherFamily => "as the instance's address of the other family",
+    }
+}
+
+/// The reason of a verdict that a rule beyond the lock decided (rules 14 to 17), the same for
+/// both writers: these are rare, and their words are plain text.
+fn evidence_reason(v: &Verdict) -> Option<String> {
+    let inst = &v.session.instance;
+    let role = &v.session.role;
+    let src = &v.source;
+    Some(match (v.kind, v.why) {
+        (VerdictKind::IpAdded, Some(Why::Tied)) => {
+            format!("New address {src} accepted: the trail ties it to instance {inst}.")
+        }
+        (VerdictKind::IpAdded, Some(Why::SameGateway)) => format!(
+            "New address {src} accepted: another public address of the NAT gateway the session's \
+             locked address belongs to; one egress."
+        ),
+        (VerdictKind::IpAdded, Some(Why::OtherFamily)) => format!(
+            "New address {src} accepted: the instance's address of the other family, inside AWS's \
+             EC2 ranges of the locked address's region (dual stack)."
+        ),
+        (VerdictKind::IpAdded, Some(Why::LockMoved(thief))) => format!(
+            "New address {src} accepted: the trail ties it to instance {inst}, and not the address \
+             {thief} that called first and locked the session. {thief} is taken for the thief's: it \
+             leaves the lock, and its later calls alert."
+        ),
+        (VerdictKind::Compromise, Some(Why::OutsideAws)) => format!(
+            "Credentials of instance {inst} (role {role}) were used from {src}, outside AWS and \
+             outside --trusted-networks, by the session's first call from a public address: an EC2 \
+             instance does not call from there. The lock stays empty."
+        ),
+        (VerdictKind::Compromise, Some(Why::UntiedPrivate)) => format!(
+            "Credentials of instance {inst} (role {role}) were used through a VPC endpoint from \
+             {src}, a private address the trail does not tie to the instance, while it names the \
+             instance's private addresses: another machine reached the account's endpoint."
+        ),
+        (VerdictKind::Locked, _) if v.contested && !v.first_lock => format!(
+            "Call from the {} address the session is locked to ({src}); the session is contested: \
+             another address alerted for it, and nothing in the trail says which is the \
+             instance's.",
+            slot_name(v.slot)
+        ),
+        _ => return None,
+    })
+}
+
 fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
     let mut any = false;
     for l in locks.iter().filter(|l| l.slot == slot) {
         j.raw(if any { ", " } else { "" }).ip(l.ip);
         j.raw(" (locked ").time(l.since);
-        j.raw(match l.origin {
-            LockOrigin::FirstUse => " by the session's first call from it)",
-            LockOrigin::AddressChange => " after an address change)",
-        });
+        j.raw(" ").raw(lock_how(l.origin)).raw(")");
         any = true;
     }
     if !any {
@@ -336,7 +397,7 @@ mod reference {
 
     use super::Annotator;
     use crate::detect::peers::Peer;
-    use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+    use crate::detect::{Lock, Slot, Verdict, VerdictKind};
     use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
 
@@ -373,6 +434,12 @@ mod reference {
         inferred: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         vpc_endpoint_account: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        evidence: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        moved_from: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        contested: bool,
     }
 
     #[derive(Serialize)]
@@ -395,10 +462,7 @@ mod reference {
             .iter()
             .filter(|l| l.slot == slot)
             .map(|l| {
-                let how = match l.origin {
-                    LockOrigin::FirstUse => "by the session's first call from it",
-                    LockOrigin::AddressChange => "after an address change",
-                };
+                let how = super::lock_how(l.origin);
                 format!(
                     "{} (locked {} {how})",
                     l.ip,
@@ -423,6 +487,9 @@ mod reference {
                  are used. Check who owns account {acct}.",
                 v.session.account
             );
+        }
+        if let Some(text) = super::evidence_reason(v) {
+            return text;
         }
         match v.kind {
             VerdictKind::Duplicate => format!(
@@ -525,10 +592,7 @@ mod reference {
                     ip: l.ip.to_string(),
                     slot: slot_name(l.slot),
                     since: event_time::format_with_time(l.since),
-                    origin: match l.origin {
-                        LockOrigin::FirstUse => "first_use",
-                        LockOrigin::AddressChange => "address_change",
-                    },
+                    origin: l.origin.as_str(),
                 })
                 .collect(),
             ttl_expires: event_time::format_with_time(v.expires),
@@ -536,6 +600,12 @@ mod reference {
             origin: origin(v, ctx.ranges.as_deref()),
             inferred: v.inferred,
             vpc_endpoint_account: v.foreign_endpoint.as_deref(),
+            evidence: v.why.map(|w| w.as_str()),
+            moved_from: match v.why {
+                Some(crate::detect::Why::LockMoved(ip)) => Some(ip.to_string()),
+                _ => None,
+            },
+            contested: v.contested,
         };
         // Serialising plain strings and vectors into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &a);
@@ -659,7 +729,13 @@ mod tests {
 
     fn lock() -> impl Strategy<Value = Lock> {
         let slot = prop::sample::select(vec![Slot::Public, Slot::Private]);
-        let origin = prop::sample::select(vec![LockOrigin::FirstUse, LockOrigin::AddressChange]);
+        let origin = prop::sample::select(vec![
+            LockOrigin::FirstUse,
+            LockOrigin::AddressChange,
+            LockOrigin::Tied,
+            LockOrigin::SameGateway,
+            LockOrigin::OtherFamily,
+        ]);
         (ip(), slot, millis(), origin).prop_map(|(ip, slot, since, origin)| Lock {
             ip,
             slot,
@@ -693,16 +769,31 @@ mod tests {
         // Kept below the overflow of adding the window: a debug build of the reference panics on it.
         let change = prop::option::of((millis().prop_map(|t| t.min(i64::MAX - MAX_WINDOW)), any::<bool>()));
         let endpoint = prop::option::weighted(0.2, text().prop_map(Into::into));
+        let why = prop::option::weighted(
+            0.3,
+            prop_oneof![
+                prop::sample::select(vec![
+                    Why::Tied,
+                    Why::SameGateway,
+                    Why::OtherFamily,
+                    Why::OutsideAws,
+                    Why::UntiedPrivate,
+                ]),
+                ip().prop_map(Why::LockMoved),
+            ],
+        );
         (
             (kind, session, source, slot),
             prop::collection::vec(lock(), 0..=3),
             (millis(), any::<bool>(), change, any::<bool>(), endpoint, millis()),
+            (why, any::<bool>()),
         )
             .prop_map(
                 |(
                     (kind, session, source, slot),
                     locks,
                     (expires, first_lock, change, inferred, endpoint, time),
+                    (why, contested),
                 )| {
                     Verdict {
                         kind,
@@ -716,6 +807,8 @@ mod tests {
                         change,
                         inferred,
                         foreign_endpoint: endpoint,
+                        why,
+                        contested,
                         time,
                         context: Default::default(),
                     }

@@ -102,6 +102,7 @@ impl BlockParser {
     }
 
     pub fn parse(&mut self, frame: Frame) -> ParsedBlock {
+        self.parser.new_block();
         let mut b = ParsedBlock {
             data: frame.data,
             kind: frame.kind,

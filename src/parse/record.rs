@@ -2,6 +2,7 @@
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
 use crate::detect::events::{self, Event};
+use crate::parse::addresses::{self, NatAddress, Net};
 use crate::parse::event_time::{self, Millis};
 use crate::parse::limits;
 use crate::parse::session_key::SessionKey;
@@ -57,7 +58,41 @@ pub enum Fact {
     /// the address change it needs (`credtrail_key`), for a consumer of one Kafka partition that
     /// never saw the record it came from. Applied only with `--keyed`.
     Forwarded(Box<Fact>),
+    /// RunInstances, CreateNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses: these
+    /// addresses (and prefixes) are the instance's, or the interface's.
+    Tie { target: ChangeTarget, nets: Vec<Net> },
+    /// CreateNatGateway, AssociateNatGatewayAddress: these addresses joined the NAT gateway;
+    /// DisassociateNatGatewayAddress: the ones named by these ids (association or allocation)
+    /// left it.
+    NatGateway {
+        gateway: CompactString,
+        joined: Vec<NatAddress>,
+        left: Vec<CompactString>,
+    },
+    /// AssociateAddress's answer: the association id, for a later DisassociateAddress.
+    Association {
+        association_id: Option<CompactString>,
+        target: ChangeTarget,
+        address: ChangeAddress,
+    },
+    /// DisassociateAddress: the instance gets a new public address, automatically assigned.
+    Disassociation {
+        association_id: Option<CompactString>,
+        public_ip: Option<IpAddr>,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+    /// A `recipientAccountId` of the trail: an account of the organisation. Written only for the
+    /// first record of each account in a block, which is enough for the set of accounts seen to be
+    /// the same, at every record, for any block cuts.
+    Account(CompactString),
 }
+
+/// Accounts a block remembers having written (see [`Fact::Account`]); an organisation trail
+/// interleaves many in one block.
+const MAX_BLOCK_ACCOUNTS: usize = 4096;
+
+type Accounts = std::collections::HashSet<CompactString, ahash::RandomState>;
 
 /// What else a call says, for the evasion checks and for findings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -144,6 +179,8 @@ pub struct Parser {
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
+    /// The `recipientAccountId`s written since [`Parser::new_block`].
+    accounts: Accounts,
 }
 
 impl Default for Parser {
@@ -157,11 +194,17 @@ impl Default for Parser {
             // request parameters) nested deeper.
             buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
+            accounts: Accounts::default(),
         }
     }
 }
 
 impl Parser {
+    /// A block starts: its accounts are written whatever the last block's were.
+    pub fn new_block(&mut self) {
+        self.accounts.clear();
+    }
+
     /// Parses one JSON value and appends what it says to `facts`.
     pub fn read(&mut self, bytes: &[u8], facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
         self.scratch.clear();
@@ -172,6 +215,7 @@ impl Parser {
             &mut self.tape,
             &mut self.scratch,
             bytes.len(),
+            &mut self.accounts,
             (facts, &mut self.stamp),
         )
     }
@@ -192,6 +236,7 @@ impl Parser {
             &mut self.tape,
             buf,
             len,
+            &mut self.accounts,
             (facts, &mut self.stamp),
         )
     }
@@ -202,19 +247,25 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
+    accounts: &mut Accounts,
     (facts, stamp): (&mut Vec<Fact>, &mut Stamp),
 ) -> Result<Shape, Malformed> {
     *stamp = Stamp::default();
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), facts, stamp),
+        Ok(()) => classify(tape.as_value(), accounts, facts, stamp),
         Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
     result
 }
 
-fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -> Result<Shape, Malformed> {
+fn classify(
+    root: Value<'_, '_>,
+    accounts: &mut Accounts,
+    facts: &mut Vec<Fact>,
+    stamp: &mut Stamp,
+) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -257,10 +308,10 @@ fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -> Re
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, facts, stamp)?;
+        read_record(&detail, accounts, facts, stamp)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, facts, stamp)?;
+    read_record(&obj, accounts, facts, stamp)?;
     Ok(Shape::Record)
 }
 
@@ -286,6 +337,8 @@ struct Top<'t, 'i> {
     role_delivery: bool,
     /// `credtrail_key`: what `credtrail key` forwarded (read on address changes only).
     forwarded: Option<Object<'t, 'i>>,
+    /// `serviceEventDetails` of an `AwsServiceEvent` (BidEvictedEvent names its instances there).
+    service_event: Option<Value<'t, 'i>>,
 }
 
 fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
@@ -368,6 +421,7 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                 once(&mut seen, 1 << 14, k)?;
                 top.forwarded = v.as_object();
             }
+            "serviceEventDetails" => top.service_event = Some(v),
             "userIdentity" => {
                 once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
@@ -426,7 +480,12 @@ impl Top<'_, '_> {
     }
 }
 
-fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -> Result<(), Malformed> {
+fn read_record(
+    obj: &Object<'_, '_>,
+    accounts: &mut Accounts,
+    facts: &mut Vec<Fact>,
+    stamp: &mut Stamp,
+) -> Result<(), Malformed> {
     let top = read_top(obj)?;
     let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
         return Err(Malformed(
@@ -437,7 +496,19 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>, stamp: &mut Stamp) -
     let result = read_facts(&top, source, name, facts);
     if result.is_err() {
         facts.truncate(start);
-    } else if facts.len() > start {
+        return result;
+    }
+    // Only a record that was read counts its account: one that failed gives no facts at all.
+    if let Some(a) = non_empty(top.recipient_account)
+        && !accounts.contains(a)
+    {
+        // Past the bound, each record of a further account writes its own.
+        if accounts.len() < MAX_BLOCK_ACCOUNTS {
+            accounts.insert(a.into());
+        }
+        facts.insert(start, Fact::Account(a.into()));
+    }
+    if facts.len() > start {
         *stamp = Stamp {
             time: top.time().ok(),
             event_id: non_empty(top.event_id).map_or(0, event_id_hash),
@@ -477,6 +548,9 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
         Some(Event::Restart) => read_restart(top, facts),
         Some(Event::Allocation) => read_allocation(top, facts),
         Some(Event::Launch) => read_launch(top, facts),
+        Some(Event::InterfaceCreated) => read_interface_created(top, facts),
+        Some(Event::NatGateway) => read_nat_gateway(top, facts),
+        Some(Event::Disassociation) => read_disassociation(top, facts),
         None => Ok(()),
     }
 }
@@ -543,6 +617,29 @@ fn read_address_change(
     if let Some(f) = &top.forwarded {
         read_forwarded(f, facts);
     }
+    if !may_name_address && let Some(resp) = &top.response {
+        // AssignPrivateIpAddresses / AssignIpv6Addresses: the answer lists what was assigned.
+        let mut nets = Vec::new();
+        addresses::nets_in(resp, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: target.clone(),
+                nets,
+            });
+        }
+    }
+    if may_name_address {
+        let association_id = top
+            .response
+            .as_ref()
+            .and_then(|r| addresses::find_str(r, "associationId"))
+            .map(CompactString::from);
+        facts.push(Fact::Association {
+            association_id,
+            target: target.clone(),
+            address: address.clone(),
+        });
+    }
     facts.push(Fact::AddressChange {
         target,
         account: top.account(),
@@ -583,10 +680,107 @@ fn read_forwarded(f: &Object<'_, '_>, facts: &mut Vec<Fact>) {
     }
 }
 
+fn read_interface_created(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(resp) = &top.response else {
+        return Ok(());
+    };
+    let Some(interface) = addresses::find_str(resp, "networkInterfaceId") else {
+        return Ok(());
+    };
+    let mut nets = Vec::new();
+    addresses::nets_in(resp, &mut nets);
+    if !nets.is_empty() {
+        facts.push(Fact::Tie {
+            target: ChangeTarget::Interface(interface.into()),
+            nets,
+        });
+    }
+    Ok(())
+}
+
+fn read_nat_gateway(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let parts = || top.request.iter().chain(top.response.iter());
+    let Some(gateway) = parts().find_map(|p| addresses::find_str(p, "natGatewayId")) else {
+        return Ok(());
+    };
+    let mut joined = Vec::new();
+    let mut left = Vec::new();
+    if top.event_name == Some("DisassociateNatGatewayAddress") {
+        let mut ids = Vec::new();
+        for p in parts() {
+            addresses::ids_in(p, "eipassoc-", &mut ids);
+            addresses::ids_in(p, "eipalloc-", &mut ids);
+        }
+        left = ids.into_iter().map(CompactString::from).collect();
+    } else {
+        // The answer lists each address with what is known of it; a request's bare allocation
+        // ids count when the answer has no list.
+        if let Some(r) = &top.response {
+            addresses::nat_addresses(r, &mut joined);
+        }
+        if joined.is_empty() {
+            let mut ids = Vec::new();
+            for p in parts() {
+                addresses::ids_in(p, "eipalloc-", &mut ids);
+            }
+            joined = ids
+                .into_iter()
+                .map(|id| NatAddress {
+                    allocation_id: Some(id.into()),
+                    ip: None,
+                    association_id: None,
+                })
+                .collect();
+        }
+    }
+    facts.push(Fact::NatGateway {
+        gateway: gateway.into(),
+        joined,
+        left,
+    });
+    Ok(())
+}
+
+fn read_disassociation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let association_id = top.request_str("associationId")?.map(CompactString::from);
+    let public_ip = top.request_str("publicIp")?.and_then(|p| p.parse().ok());
+    if association_id.is_none() && public_ip.is_none() {
+        return Ok(());
+    }
+    facts.push(Fact::Disassociation {
+        association_id,
+        public_ip,
+        account: top.account(),
+        time: top.time()?,
+    });
+    Ok(())
+}
+
 fn read_restart(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let time = top.time()?;
     let account = top.account();
-    for instance in instances_set(top.request.as_ref())? {
+    let mut ids = instances_set(top.request.as_ref())?;
+    // A stop or start EC2 makes itself (a Spot interruption's stop or hibernation, its restart)
+    // may name the instances only in its answer; BidEvictedEvent names them in
+    // `serviceEventDetails.instanceIdSet`.
+    if ids.is_empty() {
+        ids = instances_set(top.response.as_ref())?;
+    }
+    if let Some(set) = top
+        .service_event
+        .and_then(|d| d.as_object())
+        .and_then(|d| d.get("instanceIdSet"))
+        .and_then(|s| s.as_array())
+    {
+        for v in set.iter() {
+            if let Some(id) = non_empty(v.into_string())
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+    }
+    for instance in ids {
         facts.push(Fact::Restart {
             instance: instance.into(),
             account: account.clone(),
@@ -637,6 +831,16 @@ fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed
                     instance: instance.into(),
                 });
             }
+        }
+        // The launch's answer names the instance's addresses: private ones, IPv6 ones, and a
+        // public one when it is already known.
+        let mut nets = Vec::new();
+        addresses::nets_in(&item, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: ChangeTarget::Instance(instance.into()),
+                nets,
+            });
         }
     }
     Ok(())

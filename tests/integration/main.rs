@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod common;
 mod delivery;
+mod estate;
 mod evasions;
 mod event_time;
 mod fuzz_bodies;
