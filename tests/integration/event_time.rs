@@ -10,7 +10,7 @@
 
 use crate::common::trail::*;
 use crate::common::*;
-use credtrail::generator::{GenConfig, generate_to_vec};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use credtrail::parse::event_time::{self, MINUTE, Millis};
 use credtrail::{Config, Emit, Input};
 use proptest::prelude::*;
