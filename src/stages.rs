@@ -299,8 +299,18 @@ impl Ordered<Judging> {
         j.held.push_back(Held::new(block));
         let mut facts = facts.into_iter().peekable();
         for (unit, stamp) in stamps {
+            // Facts of records without a stamp (an account named, nothing else): known at once.
+            while let Some((u, f)) = facts.next_if(|(u, _)| *u < unit) {
+                self.judge_now(id, u, f);
+            }
             let admit = self.admit(unit, stamp, now);
             while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
+                // An account the trail names is known from its arrival on: the parser names it once
+                // per block, so only arrival order makes that independent of where blocks are cut.
+                if matches!(f, Fact::Account(_)) {
+                    self.judge_now(id, unit, f);
+                    continue;
+                }
                 match admit {
                     Admit::Redelivered => {}
                     Admit::Now => self.judge_now(id, unit, f),

@@ -325,7 +325,9 @@ impl BlockParser {
         let idx = b.units.len() as u32;
         b.records += 1;
         b.units.push(u);
-        if !self.facts.is_empty() {
+        // An account named is no fact of its own record's time (the parser names it once per
+        // block): only records that tell the detector more are stamped.
+        if self.facts.iter().any(|f| !matches!(f, Fact::Account(_))) {
             b.stamps.push((idx, self.parser.stamp));
         }
         b.facts.extend(self.facts.drain(..).map(|f| (idx, f)));

@@ -10,9 +10,9 @@
 
 use crate::common::trail::*;
 use crate::common::*;
-use credtrail_generate::{GenConfig, generate_to_vec};
 use credtrail::parse::event_time::{self, MINUTE, Millis};
 use credtrail::{Config, Emit, Input};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
