@@ -71,6 +71,15 @@ pub enum EmitArg {
     Findings,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MalformedArg {
+    /// The line as it came (but for one with a top-level `credtrail` key, always wrapped)
+    Pass,
+    /// `{"credtrail":{"malformed":REASON,"line":TEXT}}` (`line_base64` when not UTF-8), so that
+    /// every output line is JSON for a consumer such as jq
+    Wrap,
+}
+
 /// Detects stolen EC2 instance credentials in CloudTrail records (Netflix's method: a session's
 /// first address locks it; a call from any other address is an alert).
 #[derive(Debug, Parser)]
@@ -88,6 +97,10 @@ pub struct Args {
     /// Which records to write.
     #[arg(long, value_enum, default_value_t = EmitArg::Alerts)]
     pub emit: EmitArg,
+
+    /// What --emit all writes for a malformed line.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = MalformedArg::Pass)]
+    pub malformed: MalformedArg,
 
     /// Threads that read, parse and judge, each doing every stage [default: the number of cores].
     #[arg(long, value_name = "N")]
@@ -378,6 +391,10 @@ impl TryFrom<Args> for Config {
                 trusted_accounts: std::sync::Arc::new(trusted_accounts(&a.trusted_accounts)?),
                 trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
                 ranges: None,
+            },
+            malformed: match a.malformed {
+                MalformedArg::Pass => crate::output::wrap::MalformedOutput::Pass,
+                MalformedArg::Wrap => crate::output::wrap::MalformedOutput::Wrap,
             },
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,

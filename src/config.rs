@@ -65,6 +65,8 @@ pub struct Config {
     /// With `state`: the records still in the window at the end of input are judged rather than
     /// saved for the next run.
     pub release_at_end: bool,
+    /// What `--emit all` does with malformed lines.
+    pub malformed: crate::output::wrap::MalformedOutput,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// CloudTrail digest files left out of the inputs (see [`crate::input::is_digest`]).
@@ -95,6 +97,7 @@ impl Default for Config {
             idle_release: std::time::Duration::from_millis(200),
             aws_ip_ranges: None,
             progress: None,
+            malformed: crate::output::wrap::MalformedOutput::Pass,
             digests_skipped: 0,
             keyed: false,
         }

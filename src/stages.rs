@@ -127,6 +127,8 @@ pub struct Judging {
     made: Vec<(u64, Judgement)>,
     scratch: Vec<Judgement>,
     emit: Emit,
+    /// What `--emit all` writes for a malformed line.
+    malformed: crate::output::wrap::MalformedOutput,
     /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
     pub position: u64,
     pub arrivals: Arrivals,
@@ -260,6 +262,7 @@ impl Ordered<Judging> {
                 made: Vec::new(),
                 scratch: Vec::new(),
                 emit: cfg.emit,
+                malformed: cfg.malformed,
                 position: order.position,
                 arrivals: Arrivals::default(),
             },
@@ -290,6 +293,11 @@ impl Ordered<Judging> {
         let facts = std::mem::take(&mut block.facts);
         let stamps = std::mem::take(&mut block.stamps);
         let id = j.held_base + j.held.len() as u64;
+        if j.emit == Emit::All {
+            // Rewrites only the block's own units (a function of the block alone), so it is done
+            // once here, before the block is held.
+            crate::output::wrap::wrap_malformed(&mut block, j.malformed);
+        }
         if j.emit == Emit::Findings {
             // Findings are written from verdicts, never from the record's bytes: none are held.
             block.data = Vec::new();

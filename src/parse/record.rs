@@ -260,6 +260,10 @@ fn parse_padded(
     result
 }
 
+/// Why a value with a top-level `credtrail` key is malformed: that key is credtrail's verdict, and
+/// no input may carry one (see `output::wrap`, which always writes such lines wrapped).
+pub const FORGED_VERDICT: &str = "a top-level credtrail key: only credtrail writes one";
+
 fn classify(
     root: Value<'_, '_>,
     accounts: &mut Accounts,
@@ -283,6 +287,7 @@ fn classify(
     let mut records = None;
     for (k, v) in obj.iter() {
         match k {
+            "credtrail" => return Err(Malformed(FORGED_VERDICT.into())),
             "detail-type" => detail_type = Some(v),
             "detail" => detail = Some(v),
             "Records" => records = Some(v),
