@@ -54,7 +54,6 @@ fn merge(into: &mut Attrs, from: &Map<String, Value>, profile: Option<&str>) {
 }
 
 impl Schema {
-    #[allow(clippy::new_without_default)]
     pub fn load() -> Schema {
         let dict = load("dictionary.json");
         let class_file = load("events/findings/detection_finding.json");
