@@ -32,8 +32,8 @@ use std::io::{self, Write};
 /// What `credtrail key` writes for one unit.
 #[derive(Default, Clone)]
 struct UnitKey {
-    /// The first instance a fact or a routed step of the unit named.
-    instance: Option<String>,
+    /// The instances the unit's facts and routed steps named, first named first.
+    instances: Vec<String>,
     /// The `credtrail_key` object to add, if the unit's address change needed map entries.
     forwarded: Option<serde_json::Map<String, serde_json::Value>>,
     /// The input already carried `credtrail_key` on an address change: reported, not forwarded.
@@ -56,9 +56,10 @@ impl Keying {
     }
 
     fn key(&mut self, unit: u32, instance: &str) {
-        self.unit(unit)
-            .instance
-            .get_or_insert_with(|| instance.to_string());
+        let u = self.unit(unit);
+        if !u.instances.iter().any(|i| i == instance) {
+            u.instances.push(instance.to_string());
+        }
     }
 
     /// A fact of `unit`, before the resolver takes it: what it needs from the resolver's maps.
@@ -67,7 +68,7 @@ impl Keying {
         match fact {
             // The interface map must reach the partition of the instance it names.
             Fact::InterfaceOwner { instance, .. } => self.key(unit, instance),
-            Fact::Forwarded(_) => self.unit(unit).forged = true,
+            Fact::Forwarded(_) | Fact::Scoped { .. } => self.unit(unit).forged = true,
             Fact::AddressChange { .. } => {
                 for entry in resolver.forwardable(fact) {
                     let u = self.unit(unit);
@@ -107,19 +108,18 @@ impl Keying {
                 ));
                 continue;
             }
-            buf.extend_from_slice(k.instance.as_deref().unwrap_or("").as_bytes());
-            buf.push(b'\t');
-            match &k.forwarded {
-                Some(f) => {
-                    let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
-                    buf.extend_from_slice(&bytes[..close]);
-                    buf.extend_from_slice(b",\"credtrail_key\":");
-                    buf.extend_from_slice(serde_json::Value::Object(f.clone()).to_string().as_bytes());
-                    buf.extend_from_slice(b"}");
-                }
-                None => buf.extend_from_slice(bytes),
+            if k.instances.len() < 2 {
+                let key = k.instances.first().map_or("", String::as_str);
+                line(buf, key, bytes, k.forwarded.clone());
+                continue;
             }
-            buf.push(b'\n');
+            // A record naming several instances (a stop or start of many, a launch): one copy
+            // per instance's partition, each saying which instance it is for.
+            for instance in &k.instances {
+                let mut f = k.forwarded.clone().unwrap_or_default();
+                f.insert("instance".into(), instance.as_str().into());
+                line(buf, instance, bytes, Some(f));
+            }
         }
         messages
     }
@@ -127,6 +127,28 @@ impl Keying {
     fn routed(&mut self, unit: u32, r: Routed) {
         self.key(unit, r.instance());
     }
+}
+
+/// `KEY<TAB>RECORD`, the record with `credtrail_key` added when there is one.
+fn line(
+    buf: &mut Vec<u8>,
+    key: &str,
+    bytes: &[u8],
+    forwarded: Option<serde_json::Map<String, serde_json::Value>>,
+) {
+    buf.extend_from_slice(key.as_bytes());
+    buf.push(b'\t');
+    match forwarded {
+        Some(f) => {
+            let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
+            buf.extend_from_slice(&bytes[..close]);
+            buf.extend_from_slice(b",\"credtrail_key\":");
+            buf.extend_from_slice(serde_json::Value::Object(f).to_string().as_bytes());
+            buf.extend_from_slice(b"}");
+        }
+        None => buf.extend_from_slice(bytes),
+    }
+    buf.push(b'\n');
 }
 
 pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {

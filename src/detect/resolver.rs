@@ -208,6 +208,7 @@ impl Resolver {
             Fact::Allocation { .. }
             | Fact::InterfaceOwner { .. }
             | Fact::Forwarded(_)
+            | Fact::Scoped { .. }
             | Fact::Tie { .. }
             | Fact::NatGateway { .. }
             | Fact::Association { .. }
@@ -270,6 +271,20 @@ impl Resolver {
                     && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
                 {
                     self.route(*entry, out);
+                }
+                return;
+            }
+            Fact::Scoped { instance, fact } => {
+                if self.trust_forwarded {
+                    let mut only = |r: Routed| {
+                        if r.instance() == instance {
+                            out(r);
+                        }
+                    };
+                    // Through `dyn`: one instantiation however deep the recursion could go.
+                    self.route(*fact, &mut only as &mut dyn FnMut(Routed));
+                } else {
+                    self.route(*fact, out);
                 }
                 return;
             }

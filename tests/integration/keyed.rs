@@ -37,8 +37,8 @@ fn ec2(id: &str, m: f64, name: &str, request: Value, response: Value) -> Value {
 /// resolved elsewhere, each beside the instance's own calls that must stay quiet:
 /// - i-…a1 moves to an Elastic IP named by allocation id (its AllocateAddress has no instance, so
 ///   an empty key) and calls from it 30 minutes later, past the window an unnamed change opens;
-/// - i-…b2 was launched by a RunInstances keyed to i-…b1 (the first instance it names), and its
-///   interface gets a named address.
+/// - i-…b2 was launched by a RunInstances that also names i-…b1 (a copy goes to each one's
+///   partition), and its interface gets a named address.
 ///
 /// The thieves call from 198.51.100.66 after each move.
 pub fn trail() -> Vec<Value> {
@@ -49,14 +49,15 @@ pub fn trail() -> Vec<Value> {
         issue("ar-b2", 0.0, b2),
         call("a-1", 1.0, a, "3.3.3.3"),
         call("b1-1", 1.0, b1, "4.4.4.4"),
-        call("b2-1", 1.0, b2, "5.5.5.5"),
+        // Sixth line: an empty key, dealt (round-robin) away from i-…a1's partition of 2 and 4.
         ec2(
             "alloc",
-            2.0,
+            1.0,
             "AllocateAddress",
             json!({"domain": "vpc"}),
             json!({"allocationId": "eipalloc-0a1", "publicIp": "52.0.0.1"}),
         ),
+        call("b2-1", 1.0, b2, "5.5.5.5"),
         ec2(
             "launch",
             2.0,
@@ -164,6 +165,88 @@ fn partition_consumers_agree_with_one_process() {
     assert_ne!(
         unkeyed, want,
         "without --keyed the consumers miss what was resolved elsewhere"
+    );
+}
+
+/// A stop and a start that name two instances, keyed to different partitions, and a stop called
+/// with a stolen key of a third instance: each stopped instance's partition must learn its
+/// restart (or the instance's own calls from its new address alert: what keying by the first
+/// instance named did), and the stolen-key call must alert once over all partitions, also when one
+/// consumer reads the copies of every partition. (Mutations: writing one line keyed by the first
+/// instance alerts `d1-2`, `d4-2`; a consumer applying every fact of a copy alerts `stop` on three
+/// partitions; copies deduplicated by `eventID` alone lose `stop` and the restarts in the
+/// one-after-another read.)
+#[test]
+fn a_record_naming_several_instances_reaches_each_partition() {
+    let (c, d1, d4) = ("i-00000000000000c2", "i-00000000000000d1", "i-00000000000000d4");
+    let hash = |i: &str| crc32fast::hash(i.as_bytes());
+    assert!(
+        hash(c) % 4 != hash(d1) % 4 && hash(c) % 4 != hash(d4) % 4 && hash(d1) % 4 != hash(d4) % 4,
+        "the three instances must land on different partitions of 4"
+    );
+    assert_ne!(
+        hash(d1) % 2,
+        hash(d4) % 2,
+        "and the stopped ones on different partitions of 2"
+    );
+    let set = json!({"items": [{"instanceId": d1}, {"instanceId": d4}]});
+    let mut stop = ec2(
+        "stop",
+        2.0,
+        "StopInstances",
+        json!({"instancesSet": set}),
+        json!({}),
+    );
+    stop["sourceIPAddress"] = json!("198.51.100.66");
+    stop["userIdentity"] = json!({"type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{c}")});
+    let records = vec![
+        issue("ar-c", 0.0, c),
+        issue("ar-d1", 0.0, d1),
+        issue("ar-d4", 0.0, d4),
+        call("c-1", 1.0, c, "6.6.6.6"),
+        call("d1-1", 1.0, d1, "7.7.7.7"),
+        call("d4-1", 1.0, d4, "8.8.8.8"),
+        stop,
+        ec2(
+            "start",
+            4.0,
+            "StartInstances",
+            json!({"instancesSet": set}),
+            json!({}),
+        ),
+        call("d1-2", 5.0, d1, "9.9.9.1"),
+        call("d4-2", 5.0, d4, "9.9.9.4"),
+        call("thief-d4", 6.0, d4, "198.51.100.66"),
+    ];
+    let input = lines_of(&records);
+    let want = alerts_of(&input, &[]);
+    assert_eq!(want, BTreeSet::from(["stop".to_owned(), "thief-d4".to_owned()]));
+    let keyed = key(&input);
+    let copies: Vec<&str> = keyed
+        .iter()
+        .filter(|(_, r)| r.contains("\"stop\""))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        copies,
+        [c, d1, d4],
+        "one copy of the stop per instance it concerns"
+    );
+    for n in [1, 2, 4] {
+        let mut union = BTreeSet::new();
+        for part in partitions(&keyed, n) {
+            for id in alerts_of(&part, &["--keyed"]) {
+                assert!(union.insert(id.clone()), "{n} consumers: {id} alerted twice");
+            }
+        }
+        assert_eq!(union, want, "{n} consumers");
+    }
+    let one_after_another = partitions(&keyed, 4).concat();
+    assert_eq!(
+        alerts_of(&one_after_another, &["--keyed"]),
+        want,
+        "partitions one after another"
     );
 }
 
