@@ -3,9 +3,12 @@
 //!
 //! KEY is the instance id the detector would shard the record by: the session name of an EC2
 //! AssumeRole or an instance session's call, the instance of an address change (interfaces resolved
-//! through AttachNetworkInterface / RunInstances seen earlier in the same input), the first instance
-//! of a stop/start, the instance a RunInstances response names first (its interfaces must reach that
-//! instance's partition). Records tied to no instance (AllocateAddress, other principals' calls, malformed
+//! through AttachNetworkInterface / RunInstances seen earlier in the same input), the instance of a
+//! stop/start or a launch. A record that names several instances (a StopInstances of many, a
+//! RunInstances launching several, an instance session stopping others) is written once per
+//! instance, keyed by it, with `"credtrail_key":{"instance":…}`: each partition needs the restart or
+//! the interfaces of its own instances, and a consumer with `--keyed` applies only those (see
+//! [`Fact::Scoped`]). Records tied to no instance (AllocateAddress, other principals' calls, malformed
 //! lines) get an empty key, which a Kafka partitioner spreads at random.
 //!
 //! What a partition's consumer needs from records keyed elsewhere travels with the record that
@@ -102,7 +105,7 @@ impl Keying {
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             if k.forged {
                 messages.push(format!(
-                    "credtrail: {name}:{}: an address change that already has credtrail_key, which only \
+                    "credtrail: {name}:{}: a record that already has credtrail_key, which only \
                      credtrail key writes: not forwarded",
                     u.line + 1
                 ));

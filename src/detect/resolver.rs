@@ -197,6 +197,22 @@ impl Resolver {
         }
     }
 
+    /// A fact of the copy of a record for `instance`'s partition: with `--keyed` only the steps
+    /// for that instance (another partition judges the rest).
+    fn route_scoped(&mut self, instance: &str, fact: Fact, mut out: impl FnMut(Routed)) {
+        if self.trust_forwarded {
+            let mut only = |r: Routed| {
+                if r.instance() == instance {
+                    out(r);
+                }
+            };
+            // Through `dyn`: one instantiation however deep the recursion could go.
+            self.route(fact, &mut only as &mut dyn FnMut(Routed));
+        } else {
+            self.route(fact, out);
+        }
+    }
+
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
         let time = match &fact {
@@ -275,17 +291,7 @@ impl Resolver {
                 return;
             }
             Fact::Scoped { instance, fact } => {
-                if self.trust_forwarded {
-                    let mut only = |r: Routed| {
-                        if r.instance() == instance {
-                            out(r);
-                        }
-                    };
-                    // Through `dyn`: one instantiation however deep the recursion could go.
-                    self.route(*fact, &mut only as &mut dyn FnMut(Routed));
-                } else {
-                    self.route(*fact, out);
-                }
+                self.route_scoped(&instance, *fact, out);
                 return;
             }
             Fact::AddressChange {

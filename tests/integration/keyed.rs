@@ -168,27 +168,14 @@ fn partition_consumers_agree_with_one_process() {
     );
 }
 
-/// A stop and a start that name two instances, keyed to different partitions, and a stop called
-/// with a stolen key of a third instance: each stopped instance's partition must learn its
-/// restart (or the instance's own calls from its new address alert: what keying by the first
-/// instance named did), and the stolen-key call must alert once over all partitions, also when one
-/// consumer reads the copies of every partition. (Mutations: writing one line keyed by the first
-/// instance alerts `d1-2`, `d4-2`; a consumer applying every fact of a copy alerts `stop` on three
-/// partitions; copies deduplicated by `eventID` alone lose `stop` and the restarts in the
-/// one-after-another read.)
-#[test]
-fn a_record_naming_several_instances_reaches_each_partition() {
-    let (c, d1, d4) = ("i-00000000000000c2", "i-00000000000000d1", "i-00000000000000d4");
-    let hash = |i: &str| crc32fast::hash(i.as_bytes());
-    assert!(
-        hash(c) % 4 != hash(d1) % 4 && hash(c) % 4 != hash(d4) % 4 && hash(d1) % 4 != hash(d4) % 4,
-        "the three instances must land on different partitions of 4"
-    );
-    assert_ne!(
-        hash(d1) % 2,
-        hash(d4) % 2,
-        "and the stopped ones on different partitions of 2"
-    );
+/// The caller, and the two instances it stops and an admin starts again.
+const STOPPED: (&str, &str, &str) = ("i-00000000000000c2", "i-00000000000000d1", "i-00000000000000d4");
+
+/// A stop and a start of two instances (`STOPPED`), the stop called from 198.51.100.66 with the
+/// key of a third: alerts `stop` and, after the restart, the thief's `thief-d4`; the instances'
+/// own calls from their new addresses stay quiet.
+pub fn stop_trail() -> Vec<Value> {
+    let (c, d1, d4) = STOPPED;
     let set = json!({"items": [{"instanceId": d1}, {"instanceId": d4}]});
     let mut stop = ec2(
         "stop",
@@ -200,7 +187,7 @@ fn a_record_naming_several_instances_reaches_each_partition() {
     stop["sourceIPAddress"] = json!("198.51.100.66");
     stop["userIdentity"] = json!({"type": "AssumedRole",
         "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{c}")});
-    let records = vec![
+    vec![
         issue("ar-c", 0.0, c),
         issue("ar-d1", 0.0, d1),
         issue("ar-d4", 0.0, d4),
@@ -218,7 +205,31 @@ fn a_record_naming_several_instances_reaches_each_partition() {
         call("d1-2", 5.0, d1, "9.9.9.1"),
         call("d4-2", 5.0, d4, "9.9.9.4"),
         call("thief-d4", 6.0, d4, "198.51.100.66"),
-    ];
+    ]
+}
+
+/// A stop and a start that name two instances, keyed to different partitions, and a stop called
+/// with a stolen key of a third instance: each stopped instance's partition must learn its
+/// restart (or the instance's own calls from its new address alert: what keying by the first
+/// instance named did), and the stolen-key call must alert once over all partitions, also when one
+/// consumer reads the copies of every partition. (Mutations: writing one line keyed by the first
+/// instance fails the copies check; a consumer applying every fact of a copy judges the stop's
+/// call three times in the one-after-another read; copies deduplicated by `eventID` alone fail
+/// for one consumer.)
+#[test]
+fn a_record_naming_several_instances_reaches_each_partition() {
+    let (c, d1, d4) = STOPPED;
+    let hash = |i: &str| crc32fast::hash(i.as_bytes());
+    assert!(
+        hash(c) % 4 != hash(d1) % 4 && hash(c) % 4 != hash(d4) % 4 && hash(d1) % 4 != hash(d4) % 4,
+        "the three instances must land on different partitions of 4"
+    );
+    assert_ne!(
+        hash(d1) % 2,
+        hash(d4) % 2,
+        "and the stopped ones on different partitions of 2"
+    );
+    let records = stop_trail();
     let input = lines_of(&records);
     let want = alerts_of(&input, &[]);
     assert_eq!(want, BTreeSet::from(["stop".to_owned(), "thief-d4".to_owned()]));
@@ -242,15 +253,32 @@ fn a_record_naming_several_instances_reaches_each_partition() {
         }
         assert_eq!(union, want, "{n} consumers");
     }
-    let one_after_another = partitions(&keyed, 4).concat();
+    // Every alert line, not a set: the copies must not make one consumer alert twice.
+    let out = run_bin(&["--keyed"], &partitions(&keyed, 4).concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got = alerts(&out.stdout);
+    got.sort();
+    assert_eq!(got, Vec::from_iter(want), "partitions one after another");
+    // And it judges each call once, as one process over the trail does.
+    let judged = |stderr: &[u8]| {
+        let s = String::from_utf8_lossy(stderr).into_owned();
+        let n = s
+            .split(" judged")
+            .next()
+            .and_then(|h| h.rsplit(' ').next())
+            .map(str::to_owned);
+        n.unwrap_or_default()
+    };
+    let once = run_bin(&[], &input);
     assert_eq!(
-        alerts_of(&one_after_another, &["--keyed"]),
-        want,
-        "partitions one after another"
+        judged(&out.stderr),
+        judged(&once.stderr),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
-/// The forwarded field is only ever written by `credtrail key`: an address change that already
+/// The forwarded field is only ever written by `credtrail key`: a record that already
 /// has one is reported and not forwarded; a consumer without `--keyed` ignores the field, so an
 /// input cannot name the address an instance moved to by carrying it.
 #[test]
