@@ -23,7 +23,7 @@ use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
 use crate::output::render::{self, render, render_all, write_all_vectored, written};
 use crate::output::summary::Stats;
-use crate::output::wrap::{MalformedOutput, wrap_malformed};
+use crate::output::wrap::{LongLine, MalformedOutput, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::stages::{Judging, Ordered};
 use std::collections::BTreeMap;
@@ -60,6 +60,8 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let turn = Turn {
         emit: cfg.emit,
         malformed: cfg.malformed,
+        max_line: cfg.max_line_bytes,
+        long: LongLine::new(cfg.malformed, cfg.max_line_bytes),
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,
@@ -249,6 +251,9 @@ fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
 struct Turn<'a> {
     emit: Emit,
     malformed: MalformedOutput,
+    max_line: usize,
+    /// The line over `--max-line-bytes` being written, if one is.
+    long: LongLine,
     ordered: Ordered<Judging>,
     buf: Vec<u8>,
     out: &'a mut (dyn Write + Send),
@@ -278,17 +283,18 @@ impl Turn<'_> {
         }
         let Some(mut block) = p.block else { return };
         if self.emit == Emit::All {
-            wrap_malformed(&mut block, self.malformed);
+            wrap_malformed(&mut block, self.malformed, self.max_line);
         }
         let js = std::mem::take(&mut self.ordered.stages.js);
         if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
             // Every byte goes out again: written from where it lies, not copied into `buf` first.
+            self.long.interrupted(&mut self.buf);
             self.flush();
             let mut slices = Vec::with_capacity(2 * js.len() + 8);
             render_all(&block, &js, &mut slices);
             self.write_vectored(&mut slices);
         } else {
-            render(self.emit, &block, &js, &mut self.buf);
+            render(self.emit, &block, &js, &mut self.long, &mut self.buf);
         }
         self.ordered.stages.js = js;
         self.ordered.stages.js.clear();
@@ -354,6 +360,7 @@ impl Turn<'_> {
         }
         let mut stats = self.ordered.stats(read_errors, self.closed);
         if !self.closed {
+            self.long.interrupted(&mut self.buf);
             self.ordered.last_lines(&mut self.buf);
             if let Some(closed) = render::flush(self.out, &mut self.buf)? {
                 stats.output_closed = closed;

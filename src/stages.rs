@@ -13,6 +13,7 @@ use crate::output::judge::{Judge, Judgement, TickClock, judgement_key};
 use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
+use crate::output::wrap::{LongLine, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
@@ -193,21 +194,23 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
+    let mut long = LongLine::new(cfg.malformed, cfg.max_line_bytes);
     let input_errors = in_order(cfg, |source, mut block, note| {
         for m in ordered.step(source, block.as_deref_mut(), note) {
             writeln!(err, "{m}")?;
         }
         if let Some(block) = block {
             if cfg.emit == Emit::All {
-                crate::output::wrap::wrap_malformed(block, cfg.malformed);
+                wrap_malformed(block, cfg.malformed, cfg.max_line_bytes);
             }
-            render::render(cfg.emit, block, &ordered.stages.js, &mut buf);
+            render::render(cfg.emit, block, &ordered.stages.js, &mut long, &mut buf);
             ordered.stages.js.clear();
             out.write_all(&buf)?;
             buf.clear();
         }
         Ok(true)
     })?;
+    long.interrupted(&mut buf);
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;
