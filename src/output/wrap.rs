@@ -237,6 +237,82 @@ mod tests {
         }
     }
 
+    /// A long line through `LongLine` in pieces.
+    fn in_pieces(mode: MalformedOutput, max_line: usize, pieces: &[&[u8]], last: bool) -> Vec<u8> {
+        let mut long = LongLine::new(mode, max_line);
+        let mut out = Vec::new();
+        for (i, p) in pieces.iter().enumerate() {
+            long.piece(p, i == 0, last && i + 1 == pieces.len(), &mut out);
+        }
+        long.interrupted(&mut out);
+        out
+    }
+
+    /// A long line wrapped keeps its first `max_line` bytes (a character cut by the limit left
+    /// out of the text) and its length without the line end, the same however it is cut into
+    /// pieces (a CRLF's `\r` in the piece before its `\n` included), and the same as the line
+    /// wrapped whole; it is one JSON object on one line. (Mutations: writing the head at every
+    /// piece, or counting the `\n`, fail it.)
+    #[test]
+    fn a_long_line_wraps_the_same_in_any_pieces() {
+        let line = "abcdéfgh\"\\ij\r\n".as_bytes();
+        let content = &line[..line.len() - 2];
+        // `é` is bytes 4 and 5: a limit of 5 cuts it.
+        for (max_line, want_prefix) in [(4, "abcd"), (5, "abcd"), (6, "abcdé"), (9, "abcdéfgh")] {
+            let mut whole = Vec::new();
+            long_line_head(&content[..max_line], &mut whole);
+            long_line_tail(content.len() as u64, &mut whole);
+            whole.push(b'\n');
+            let v: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+            assert_eq!(v["credtrail"]["line_prefix"], want_prefix, "max_line {max_line}");
+            assert_eq!(v["credtrail"]["bytes"], content.len());
+            assert_eq!(v["credtrail"]["malformed"], OVERSIZED);
+            for cut in max_line + 1..line.len() {
+                for cut2 in cut..line.len() {
+                    let pieces = [&line[..cut], &line[cut..cut2], &line[cut2..]];
+                    let got = in_pieces(MalformedOutput::Wrap, max_line, &pieces, true);
+                    assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        String::from_utf8_lossy(&whole),
+                        "{max_line} {cut} {cut2}"
+                    );
+                }
+            }
+        }
+        // Not UTF-8 in the prefix: base64.
+        let got = in_pieces(MalformedOutput::Wrap, 4, &[b"ab\xffcd", b"ef"], true);
+        let v: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(v["credtrail"]["line_prefix_base64"], "YWL/Yw==");
+        assert_eq!(v["credtrail"]["bytes"], 7);
+    }
+
+    /// Passed on, a long line is its bytes and one newline; a line whose input failed before its
+    /// last piece is ended with a newline in either mode, so that the next line is a line of its
+    /// own. (Mutation: not ending it in `interrupted` fails it.)
+    #[test]
+    fn a_long_line_cut_short_still_ends() {
+        let pass = MalformedOutput::Pass;
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de\n"], true), b"abcde\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], true), b"abcde\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b""], true), b"abc\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], false), b"abcde\n");
+        let got = in_pieces(MalformedOutput::Wrap, 2, &[b"abc", b"de"], false);
+        assert_eq!(got, b"{\"credtrail\":{\"malformed\":\"line longer than --max-line-bytes; not read\",\"line_prefix\":\"ab\",\"bytes\":5}}\n");
+        // A second long line after one cut short: each on its own line.
+        let mut long = LongLine::new(MalformedOutput::Wrap, 2);
+        let mut out = Vec::new();
+        long.piece(b"abc", true, false, &mut out);
+        long.piece(b"xyz\n", true, true, &mut out);
+        assert_eq!(records_of(&out), 2);
+    }
+
+    fn records_of(out: &[u8]) -> usize {
+        out.split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+            .count()
+    }
+
     /// Text lines keep every character as a JSON string, others every byte as base64, and each
     /// wrapped line is one JSON object. (Mutation: writing the text unescaped fails the parse.)
     #[test]

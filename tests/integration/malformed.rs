@@ -715,7 +715,7 @@ fn a_100_mb_line_over_the_limit() {
         records: 3,
         malformed: 2,
         reports: &[
-            (3, "line longer than --max-line-bytes; passed on unread"),
+            (3, "line longer than --max-line-bytes; not read"),
             (4, "invalid JSON"),
         ],
         alerts: &["b"],
