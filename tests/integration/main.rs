@@ -6,6 +6,7 @@ mod common;
 mod delivery;
 mod estate;
 mod evasions;
+mod event_time;
 mod fuzz_bodies;
 mod generated_traffic;
 mod hardening_cli;
