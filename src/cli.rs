@@ -76,7 +76,9 @@ pub enum MalformedArg {
     /// The line as it came (but for one with a top-level `credtrail` key, always wrapped)
     Pass,
     /// `{"credtrail":{"malformed":REASON,"line":TEXT}}` (`line_base64` when not UTF-8), so that
-    /// every output line is JSON for a consumer such as jq
+    /// every output line is JSON for a consumer such as jq; a line over --max-line-bytes keeps
+    /// only its first --max-line-bytes and its length:
+    /// `{"credtrail":{"malformed":REASON,"line_prefix":TEXT,"bytes":N}}` (`line_prefix_base64`)
     Wrap,
 }
 
@@ -116,8 +118,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub ip_change_window: String,
 
-    /// Lines longer than this are reported and passed on unread: 1KiB to 1GiB, in bytes or with
-    /// a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K, 1000000.
+    /// Lines longer than this are reported and not read (see --malformed): 1KiB to 1GiB, in bytes
+    /// or with a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K,
+    /// 1000000.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 

@@ -15,6 +15,7 @@ use crate::output::judge::{Judge, Judgement, TickClock, judgement_key};
 use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
+use crate::output::wrap::{LongLine, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
@@ -129,6 +130,8 @@ pub struct Judging {
     emit: Emit,
     /// What `--emit all` writes for a malformed line.
     malformed: crate::output::wrap::MalformedOutput,
+    /// `--max-line-bytes`: what a wrapped long line keeps.
+    max_line: usize,
     /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
     pub position: u64,
     pub arrivals: Arrivals,
@@ -263,6 +266,7 @@ impl Ordered<Judging> {
                 scratch: Vec::new(),
                 emit: cfg.emit,
                 malformed: cfg.malformed,
+                max_line: cfg.max_line_bytes,
                 position: order.position,
                 arrivals: Arrivals::default(),
             },
@@ -296,7 +300,7 @@ impl Ordered<Judging> {
         if j.emit == Emit::All {
             // Rewrites only the block's own units (a function of the block alone), so it is done
             // once here, before the block is held.
-            crate::output::wrap::wrap_malformed(&mut block, j.malformed);
+            wrap_malformed(&mut block, j.malformed, j.max_line);
         }
         if j.emit == Emit::Findings {
             // Findings are written from verdicts, never from the record's bytes: none are held.
@@ -569,9 +573,9 @@ pub fn in_order(
     Ok(sources.errors())
 }
 
-fn write_out(emit: Emit, o: Out<'_>, buf: &mut Vec<u8>) {
+fn write_out(emit: Emit, o: Out<'_>, long: &mut LongLine, buf: &mut Vec<u8>) {
     if let Out::Units(block, js, units) = o {
-        render::render_units(emit, block, js, units, buf);
+        render::render_units(emit, block, js, units, long, buf);
     }
 }
 
@@ -584,17 +588,19 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
+    let mut long = LongLine::new(cfg.malformed, cfg.max_line_bytes);
     let input_errors = in_order(cfg, |source, block, note| {
         let block = block.map(|b| std::mem::replace(b, ParsedBlock::empty()));
         for m in ordered.take(source, block, note) {
             writeln!(err, "{m}")?;
         }
-        ordered.drain(|o| write_out(cfg.emit, o, &mut buf));
+        ordered.drain(|o| write_out(cfg.emit, o, &mut long, &mut buf));
         out.write_all(&buf)?;
         buf.clear();
         Ok(true)
     })?;
-    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut buf));
+    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut long, &mut buf));
+    long.interrupted(&mut buf);
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;

@@ -12,6 +12,8 @@ mod generated_traffic;
 mod hardening_cli;
 mod hardening_identities;
 mod hardening_inputs;
+mod hardening_leftovers;
+mod hardening_long_lines;
 mod hardening_records;
 mod hardening_state;
 mod keyed;
