@@ -3,6 +3,7 @@
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
+use crate::detect::workload::{Kind, Kinds};
 use crate::generator::GenConfig;
 use crate::input::WalkError;
 use crate::parse::event_time::parse_duration;
@@ -137,6 +138,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub aws_ip_ranges: Option<PathBuf>,
 
+    /// Workload kinds not to judge (comma-separated): task (ECS task roles), pod (EKS Pod
+    /// Identity), web_identity (IRSA and other AssumeRoleWithWebIdentity sessions), chained
+    /// (sessions a judged session assumed), function (Lambda). Instances are always judged.
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',')]
+    pub no_workload: Vec<String>,
+
     /// Wall-clock time between saves of --state while running.
     #[arg(long, value_name = "DURATION", default_value = "60s", requires = "state")]
     pub checkpoint_interval: String,
@@ -251,6 +258,17 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
+        let mut kinds = Kinds::default();
+        for name in &a.no_workload {
+            match Kind::parse(name) {
+                Some(k) if k != Kind::Instance => kinds = kinds.with(k, false),
+                _ => {
+                    return Err(value("--no-workload")(format!(
+                        "'{name}': expected task, pod, web_identity, chained or function"
+                    )));
+                }
+            }
+        }
         let inputs = crate::input::inputs(a.inputs)?;
         Ok(Config {
             inputs,
@@ -268,6 +286,7 @@ impl TryFrom<Args> for Config {
                 trusted_accounts: std::sync::Arc::new(
                     a.trusted_accounts.iter().map(|s| s.as_str().into()).collect(),
                 ),
+                kinds,
             },
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,

@@ -20,12 +20,14 @@ mod resolver;
 mod rows;
 pub mod state;
 mod table;
+pub mod workload;
 
 pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
 
 use crate::parse::event_time::{HOUR, Millis};
+use crate::parse::issuer::Issued;
 use crate::parse::record::CallContext;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::{Source, is_private};
@@ -35,6 +37,7 @@ use smallvec::SmallVec;
 use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
+use workload::{Kind, Kinds, MAX_CHAIN_DEPTH, Parent, Workload};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -59,6 +62,8 @@ pub struct DetectorConfig {
     pub infer_sessions: bool,
     /// Accounts whose VPC endpoints an instance may use besides its own.
     pub trusted_accounts: Arc<Vec<CompactString>>,
+    /// Which workload kinds are judged (`--no-workload`; Lambda functions need the ranges).
+    pub kinds: Kinds,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -73,6 +78,7 @@ impl Default for DetectorConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             infer_sessions: false,
             trusted_accounts: Arc::default(),
+            kinds: Kinds::default(),
         }
     }
 }
@@ -125,6 +131,8 @@ pub struct Verdict {
     pub inferred: bool,
     /// The alert is for a call through a VPC endpoint of this other, untrusted account.
     pub foreign_endpoint: Option<CompactString>,
+    /// Whose credentials these are: the kind, a name for the workload, the chain back to it.
+    pub workload: Workload,
     pub time: Millis,
     pub context: CallContext,
 }
@@ -141,8 +149,25 @@ impl Table {
         let wm = r.watermark;
         self.maybe_sweep(wm);
         match r.step {
-            Step::Issue { session, time } => {
-                self.issue(session, time, wm);
+            Step::Issue {
+                session,
+                time,
+                issued,
+            } => {
+                self.issue(session, time, issued, wm);
+                None
+            }
+            Step::Chain {
+                parent,
+                child,
+                time,
+                expires,
+            } => {
+                self.chain(&parent, child, time, expires, wm);
+                None
+            }
+            Step::End { task, account, time } => {
+                self.end(&task, &account, time, wm);
                 None
             }
             Step::Call {
@@ -182,44 +207,151 @@ impl Table {
         }
     }
 
-    /// (1, 2) The EC2 service's AssumeRole creates a row live until `time + ttl`, or refreshes it.
-    fn issue(&mut self, session: SessionKey, time: Millis, wm: Millis) {
-        let expires = time.saturating_add(self.cfg.ttl);
+    /// (1, 2, 14 to 17) A workload's issue creates a row live until `time + ttl` (or the
+    /// credentials' own expiration, when the record gives it for a workload other than an
+    /// instance), or refreshes it.
+    fn issue(&mut self, session: SessionKey, time: Millis, issued: Issued, wm: Millis) {
+        if !self.cfg.kinds.on(issued.kind) {
+            self.unjudged_issues[issued.kind as usize] += 1;
+            return;
+        }
+        let expires = issued
+            .expires
+            .unwrap_or_else(|| time.saturating_add(self.cfg.ttl));
+        let workload = Workload {
+            kind: issued.kind,
+            detail: issued.detail,
+            parent: None,
+        };
+        let first: SmallVec<[Lock; 2]> = issued
+            .first_lock
+            .map(|ip| Lock {
+                ip,
+                slot: slot_of(ip, issued.via_endpoint),
+                since: time,
+                origin: LockOrigin::Issuer,
+            })
+            .into_iter()
+            .collect();
+        self.upsert(session, expires, workload, &first, time, wm);
+    }
+
+    /// The row of `session` created, refreshed (its locks kept and its expiry never shortened:
+    /// CloudTrail may deliver an older issue after a newer one) or restarted empty after expiry;
+    /// `locks` join its locks unless they hold the address in that slot already.
+    fn upsert(
+        &mut self,
+        session: SessionKey,
+        expires: Millis,
+        workload: Workload,
+        locks: &[Lock],
+        time: Millis,
+        wm: Millis,
+    ) {
+        let add = |row: &mut Row| {
+            for l in locks {
+                if !row.locks.iter().any(|h| h.slot == l.slot && h.ip == l.ip) && row.locks.len() < MAX_LOCKS
+                {
+                    row.locks.push(*l);
+                }
+            }
+        };
         let existing = self
             .rows
             .get_mut(&session.instance)
             .and_then(|rows| rows.iter_mut().find(|row| row.is(&session)));
-        match existing {
-            // A refresh keeps the locks and never shortens the row: CloudTrail may deliver an older
-            // AssumeRole after a newer one.
-            Some(row) if row.live_at(time, wm) => {
+        if let Some(row) = existing {
+            if row.live_at(time, wm) {
                 row.expires = row.expires.max(expires);
-                row.inferred = false;
-            }
-            Some(row) => {
+            } else {
                 row.expires = expires;
                 row.locks.clear();
                 row.pending.clear();
-                row.inferred = false;
             }
-            None => {
+            row.inferred = false;
+            add(row);
+            if row.ident.workload != workload {
                 let ident = intern(
                     &mut self.idents,
                     Identity {
-                        partition: session.partition,
-                        account: session.account,
-                        role: session.role,
+                        workload,
+                        ..(*row.ident).clone()
                     },
                 );
-                let rows = self.rows.entry(session.instance);
-                rows.push(Row {
-                    ident,
-                    expires,
-                    locks: Locks::None,
-                    pending: PendingList::default(),
-                    inferred: false,
-                });
-                self.added_row(wm);
+                if let Some(row) = self
+                    .rows
+                    .get_mut(&session.instance)
+                    .and_then(|rows| rows.iter_mut().find(|row| row.is(&session)))
+                {
+                    row.ident = ident;
+                }
+            }
+            return;
+        }
+        let ident = intern(
+            &mut self.idents,
+            Identity {
+                partition: session.partition,
+                account: session.account,
+                role: session.role,
+                workload,
+            },
+        );
+        let mut row = Row {
+            ident,
+            expires,
+            locks: Locks::None,
+            pending: PendingList::default(),
+            inferred: false,
+            judged: false,
+        };
+        add(&mut row);
+        self.rows.entry(session.instance).push(row);
+        self.added_row(wm);
+    }
+
+    /// (18) A live session's AssumeRole: the session it returned inherits its locks and lives
+    /// until its own expiration, to [`MAX_CHAIN_DEPTH`] sessions below the workload's.
+    fn chain(
+        &mut self,
+        parent: &SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+        wm: Millis,
+    ) {
+        if !self.cfg.kinds.on(Kind::Chained) {
+            return;
+        }
+        let Some(p) = self
+            .rows
+            .get(&parent.instance)
+            .and_then(|rs| rs.iter().find(|r| r.is(parent) && r.live_at(time, wm)))
+        else {
+            return;
+        };
+        // A Lambda function's session has no lock to pass on.
+        if p.ident.workload.depth() + 1 > MAX_CHAIN_DEPTH || p.ident.workload.kind == Kind::Function {
+            return;
+        }
+        let workload = Workload {
+            kind: Kind::Chained,
+            detail: None,
+            parent: Some(Arc::new(Parent {
+                arn: compact_str::format_compact!("{parent}"),
+                workload: p.ident.workload.clone(),
+            })),
+        };
+        let locks: SmallVec<[Lock; 2]> = p.locks.iter().copied().collect();
+        let expires = expires.unwrap_or(time.saturating_add(workload::CHAIN_DEFAULT_LIFE));
+        self.upsert(child, expires, workload, &locks, time, wm);
+    }
+
+    /// (14) StopTask: the task's session ends; its later calls are not judged.
+    fn end(&mut self, task: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
+        for row in self.rows_of(task, account, time, wm) {
+            if row.ident.workload.kind == Kind::Task {
+                row.expires = row.expires.min(time);
             }
         }
     }
@@ -233,7 +365,11 @@ impl Table {
             rows.get(&c.session.instance)
                 .is_some_and(|rs| rs.iter().any(|r| r.is(&c.session) && r.live_at(time, wm)))
         };
-        if self.cfg.infer_sessions && context.role_delivery && !live(&self.rows) {
+        if self.cfg.infer_sessions
+            && context.role_delivery
+            && events::inferable(&c.session)
+            && !live(&self.rows)
+        {
             self.infer(&c.session, time, wm);
         }
         // One lookup for the row: every call record comes here, and finding it is most of the cost.
@@ -242,6 +378,10 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        if !row.judged {
+            row.judged = true;
+            self.judged_sessions[row.ident.workload.kind as usize] += 1;
+        }
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context
@@ -282,7 +422,7 @@ impl Table {
 
     /// (11) Creates the row of a session known only from its calls.
     fn infer(&mut self, session: &SessionKey, time: Millis, wm: Millis) {
-        self.issue(session.clone(), time, wm);
+        self.issue(session.clone(), time, Issued::default(), wm);
         if let Some(row) = self
             .rows
             .get_mut(&session.instance)
@@ -344,11 +484,7 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
         Source::NotAnAddress => return None,
     };
     let time = c.time;
-    let slot = if c.via_endpoint && is_private(&ip) {
-        Slot::Private
-    } else {
-        Slot::Public
-    };
+    let slot = slot_of(ip, c.via_endpoint);
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
         return Some(plain(VerdictKind::Locked, slot));
     }
@@ -398,6 +534,15 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
     })
 }
 
+/// The slot an address is locked in: private when seen through a VPC endpoint (5).
+fn slot_of(ip: IpAddr, via_endpoint: bool) -> Slot {
+    if via_endpoint && is_private(&ip) {
+        Slot::Private
+    } else {
+        Slot::Public
+    }
+}
+
 struct Call {
     session: SessionKey,
     time: Millis,
@@ -422,6 +567,7 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,
+        workload: row.ident.workload.clone(),
         time: 0,
         context: CallContext::default(),
     }

@@ -194,6 +194,7 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            workload: Default::default(),
             time,
             context: CallContext::default(),
         }

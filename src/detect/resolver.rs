@@ -4,6 +4,7 @@
 
 use super::{LATE_GRACE, MAX_MAP_ENTRIES};
 use crate::parse::event_time::Millis;
+use crate::parse::issuer::Issued;
 use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
@@ -16,6 +17,9 @@ use std::net::IpAddr;
 pub struct Routed {
     pub step: Step,
     pub watermark: Millis,
+    /// The shard key when it is not the step's own session name: a chained session's steps go
+    /// where the workload at the root of its chain lives, whose row they need.
+    pub route: Option<CompactString>,
 }
 
 /// Calls, issues and restarts pass from [`Fact`] unchanged; an address change arrives here resolved
@@ -34,6 +38,18 @@ pub enum Step {
     Issue {
         session: SessionKey,
         time: Millis,
+        issued: Issued,
+    },
+    Chain {
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+    },
+    End {
+        task: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
     },
     Change {
         instance: CompactString,
@@ -51,9 +67,14 @@ pub enum Step {
 impl Routed {
     /// The shard key: everything one instance's verdicts depend on carries its id.
     pub fn instance(&self) -> &str {
+        if let Some(r) = &self.route {
+            return r;
+        }
         match &self.step {
             Step::Call { session, .. } | Step::Issue { session, .. } => &session.instance,
+            Step::Chain { parent, .. } => &parent.instance,
             Step::Change { instance, .. } | Step::Restart { instance, .. } => instance,
+            Step::End { task, .. } => task,
         }
     }
 }
@@ -63,6 +84,8 @@ impl Routed {
 pub struct Resolver {
     allocations: BoundedMap<IpAddr>,
     interfaces: BoundedMap<CompactString>,
+    /// Chained sessions → the shard key of their chain's root, until they expire.
+    chains: ChainRoutes,
     watermark: Option<Millis>,
 }
 
@@ -97,6 +120,8 @@ impl Resolver {
         let time = match &fact {
             Fact::Call { time, .. }
             | Fact::Issue { time, .. }
+            | Fact::Chain { time, .. }
+            | Fact::End { time, .. }
             | Fact::AddressChange { time, .. }
             | Fact::Restart { time, .. } => Some(*time),
             Fact::Allocation { .. } | Fact::InterfaceOwner { .. } => None,
@@ -111,6 +136,7 @@ impl Resolver {
             );
         }
         let watermark = self.watermark.unwrap_or(Millis::MIN);
+        let mut route = None;
         let step = match fact {
             Fact::Call {
                 session,
@@ -119,15 +145,48 @@ impl Resolver {
                 source_text,
                 via_endpoint,
                 context,
-            } => Step::Call {
+            } => {
+                route = self.chains.route(&session, watermark);
+                Step::Call {
+                    session,
+                    time,
+                    source,
+                    source_text,
+                    via_endpoint,
+                    context,
+                }
+            }
+            Fact::Issue {
                 session,
                 time,
-                source,
-                source_text,
-                via_endpoint,
-                context,
-            },
-            Fact::Issue { session, time } => Step::Issue { session, time },
+                issued,
+            } => {
+                // A workload's own session from now on, wherever it was chained before.
+                self.chains.forget(&session);
+                Step::Issue {
+                    session,
+                    time,
+                    issued,
+                }
+            }
+            Fact::Chain {
+                parent,
+                child,
+                time,
+                expires,
+            } => {
+                route = self.chains.route(&parent, watermark);
+                let to = route.clone().unwrap_or_else(|| parent.instance.clone());
+                let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
+                self.chains.insert(child.clone(), to, until, watermark);
+                Step::Chain {
+                    parent,
+                    child,
+                    time,
+                    expires,
+                }
+            }
+            Fact::End { task, account, time } => Step::End { task, account, time },
             Fact::Restart {
                 instance,
                 account,
@@ -171,7 +230,66 @@ impl Resolver {
                 }
             }
         };
-        out(Routed { step, watermark });
+        out(Routed {
+            step,
+            watermark,
+            route,
+        });
+    }
+}
+
+/// Where chained sessions' steps go: the shard key of the root of their chain. Input-ordered, so
+/// the same for any thread count; bounded like the other maps, and an entry is dropped once the
+/// watermark passes its session's expiry by [`LATE_GRACE`].
+#[derive(Default)]
+struct ChainRoutes {
+    map: HashMap<SessionKey, (CompactString, Millis), ahash::RandomState>,
+    order: VecDeque<SessionKey>,
+}
+
+impl ChainRoutes {
+    fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
+        // Nearly every call asks, and nearly always no chain was ever seen: no hashing then.
+        if self.map.is_empty() {
+            return None;
+        }
+        match self.map.get(session) {
+            Some((_, until)) if wm > until.saturating_add(LATE_GRACE) => {
+                self.map.remove(session);
+                None
+            }
+            Some((to, _)) => Some(to.clone()),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, child: SessionKey, to: CompactString, until: Millis, wm: Millis) {
+        let until = match self.map.get(&child) {
+            Some((_, had)) => until.max(*had),
+            None => until,
+        };
+        if self.map.insert(child.clone(), (to, until)).is_none() {
+            self.order.push_back(child);
+        }
+        // Oldest first: entries forgotten or expired go, and past the bound the oldest live one.
+        while let Some(old) = self.order.front() {
+            let stale = self
+                .map
+                .get(old)
+                .is_none_or(|(_, until)| wm > until.saturating_add(LATE_GRACE));
+            if !stale && self.order.len() <= MAX_MAP_ENTRIES {
+                break;
+            }
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn forget(&mut self, session: &SessionKey) {
+        if !self.map.is_empty() {
+            self.map.remove(session);
+        }
     }
 }
 

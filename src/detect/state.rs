@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-const VERSION: u32 = 1;
+/// 2: sessions carry their workload kind. Version 1 files (every session an instance's) still read.
+const VERSION: u32 = 2;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -78,7 +79,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -93,7 +94,30 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     if crc32fast::hash(payload) != crc {
         return Err(DecodeError::Checksum);
     }
-    postcard::from_bytes(payload).map_err(|e| DecodeError::Payload(e.to_string()))
+    let unreadable = |e: postcard::Error| DecodeError::Payload(e.to_string());
+    if version == 1 {
+        let old: SnapshotV1 = postcard::from_bytes(payload).map_err(unreadable)?;
+        return Ok(Snapshot {
+            watermark: old.watermark,
+            allocations: old.allocations,
+            interfaces: old.interfaces,
+            rows: old
+                .rows
+                .into_iter()
+                .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
+                .collect(),
+        });
+    }
+    postcard::from_bytes(payload).map_err(unreadable)
+}
+
+/// A [`Snapshot`] as format version 1 saved it.
+#[derive(Deserialize)]
+struct SnapshotV1 {
+    watermark: Option<Millis>,
+    allocations: Vec<(CompactString, IpAddr)>,
+    interfaces: Vec<(CompactString, CompactString)>,
+    rows: Vec<(CompactString, Vec<super::rows::RowV1>)>,
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).

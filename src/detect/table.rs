@@ -3,6 +3,7 @@
 //! change the rows are in [`super`].
 
 use super::rows::{RowMap, intern};
+use super::workload::{KINDS, Kind};
 use super::{DetectorConfig, LATE_GRACE, Routed, Row, Verdict};
 use crate::parse::event_time::Millis;
 use compact_str::CompactString;
@@ -60,6 +61,26 @@ impl Shard {
         self.tables.iter().map(|t| t.quiet).sum()
     }
 
+    /// Sessions with a judged call, by kind (in [`KINDS`] order).
+    pub fn judged_by_kind(&self) -> [u64; KINDS.len()] {
+        self.sum(|t| &t.judged_sessions)
+    }
+
+    /// Issues not tracked because their kind is switched off, by kind.
+    pub fn unjudged_by_kind(&self) -> [u64; KINDS.len()] {
+        self.sum(|t| &t.unjudged_issues)
+    }
+
+    fn sum(&self, f: impl Fn(&Table) -> &[u64; KINDS.len()]) -> [u64; KINDS.len()] {
+        let mut out = [0; KINDS.len()];
+        for t in &self.tables {
+            for (o, n) in out.iter_mut().zip(f(t)) {
+                *o += n;
+            }
+        }
+        out
+    }
+
     /// Applies one step. A call is judged against the state before it; only calls get a verdict.
     pub fn apply(&mut self, r: Routed) -> Option<Verdict> {
         let part = partition_of(r.instance());
@@ -70,8 +91,17 @@ impl Shard {
     /// sorts, off the stream's path).
     pub fn export(&self) -> Vec<(CompactString, Vec<Row>)> {
         let mut out = Vec::with_capacity(self.sessions());
+        // Chained sessions are not saved: their rows live in the partition of their chain's root,
+        // which only the resolver's route (not saved either) knows. They last an hour or so.
         for t in &self.tables {
-            out.extend(t.rows.iter().map(|(k, v)| (k.clone(), v.to_vec())));
+            out.extend(t.rows.iter().filter_map(|(k, v)| {
+                let rows: Vec<Row> = v
+                    .iter()
+                    .filter(|r| r.ident.workload.kind != Kind::Chained)
+                    .cloned()
+                    .collect();
+                (!rows.is_empty()).then(|| (k.clone(), rows))
+            }));
         }
         out
     }
@@ -108,6 +138,10 @@ pub(super) struct Table {
     pub(super) notable_only: bool,
     /// Calls judged without a verdict, under `notable_only`.
     pub(super) quiet: u64,
+    /// Sessions with a judged call, by [`Kind`](super::workload::Kind).
+    pub(super) judged_sessions: [u64; KINDS.len()],
+    /// Issues of a kind that is switched off, by kind.
+    pub(super) unjudged_issues: [u64; KINDS.len()],
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -128,6 +162,8 @@ impl Table {
             evicted: 0,
             notable_only: false,
             quiet: 0,
+            judged_sessions: [0; KINDS.len()],
+            unjudged_issues: [0; KINDS.len()],
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::detect::peers::Peer;
+use crate::detect::workload::Kind;
 use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, Millis};
@@ -58,8 +59,11 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     j.raw(":sts::").text(&s.account);
     j.raw(":assumed-role/").text(&s.role);
     j.raw("/").text(&s.instance);
-    j.raw("\",\"instance_id\":\"").text(&s.instance);
-    j.raw("\",\"source_ip\":\"").text(&v.source);
+    if v.workload.kind == Kind::Instance {
+        j.raw("\",\"instance_id\":\"").text(&s.instance);
+    }
+    workload(v, &mut j);
+    j.raw(",\"source_ip\":\"").text(&v.source);
     j.raw("\",\"slot\":\"").raw(slot_name(v.slot));
     j.raw("\",\"locked_ips\":[");
     for (i, l) in v.locks.iter().enumerate() {
@@ -69,6 +73,7 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
         j.raw(match l.origin {
             LockOrigin::FirstUse => "\",\"origin\":\"first_use\"}",
             LockOrigin::AddressChange => "\",\"origin\":\"address_change\"}",
+            LockOrigin::Issuer => "\",\"origin\":\"issuer\"}",
         });
     }
     j.raw("],\"ttl_expires\":\"").time(v.expires).raw("\"");
@@ -86,6 +91,51 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
         same_account_peer(p, &mut j);
     }
     j.raw("}");
+}
+
+/// `"workload":{…}` (after a closing quote): the kind, the session name that identifies it, the
+/// pod or the function's region, and for a chained session the sessions back to the workload.
+fn workload(v: &Verdict, j: &mut Json) {
+    let w = &v.workload;
+    j.raw("\",\"workload\":{\"kind\":\"").raw(w.kind.as_str());
+    j.raw("\",\"id\":\"").text(&v.session.instance);
+    match (&w.detail, w.kind) {
+        (Some(d), Kind::Pod) => {
+            j.raw("\",\"pod\":\"").text(d);
+        }
+        (Some(d), Kind::Function) => {
+            j.raw("\",\"region\":\"").text(d);
+        }
+        _ => {}
+    }
+    j.raw("\"");
+    if w.parent.is_some() {
+        j.raw(",\"chain\":[");
+        for (i, arn) in w.chain().into_iter().enumerate() {
+            j.raw(if i == 0 { "\"" } else { ",\"" }).text(arn).raw("\"");
+        }
+        j.raw("],\"root_kind\":\"")
+            .raw(w.root().0.kind.as_str())
+            .raw("\"");
+    }
+    j.raw("}");
+}
+
+/// "instance i-…", "ECS task 4d2b…", "EKS pod ns/app", "chained session s (role r, assumed from
+/// task 4d2b…)": who the credentials belong to, in a sentence.
+fn who(v: &Verdict, j: &mut Json) {
+    let w = &v.workload;
+    j.raw(w.kind.noun()).raw(" ");
+    match (&w.detail, w.kind) {
+        (Some(pod), Kind::Pod) => j.text(pod),
+        _ => j.text(&v.session.instance),
+    };
+    if let (root, Some(arn)) = w.root() {
+        j.raw(", assumed from the ")
+            .raw(root.kind.noun())
+            .raw(" session ")
+            .text(arn);
+    }
 }
 
 /// The other instance whose locked address an alert came from. Its keys in serde_json's order
@@ -196,7 +246,8 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
     let role = &v.session.role;
     let slot = slot_name(v.slot);
     if let Some(acct) = &v.foreign_endpoint {
-        j.raw("Credentials of instance ").text(inst);
+        j.raw("Credentials of ");
+        who(v, j);
         j.raw(" (role ").text(role);
         j.raw(") were used through a VPC endpoint of account ").text(acct);
         j.raw(", not the session's account ").text(&v.session.account);
@@ -211,7 +262,8 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
             j.raw(".");
         }
         VerdictKind::Compromise => {
-            j.raw("Credentials of instance ").text(inst);
+            j.raw("Credentials of ");
+            who(v, j);
             j.raw(" (role ").text(role);
             j.raw(") were used from ").text(&v.source);
             j.raw(", outside the ").raw(slot);
@@ -219,12 +271,15 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
             describe_locks(&v.locks, v.slot, j);
             j.raw(". Either they were stolen and used from ").text(&v.source);
             j.raw(", or the locked address is the thief's, who called first: ");
-            j.raw("check which address is the instance's.");
+            j.raw("check which address is the ")
+                .raw(v.workload.root().0.kind.noun())
+                .raw("'s.");
         }
         VerdictKind::Locked if v.first_lock => {
             j.raw("First call of this session from a ").raw(slot);
             j.raw(" address: ").text(&v.source);
-            j.raw(" now locks it for instance ").text(inst);
+            j.raw(" now locks it for ");
+            who(v, j);
             j.raw(".");
         }
         VerdictKind::Locked => {
@@ -268,6 +323,7 @@ fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
         j.raw(match l.origin {
             LockOrigin::FirstUse => " by the session's first call from it)",
             LockOrigin::AddressChange => " after an address change)",
+            LockOrigin::Issuer => " by the session's own issuing call from it)",
         });
         any = true;
     }
@@ -336,6 +392,7 @@ mod reference {
 
     use super::Annotator;
     use crate::detect::peers::Peer;
+    use crate::detect::workload::Kind;
     use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
     use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
@@ -359,7 +416,9 @@ mod reference {
         verdict: &'static str,
         reason: String,
         session: String,
-        instance_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        instance_id: Option<&'a str>,
+        workload: WorkloadOut<'a>,
         source_ip: &'a str,
         slot: &'static str,
         locked_ips: Vec<LockedIp>,
@@ -373,6 +432,49 @@ mod reference {
         inferred: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         vpc_endpoint_account: Option<&'a str>,
+    }
+
+    #[derive(Serialize)]
+    struct WorkloadOut<'a> {
+        kind: &'static str,
+        id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pod: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        region: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chain: Option<Vec<&'a str>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        root_kind: Option<&'static str>,
+    }
+
+    fn workload(v: &Verdict) -> WorkloadOut<'_> {
+        let w = &v.workload;
+        let detail = |k| w.detail.as_deref().filter(|_| w.kind == k);
+        WorkloadOut {
+            kind: w.kind.as_str(),
+            id: &v.session.instance,
+            pod: detail(Kind::Pod),
+            region: detail(Kind::Function),
+            chain: w.parent.is_some().then(|| w.chain()),
+            root_kind: w.parent.is_some().then(|| w.root().0.kind.as_str()),
+        }
+    }
+
+    fn who(v: &Verdict) -> String {
+        let w = &v.workload;
+        let name = match (&w.detail, w.kind) {
+            (Some(pod), Kind::Pod) => pod.as_str(),
+            _ => v.session.instance.as_str(),
+        };
+        match w.root() {
+            (root, Some(arn)) => format!(
+                "{} {name}, assumed from the {} session {arn}",
+                w.kind.noun(),
+                root.kind.noun()
+            ),
+            _ => format!("{} {name}", w.kind.noun()),
+        }
     }
 
     #[derive(Serialize)]
@@ -398,6 +500,7 @@ mod reference {
                 let how = match l.origin {
                     LockOrigin::FirstUse => "by the session's first call from it",
                     LockOrigin::AddressChange => "after an address change",
+                    LockOrigin::Issuer => "by the session's own issuing call from it",
                 };
                 format!(
                     "{} (locked {} {how})",
@@ -418,9 +521,10 @@ mod reference {
         let slot = slot_name(v.slot);
         if let Some(acct) = &v.foreign_endpoint {
             return format!(
-                "Credentials of instance {inst} (role {role}) were used through a VPC endpoint of account \
+                "Credentials of {} (role {role}) were used through a VPC endpoint of account \
                  {acct}, not the session's account {}: an endpoint the attacker owns hides where stolen keys \
                  are used. Check who owns account {acct}.",
+                who(v),
                 v.session.account
             );
         }
@@ -430,16 +534,19 @@ mod reference {
                 v.source
             ),
             VerdictKind::Compromise => format!(
-                "Credentials of instance {inst} (role {role}) were used from {src}, outside the {slot} \
+                "Credentials of {} (role {role}) were used from {src}, outside the {slot} \
                  address the session is locked to: {locks}. Either they were stolen and used from {src}, \
                  or the locked address is the thief's, who called first: check which address is the \
-                 instance's.",
+                 {}'s.",
+                who(v),
+                v.workload.root().0.kind.noun(),
                 src = v.source,
                 locks = describe_locks(&v.locks, v.slot)
             ),
             VerdictKind::Locked if v.first_lock => format!(
-                "First call of this session from a {slot} address: {} now locks it for instance {inst}.",
-                v.source
+                "First call of this session from a {slot} address: {} now locks it for {}.",
+                v.source,
+                who(v)
             ),
             VerdictKind::Locked => format!(
                 "Call from the {slot} address the session is locked to ({}).",
@@ -515,7 +622,8 @@ mod reference {
                 )
             }),
             session: v.session.to_string(),
-            instance_id: &v.session.instance,
+            instance_id: (v.workload.kind == Kind::Instance).then_some(v.session.instance.as_str()),
+            workload: workload(v),
             source_ip: &v.source,
             slot: slot_name(v.slot),
             locked_ips: v
@@ -528,6 +636,7 @@ mod reference {
                     origin: match l.origin {
                         LockOrigin::FirstUse => "first_use",
                         LockOrigin::AddressChange => "address_change",
+                        LockOrigin::Issuer => "issuer",
                     },
                 })
                 .collect(),
@@ -559,6 +668,7 @@ mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::workload::{Parent, Workload};
     use crate::output::ip_ranges::AwsRanges;
     use crate::parse::event_time::MINUTE;
     use crate::parse::session_key::{Partition, SessionKey};
@@ -694,13 +804,13 @@ mod tests {
         let change = prop::option::of((millis().prop_map(|t| t.min(i64::MAX - MAX_WINDOW)), any::<bool>()));
         let endpoint = prop::option::weighted(0.2, text().prop_map(Into::into));
         (
-            (kind, session, source, slot),
+            (kind, session, source, slot, workload()),
             prop::collection::vec(lock(), 0..=3),
             (millis(), any::<bool>(), change, any::<bool>(), endpoint, millis()),
         )
             .prop_map(
                 |(
-                    (kind, session, source, slot),
+                    (kind, session, source, slot, workload),
                     locks,
                     (expires, first_lock, change, inferred, endpoint, time),
                 )| {
@@ -716,11 +826,32 @@ mod tests {
                         change,
                         inferred,
                         foreign_endpoint: endpoint,
+                        workload,
                         time,
                         context: Default::default(),
                     }
                 },
             )
+    }
+
+    /// Any kind, with or without a detail, chained up to three sessions deep.
+    fn workload() -> impl Strategy<Value = Workload> {
+        let kind = prop::sample::select(crate::detect::workload::KINDS.to_vec());
+        let one = (kind, prop::option::of(text())).prop_map(|(kind, detail)| Workload {
+            kind,
+            detail: detail.map(Into::into),
+            parent: None,
+        });
+        (one, prop::collection::vec(text(), 0..=3)).prop_map(|(root, arns)| {
+            arns.into_iter().fold(root, |w, arn| Workload {
+                kind: Kind::Chained,
+                detail: None,
+                parent: Some(Arc::new(Parent {
+                    arn: arn.into(),
+                    workload: w,
+                })),
+            })
+        })
     }
 
     proptest! {

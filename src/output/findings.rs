@@ -568,6 +568,7 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
                         "origin": match l.origin {
                             LockOrigin::FirstUse => "first_use",
                             LockOrigin::AddressChange => "address_change",
+                            LockOrigin::Issuer => "issuer",
                         },
                     })
                 })
@@ -950,6 +951,7 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            workload: Default::default(),
             time: 0,
             context: Default::default(),
         }
@@ -1656,7 +1658,9 @@ mod tests {
         let mut inc = Incidents::new(FindingsConfig::default(), Some(ranges()));
         let mut out = Vec::new();
         shard.apply(Routed {
+            route: None,
             step: Step::Issue {
+                issued: Default::default(),
                 session: s.clone(),
                 time: T0,
             },
@@ -1673,6 +1677,7 @@ mod tests {
             let time = T0 + (n as Millis + 1) * 1000;
             let v = shard
                 .apply(Routed {
+                    route: None,
                     step: Step::Call {
                         session: s.clone(),
                         time,

@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod event_time;
+pub mod issuer;
 pub mod record;
 pub mod session_key;
 pub mod shape;

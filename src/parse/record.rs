@@ -2,7 +2,9 @@
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
 use crate::detect::events::{self, Event};
+use crate::detect::workload::Kind;
 use crate::parse::event_time::{self, Millis};
+use crate::parse::issuer::{self, Issued};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
@@ -26,8 +28,26 @@ pub enum Fact {
         via_endpoint: bool,
         context: CallContext,
     },
-    /// The EC2 service issued credentials for an instance: create or refresh its row.
-    Issue { session: SessionKey, time: Millis },
+    /// A workload's credentials were issued (an instance's, a task's, a pod's, a function's, a web
+    /// identity's): create or refresh its row.
+    Issue {
+        session: SessionKey,
+        time: Millis,
+        issued: Issued,
+    },
+    /// A session (judged, if it has a row) assumed a role: the session returned is chained to it.
+    Chain {
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+    },
+    /// StopTask: the task's session ends.
+    End {
+        task: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
+    },
     /// An address was attached to an instance, or to a network interface of one.
     AddressChange {
         target: ChangeTarget,
@@ -46,7 +66,8 @@ pub enum Fact {
         allocation_id: CompactString,
         ip: IpAddr,
     },
-    /// AttachNetworkInterface / RunInstances: this interface belongs to that instance.
+    /// AttachNetworkInterface / RunInstances / RunTask: this interface belongs to that instance
+    /// (or task).
     InterfaceOwner {
         interface: CompactString,
         instance: CompactString,
@@ -406,7 +427,13 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
 }
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if let Some(session) = events::judged_session(top.identity_type, top.identity_arn) {
+    let caller = events::judged_session(top.identity_type, top.identity_arn);
+    // Cloned only for the rare record that may chain: every call record has a caller.
+    let chain_parent = caller
+        .as_ref()
+        .filter(|_| events::chains(source, name, top.failed()))
+        .cloned();
+    if let Some(session) = caller {
         let ip = top
             .source_ip
             .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
@@ -426,8 +453,23 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
             },
         });
     }
+    // (18) A session's own AssumeRole: what it returns is chained to it.
+    if let Some(parent) = chain_parent
+        && let Some(child) = issuer::returned_session(top.response.as_ref())
+    {
+        facts.push(Fact::Chain {
+            parent,
+            child,
+            time: top.time()?,
+            expires: issuer::expiration(top.response.as_ref()),
+        });
+        return Ok(());
+    }
     match events::event(source, name, top.failed()) {
         Some(Event::Issue) => read_issue(top, facts),
+        Some(Event::WebIdentity) => read_web_identity(top, facts),
+        Some(Event::TaskLaunch) => read_task_launch(top, facts),
+        Some(Event::TaskStop) => read_task_stop(top, facts),
         Some(Event::AddressChange {
             maps_interface,
             may_name_address,
@@ -439,17 +481,120 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
     }
 }
 
+/// (1, 14, 15, 17) An AWS service's AssumeRole for an instance, a task, a pod or a function.
 fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if !events::issued_by_ec2(top.source_ip, top.invoked_by) {
+    let Some(kind) = events::issuing_service(top.source_ip, top.invoked_by) else {
         return Ok(());
-    }
+    };
     let (Some(role_arn), Some(name)) = (top.request_str("roleArn")?, top.request_str("roleSessionName")?)
     else {
         return Ok(());
     };
-    if let Some(session) = events::issued_session(role_arn, name) {
-        facts.push(Fact::Issue {
-            session,
+    let Some(session) = issuer::service_session(kind, role_arn, name) else {
+        return Ok(());
+    };
+    let detail = match kind {
+        Kind::Pod => issuer::pod_name(top.request.as_ref()),
+        Kind::Function => non_empty(top.region).map(CompactString::from),
+        _ => None,
+    };
+    let expires = match kind {
+        // Instances keep the blog's TTL: their refreshes come every hour or so whatever the expiry.
+        Kind::Instance => None,
+        _ => issuer::expiration(top.response.as_ref()),
+    };
+    facts.push(Fact::Issue {
+        session,
+        time: top.time()?,
+        issued: Issued {
+            kind,
+            detail,
+            expires,
+            ..Issued::default()
+        },
+    });
+    Ok(())
+}
+
+/// (16) AssumeRoleWithWebIdentity, made by the workload itself: the session it returns is first
+/// locked to the address it was made from.
+fn read_web_identity(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(session) = issuer::returned_session(top.response.as_ref()) else {
+        return Ok(());
+    };
+    let first_lock = top.source_ip.and_then(|ip| match Source::classify(ip) {
+        Source::Ip(ip) => Some(ip),
+        Source::AwsService | Source::NotAnAddress => None,
+    });
+    facts.push(Fact::Issue {
+        session,
+        time: top.time()?,
+        issued: Issued {
+            kind: Kind::WebIdentity,
+            detail: None,
+            expires: issuer::expiration(top.response.as_ref()),
+            first_lock,
+            via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+        },
+    });
+    Ok(())
+}
+
+/// The task id of `arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID` (or of the older
+/// `task/ID`), or the id itself.
+fn task_id(s: &str) -> Option<&str> {
+    let id = s.rsplit('/').next()?;
+    (!id.is_empty() && !id.contains(':')).then_some(id)
+}
+
+/// (14) RunTask: the network interfaces of its tasks (awsvpc mode), named in the attachments'
+/// details, belong to the task as an instance's do to it.
+fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(tasks) = top
+        .response
+        .as_ref()
+        .and_then(|r| r.get("tasks"))
+        .and_then(|t| t.as_array())
+    else {
+        return Ok(());
+    };
+    for task in tasks.iter().filter_map(|t| t.as_object()) {
+        let Some(id) = task
+            .get("taskArn")
+            .and_then(|v| v.into_string())
+            .and_then(task_id)
+        else {
+            continue;
+        };
+        let attachments = task.get("attachments");
+        for att in attachments
+            .iter()
+            .filter_map(|a| a.as_array())
+            .flat_map(|a| a.iter())
+        {
+            let details = att.as_object().and_then(|a| a.get("details"));
+            for d in details.iter().filter_map(|d| d.as_array()).flat_map(|d| d.iter()) {
+                let Some(d) = d.as_object() else { continue };
+                if d.get("name").and_then(|v| v.into_string()) == Some("networkInterfaceId")
+                    && let Some(eni) = non_empty(d.get("value").and_then(|v| v.into_string()))
+                {
+                    facts.push(Fact::InterfaceOwner {
+                        interface: eni.into(),
+                        instance: id.into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (14) StopTask ends the task's session.
+fn read_task_stop(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    if let Some(task) = top.request_str("task")?.and_then(task_id) {
+        facts.push(Fact::End {
+            task: task.into(),
+            account: top.account(),
             time: top.time()?,
         });
     }

@@ -1,0 +1,228 @@
+//! The kinds of workload whose credentials the method judges, and what a session of each kind
+//! carries beside its key: the README's "How it decides", items 14 to 18.
+//!
+//! Every kind gets its session from a record that can be told apart from a person's AssumeRole: an
+//! AWS service acting for an instance, a task, a pod or a function, the workload's own
+//! AssumeRoleWithWebIdentity, or a call by a session that is judged already (chaining). What the
+//! kind changes is small: which records issue and end it, what the annotation names, and, for
+//! Lambda, that no first-use lock is taken.
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Whose credentials a session holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    /// An EC2 instance profile: issued by `ec2.amazonaws.com`, named after the instance.
+    #[default]
+    Instance,
+    /// An ECS task role: issued by `ecs-tasks.amazonaws.com`, named after the task id.
+    Task,
+    /// EKS Pod Identity: issued by `pods.eks.amazonaws.com`, its session tags name the pod.
+    Pod,
+    /// IRSA and other web-identity workloads: the workload's own AssumeRoleWithWebIdentity.
+    WebIdentity,
+    /// A Lambda execution role: issued by `lambda.amazonaws.com`, named after the function.
+    Function,
+    /// Issued to a judged session by its own sts:AssumeRole (role chaining).
+    Chained,
+}
+
+/// Every kind, in the order the summary lists them.
+pub const KINDS: [Kind; 6] = [
+    Kind::Instance,
+    Kind::Task,
+    Kind::Pod,
+    Kind::WebIdentity,
+    Kind::Function,
+    Kind::Chained,
+];
+
+/// How many sessions deep a chain is followed: a judged session's child is depth 1, its child 2.
+/// Deeper sessions are not tracked (a loop of roles assuming each other must not grow the table).
+pub const MAX_CHAIN_DEPTH: u8 = 4;
+
+/// How long a chained session lives when its AssumeRole gives no expiration: STS's default
+/// `DurationSeconds`.
+pub const CHAIN_DEFAULT_LIFE: crate::parse::event_time::Millis = crate::parse::event_time::HOUR;
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Instance => "instance",
+            Kind::Task => "task",
+            Kind::Pod => "pod",
+            Kind::WebIdentity => "web_identity",
+            Kind::Function => "function",
+            Kind::Chained => "chained",
+        }
+    }
+
+    /// The name `--no-workload` takes.
+    pub fn parse(s: &str) -> Option<Kind> {
+        KINDS.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What the identity of a session of this kind is called in a sentence ("task 4d2b…").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Instance => "instance",
+            Kind::Task => "ECS task",
+            Kind::Pod => "EKS pod",
+            Kind::WebIdentity => "web-identity session",
+            Kind::Function => "Lambda function",
+            Kind::Chained => "chained session",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Which kinds are judged. Instances always; tasks, pods, web identities and chained sessions by
+/// default (they are the same method); Lambda functions only with `--aws-ip-ranges`, which their
+/// rule needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kinds(u8);
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds(
+            Kind::Instance.bit()
+                | Kind::Task.bit()
+                | Kind::Pod.bit()
+                | Kind::WebIdentity.bit()
+                | Kind::Chained.bit(),
+        )
+    }
+}
+
+impl Kinds {
+    pub fn on(self, k: Kind) -> bool {
+        self.0 & k.bit() != 0
+    }
+
+    pub fn with(self, k: Kind, on: bool) -> Kinds {
+        if on {
+            Kinds(self.0 | k.bit())
+        } else {
+            Kinds(self.0 & !k.bit())
+        }
+    }
+}
+
+/// What a session is beside its key: its kind, a name for the workload when the key's session name
+/// is not one (a pod's `namespace/pod`, a function's region), and for a chained session the
+/// session it was issued to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Workload {
+    pub kind: Kind,
+    pub detail: Option<CompactString>,
+    /// Not saved: chained sessions are left out of `--state` (see `Shard::export`).
+    #[serde(skip)]
+    pub parent: Option<Arc<Parent>>,
+}
+
+/// The session a chained session was issued to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parent {
+    /// Its ARN (`arn:…:assumed-role/ROLE/SESSION`).
+    pub arn: CompactString,
+    pub workload: Workload,
+}
+
+impl Workload {
+    pub fn of(kind: Kind) -> Workload {
+        Workload {
+            kind,
+            ..Workload::default()
+        }
+    }
+
+    /// 0 for a workload's own session, 1 for its child, and so on.
+    pub fn depth(&self) -> u8 {
+        let mut d = 0;
+        let mut p = self.parent.as_deref();
+        while let Some(up) = p {
+            d += 1;
+            p = up.workload.parent.as_deref();
+        }
+        d
+    }
+
+    /// The session ARNs from the workload's own down to this session's parent.
+    pub fn chain(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut p = self.parent.as_deref();
+        while let Some(up) = p {
+            out.push(up.arn.as_str());
+            p = up.workload.parent.as_deref();
+        }
+        out.reverse();
+        out
+    }
+
+    /// The workload at the root of a chain (this one when it is not chained), and its session ARN
+    /// (`None` for this one).
+    pub fn root(&self) -> (&Workload, Option<&str>) {
+        let mut w = self;
+        let mut arn = None;
+        while let Some(up) = w.parent.as_deref() {
+            w = &up.workload;
+            arn = Some(up.arn.as_str());
+        }
+        (w, arn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_default_to_all_but_functions_and_switch_one_by_one() {
+        let k = Kinds::default();
+        for kind in KINDS {
+            assert_eq!(k.on(kind), kind != Kind::Function, "{kind:?}");
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
+        let off = k.with(Kind::Task, false);
+        assert!(!off.on(Kind::Task) && off.on(Kind::Pod));
+        assert!(off.with(Kind::Task, true).on(Kind::Task));
+    }
+
+    #[test]
+    fn a_chain_names_its_sessions_from_the_workload_down() {
+        let task = Workload::of(Kind::Task);
+        let one = Workload {
+            kind: Kind::Chained,
+            detail: None,
+            parent: Some(Arc::new(Parent {
+                arn: "arn:aws:sts::1:assumed-role/app/t1".into(),
+                workload: task.clone(),
+            })),
+        };
+        let two = Workload {
+            kind: Kind::Chained,
+            detail: None,
+            parent: Some(Arc::new(Parent {
+                arn: "arn:aws:sts::2:assumed-role/b/s1".into(),
+                workload: one.clone(),
+            })),
+        };
+        assert_eq!(task.depth(), 0);
+        assert_eq!(two.depth(), 2);
+        assert_eq!(
+            two.chain(),
+            [
+                "arn:aws:sts::1:assumed-role/app/t1",
+                "arn:aws:sts::2:assumed-role/b/s1"
+            ]
+        );
+        let (root, arn) = two.root();
+        assert_eq!(root.kind, Kind::Task);
+        assert_eq!(arn, Some("arn:aws:sts::1:assumed-role/app/t1"));
+    }
+}
