@@ -99,7 +99,7 @@ impl Ordered<Judging> {
         }
         let resolver = Resolver::import(&snapshot);
         for (instance, rows) in snapshot.rows {
-            shard.import(instance, rows);
+            shard.import(instance, rows, |k| resolver.route_of(k));
         }
         let findings = cfg.emit == Emit::Findings;
         Ordered {

@@ -99,6 +99,12 @@ impl Resolver {
         into.watermark = self.watermark;
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
+        into.chains = self.chains.export();
+    }
+
+    /// The shard key a chained session's rows live under, when it is one.
+    pub fn route_of(&self, session: &SessionKey) -> Option<&str> {
+        self.chains.get(session)
     }
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
@@ -111,6 +117,9 @@ impl Resolver {
         }
         for (k, v) in &s.interfaces {
             r.interfaces.insert(k.clone(), v.clone());
+        }
+        for (k, to, until) in &s.chains {
+            r.chains.map.insert(k.clone(), (to.clone(), *until));
         }
         r
     }
@@ -238,61 +247,6 @@ impl Resolver {
     }
 }
 
-/// Where chained sessions' steps go: the shard key of the root of their chain. Input-ordered, so
-/// the same for any thread count; bounded like the other maps, and an entry is dropped once the
-/// watermark passes its session's expiry by [`LATE_GRACE`].
-#[derive(Default)]
-struct ChainRoutes {
-    map: HashMap<SessionKey, (CompactString, Millis), ahash::RandomState>,
-    order: VecDeque<SessionKey>,
-}
-
-impl ChainRoutes {
-    fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
-        // Nearly every call asks, and nearly always no chain was ever seen: no hashing then.
-        if self.map.is_empty() {
-            return None;
-        }
-        match self.map.get(session) {
-            Some((_, until)) if wm > until.saturating_add(LATE_GRACE) => {
-                self.map.remove(session);
-                None
-            }
-            Some((to, _)) => Some(to.clone()),
-            None => None,
-        }
-    }
-
-    fn insert(&mut self, child: SessionKey, to: CompactString, until: Millis, wm: Millis) {
-        let until = match self.map.get(&child) {
-            Some((_, had)) => until.max(*had),
-            None => until,
-        };
-        if self.map.insert(child.clone(), (to, until)).is_none() {
-            self.order.push_back(child);
-        }
-        // Oldest first: entries forgotten or expired go, and past the bound the oldest live one.
-        while let Some(old) = self.order.front() {
-            let stale = self
-                .map
-                .get(old)
-                .is_none_or(|(_, until)| wm > until.saturating_add(LATE_GRACE));
-            if !stale && self.order.len() <= MAX_MAP_ENTRIES {
-                break;
-            }
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-    }
-
-    fn forget(&mut self, session: &SessionKey) {
-        if !self.map.is_empty() {
-            self.map.remove(session);
-        }
-    }
-}
-
 /// A map that forgets its oldest entries past [`MAX_MAP_ENTRIES`], so a flood of ids cannot grow it
 /// without bound. Input-ordered, so it forgets the same entries for any thread count.
 struct BoundedMap<V> {
@@ -333,5 +287,70 @@ impl<V> BoundedMap<V> {
             .iter()
             .filter_map(|k| Some((k.clone(), self.map.get(k)?.clone())))
             .collect()
+    }
+}
+
+/// Where chained sessions' steps go: the shard key of the root of their chain. Input-ordered, so
+/// the same for any thread count; bounded like the other maps, and an entry goes once the
+/// watermark passes its session's expiry by [`LATE_GRACE`] (swept when the map has doubled since
+/// the last sweep, so a sweep's cost is spread over the inserts that made it due).
+#[derive(Default)]
+struct ChainRoutes {
+    map: HashMap<SessionKey, (CompactString, Millis), ahash::RandomState>,
+    swept_at_len: usize,
+}
+
+impl ChainRoutes {
+    fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
+        // Nearly every call asks, and nearly always no chain was ever seen: no hashing then.
+        if self.map.is_empty() {
+            return None;
+        }
+        match self.map.get(session) {
+            Some((_, until)) if wm > until.saturating_add(LATE_GRACE) => {
+                self.map.remove(session);
+                None
+            }
+            Some((to, _)) => Some(to.clone()),
+            None => None,
+        }
+    }
+
+    fn get(&self, session: &SessionKey) -> Option<&str> {
+        self.map.get(session).map(|(to, _)| to.as_str())
+    }
+
+    fn insert(&mut self, child: SessionKey, to: CompactString, until: Millis, wm: Millis) {
+        if self.map.len() >= 2 * self.swept_at_len.max(512) {
+            self.map
+                .retain(|_, (_, until)| wm <= until.saturating_add(LATE_GRACE));
+            self.swept_at_len = self.map.len();
+        }
+        let until = match self.map.get(&child) {
+            Some((_, had)) => until.max(*had),
+            None => until,
+        };
+        // Full of live chains: a new one is not routed (its calls pass unjudged), as a full
+        // allocation map forgets.
+        if self.map.len() < MAX_MAP_ENTRIES || self.map.contains_key(&child) {
+            self.map.insert(child, (to, until));
+        }
+    }
+
+    fn forget(&mut self, session: &SessionKey) {
+        if !self.map.is_empty() {
+            self.map.remove(session);
+        }
+    }
+
+    /// Sorted, so that a saved state is the same bytes whatever the hash map's order.
+    fn export(&self) -> Vec<(SessionKey, CompactString, Millis)> {
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .map(|(k, (to, until))| (k.clone(), to.clone(), *until))
+            .collect();
+        v.sort();
+        v
     }
 }

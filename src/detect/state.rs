@@ -9,6 +9,7 @@
 use super::{Resolver, Row};
 use crate::config::Config;
 use crate::parse::event_time::Millis;
+use crate::parse::session_key::SessionKey;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -29,8 +30,10 @@ pub struct Snapshot {
     pub allocations: Vec<(CompactString, IpAddr)>,
     /// Network interface → instance, oldest first.
     pub interfaces: Vec<(CompactString, CompactString)>,
-    /// Instance id → its rows, sorted by instance id.
+    /// Instance id (a session name) → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
+    /// Chained sessions → the shard key of their chain's root, and until when, oldest first.
+    pub chains: Vec<(SessionKey, CompactString, Millis)>,
 }
 
 impl Snapshot {
@@ -106,6 +109,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
                 .into_iter()
                 .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
                 .collect(),
+            chains: Vec::new(),
         });
     }
     postcard::from_bytes(payload).map_err(unreadable)
@@ -211,6 +215,11 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            chains: vec![(
+                SessionKey::from_session_arn("arn:aws:sts::1:assumed-role/b/s").unwrap(),
+                "t-1".into(),
+                7,
+            )],
         }
     }
 

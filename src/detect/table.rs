@@ -6,6 +6,7 @@ use super::rows::{RowMap, intern};
 use super::workload::{KINDS, Kind};
 use super::{DetectorConfig, LATE_GRACE, Routed, Row, Verdict};
 use crate::parse::event_time::Millis;
+use crate::parse::session_key::SessionKey;
 use compact_str::CompactString;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -91,32 +92,36 @@ impl Shard {
     /// sorts, off the stream's path).
     pub fn export(&self) -> Vec<(CompactString, Vec<Row>)> {
         let mut out = Vec::with_capacity(self.sessions());
-        // Chained sessions are not saved: their rows live in the partition of their chain's root,
-        // which only the resolver's route (not saved either) knows. They last an hour or so.
         for t in &self.tables {
-            out.extend(t.rows.iter().filter_map(|(k, v)| {
-                let rows: Vec<Row> = v
-                    .iter()
-                    .filter(|r| r.ident.workload.kind != Kind::Chained)
-                    .cloned()
-                    .collect();
-                (!rows.is_empty()).then(|| (k.clone(), rows))
-            }));
+            out.extend(t.rows.iter().map(|(k, v)| (k.clone(), v.to_vec())));
         }
         out
     }
 
-    /// Takes rows saved by [`Shard::export`] (of any shard: each goes to its partition).
-    pub fn import(&mut self, instance: CompactString, rows: Vec<Row>) {
-        let t = &mut self.tables[partition_of(&instance)];
-        t.live_rows += rows.len();
-        let rows = rows.into_iter().map(|mut r| {
+    /// Takes rows saved by [`Shard::export`] (of any shard: each goes to its partition, a chained
+    /// session's to its chain root's, which `route_of` says).
+    pub fn import<'a>(
+        &mut self,
+        instance: CompactString,
+        rows: Vec<Row>,
+        route_of: impl Fn(&SessionKey) -> Option<&'a str>,
+    ) {
+        for mut r in rows {
+            let key = &r.ident;
+            let route = (key.workload.kind == Kind::Chained)
+                .then(|| {
+                    route_of(&SessionKey {
+                        partition: key.partition,
+                        account: key.account.clone(),
+                        role: key.role.clone(),
+                        instance: instance.clone(),
+                    })
+                })
+                .flatten();
+            let t = &mut self.tables[partition_of(route.unwrap_or(&instance))];
+            t.live_rows += 1;
             r.ident = intern(&mut t.idents, (*r.ident).clone());
-            r
-        });
-        let into = t.rows.entry(instance);
-        for r in rows {
-            into.push(r);
+            t.rows.entry(instance.clone()).push(r);
         }
     }
 }

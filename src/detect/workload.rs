@@ -120,13 +120,11 @@ impl Kinds {
 pub struct Workload {
     pub kind: Kind,
     pub detail: Option<CompactString>,
-    /// Not saved: chained sessions are left out of `--state` (see `Shard::export`).
-    #[serde(skip)]
     pub parent: Option<Arc<Parent>>,
 }
 
 /// The session a chained session was issued to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Parent {
     /// Its ARN (`arn:…:assumed-role/ROLE/SESSION`).
     pub arn: CompactString,
