@@ -145,6 +145,9 @@ impl Ordered<Judging> {
             evicted: shard.evicted(),
             alert_table: judge.alert_rows(),
             output_closed,
+            judged_by_kind: shard.judged_by_kind(),
+            unjudged_by_kind: shard.unjudged_by_kind(),
+            kinds: shard.kinds(),
         }
     }
 

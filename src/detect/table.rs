@@ -62,6 +62,11 @@ impl Shard {
         self.tables.iter().map(|t| t.quiet).sum()
     }
 
+    /// The kinds judged (`--no-workload`).
+    pub fn kinds(&self) -> super::workload::Kinds {
+        self.tables[0].cfg.kinds
+    }
+
     /// Sessions with a judged call, by kind (in [`KINDS`] order).
     pub fn judged_by_kind(&self) -> [u64; KINDS.len()] {
         self.sum(|t| &t.judged_sessions)

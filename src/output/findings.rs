@@ -71,6 +71,7 @@
 //!   `slot`, `locked_ips` [{ip, slot, since (ms), origin}], `calls_not_listed`,
 //!   `session_row_expires` (ms), `close_reason`, `peer_note`.
 
+use crate::detect::workload::{Kind, Workload};
 use crate::detect::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, MINUTE, Millis};
@@ -260,6 +261,8 @@ pub struct Incident {
     /// Lines written so far; the next line's `metadata.sequence`.
     pub lines: u32,
     pub closed: Option<(Millis, CloseReason)>,
+    /// Whose credentials: the kind, its name, the chain back to the workload.
+    pub workload: Workload,
 }
 
 /// The lifecycle step a line reports.
@@ -422,9 +425,18 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
         Origin::PrivateNetwork => "a private network address".to_owned(),
         Origin::Unclassified => "an address not classified (no AWS ranges loaded)".to_owned(),
     };
+    let w = &inc.workload;
+    let name = workload_name(inc);
     let title = format!(
-        "EC2 instance credentials of {} used from {} ({ip})",
-        s.instance,
+        "{} credentials of {name} used from {} ({ip})",
+        match w.kind {
+            Kind::Instance => "EC2 instance",
+            Kind::Task => "ECS task",
+            Kind::Pod => "EKS pod",
+            Kind::WebIdentity => "Web-identity session",
+            Kind::Function => "Lambda function",
+            Kind::Chained => "Chained session",
+        },
         match &inc.origin {
             Origin::OutsideAws => "outside AWS",
             Origin::InsideAws { .. } => "another AWS address",
@@ -446,13 +458,19 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
     } else {
         String::new()
     };
+    let chained = match w.root() {
+        (root, Some(root_arn)) => format!(", assumed from the {} session {root_arn}", root.kind.noun()),
+        _ => String::new(),
+    };
     let mut desc = format!(
-        "The instance session {arn} (instance {inst}, role {role}, account {acct}) is locked to \
+        "The {kind} session {arn} ({noun} {name}{chained}, role {role}, account {acct}) is locked to \
          {locks}. {n} call(s) with its credentials came from {ip}, {where_from}, between {first} \
          and {last}: {operations}{more}. Either the credentials were stolen and used from {ip}, \
          or the locked address is the thief's, who called first: check which address is the \
-         instance's.",
-        inst = s.instance,
+         {root}'s.",
+        kind = w.kind.as_str(),
+        noun = w.kind.noun(),
+        root = w.root().0.kind.noun(),
         role = s.role,
         acct = s.account,
         n = inc.count,
@@ -464,22 +482,39 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
         desc.push_str(n);
     }
     let message = format!(
-        "{} call(s) with the credentials of instance {} (role {}) from {ip}, {where_from}; the \
+        "{} call(s) with the credentials of {} {name} (role {}) from {ip}, {where_from}; the \
          session is locked to {locks}",
-        inc.count, s.instance, s.role
+        inc.count,
+        w.kind.noun(),
+        s.role
     );
 
     (title, desc, message)
 }
 
-/// The instance and its role session.
+/// A pod by `namespace/pod`, any other workload by its session name.
+fn workload_name(inc: &Incident) -> &str {
+    match (&inc.workload.detail, inc.workload.kind) {
+        (Some(pod), Kind::Pod) => pod,
+        _ => &inc.session.instance,
+    }
+}
+
+/// The workload (the instance, task, pod, function) and its role session.
 fn resources(inc: &Incident, arn: &str, role_arn: &str) -> [Value; 2] {
     let s = &inc.session;
     let partition = s.partition.as_str();
     let mut instance = json!({
-        "type": "AWS::EC2::Instance",
+        "type": match inc.workload.kind {
+            Kind::Instance => "AWS::EC2::Instance",
+            Kind::Task => "AWS::ECS::Task",
+            Kind::Pod => "AWS::EKS::Pod",
+            Kind::WebIdentity => "AWS::STS::WebIdentitySession",
+            Kind::Function => "AWS::Lambda::Function",
+            Kind::Chained => "AWS::STS::ChainedRoleSession",
+        },
         "uid": s.instance.as_str(),
-        "name": s.instance.as_str(),
+        "name": workload_name(inc),
         "cloud_partition": partition,
         "data": {"account_uid": s.account.as_str()},
     });
@@ -575,6 +610,16 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
                 .collect(),
         ),
     );
+    let w = &inc.workload;
+    let mut workload = json!({"kind": w.kind.as_str(), "id": inc.session.instance.as_str()});
+    if let Some(d) = &w.detail {
+        workload[if w.kind == Kind::Pod { "pod" } else { "region" }] = json!(d);
+    }
+    if w.parent.is_some() {
+        workload["chain"] = json!(w.chain());
+        workload["root_kind"] = json!(w.root().0.kind.as_str());
+    }
+    unmapped.insert("workload".into(), workload);
     unmapped.insert("calls_not_listed".into(), json!(inc.calls_not_listed));
     unmapped.insert("session_row_expires".into(), json!(inc.session_expires));
     if let (Phase::Close, Some((_, reason))) = (phase, inc.closed) {
@@ -768,6 +813,7 @@ impl Incidents {
             peer_note: a.peer_note.map(clip),
             lines: 0,
             closed: None,
+            workload: v.workload.clone(),
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);

@@ -137,7 +137,8 @@ impl Judge {
     fn count(&mut self, v: &Verdict) {
         if let Some(ip) = v.ip {
             let s = &v.session;
-            self.table.count(&s.account, &s.role, &s.instance, ip);
+            self.table
+                .count(&s.account, &s.role, v.workload.kind, &s.instance, ip);
         }
         if let Some(p) = &self.progress {
             p.alerts.store(self.table.alerts, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! What a run saw: the counts of the summary line, and the alerts by who and where for a person at
 //! a terminal.
 
+use crate::detect::workload::{KINDS, Kind, Kinds};
 use std::collections::BTreeMap;
 
 /// What a run saw. `records` counts CloudTrail records and envelopes; `malformed` the lines (or
@@ -20,10 +21,17 @@ pub struct Stats {
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
+    /// Sessions with a judged call, by workload kind (in [`KINDS`] order).
+    pub judged_by_kind: [u64; KINDS.len()],
+    /// Issues of a kind switched off, by kind.
+    pub unjudged_by_kind: [u64; KINDS.len()],
+    /// The kinds the run judged.
+    pub kinds: Kinds,
 }
 
-/// One row of the alert summary: account, role, instance, foreign address, alerts.
-pub type AlertRow = (String, String, String, String, u64);
+/// One row of the alert summary: account, role, workload kind, workload (its session name),
+/// foreign address, alerts.
+pub type AlertRow = (String, String, String, String, String, u64);
 
 impl Stats {
     /// The alerts as a table for a person at a terminal, most alerts first.
@@ -32,32 +40,64 @@ impl Stats {
             return String::new();
         }
         let mut rows = self.alert_table.clone();
-        rows.sort_by(|a, b| b.4.cmp(&a.4).then_with(|| a.cmp(b)));
-        let head = ("account", "role", "instance", "foreign address", "alerts");
+        rows.sort_by(|a, b| b.5.cmp(&a.5).then_with(|| a.cmp(b)));
+        let head = ("account", "role", "kind", "workload", "foreign address", "alerts");
         let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());
-        let (w0, w1, w2, w3) = (
+        let (w0, w1, w2, w3, w4) = (
             w(&|r| r.0.len(), head.0),
             w(&|r| r.1.len(), head.1),
             w(&|r| r.2.len(), head.2),
             w(&|r| r.3.len(), head.3),
+            w(&|r| r.4.len(), head.4),
         );
         let mut out = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
-            head.0, head.1, head.2, head.3, head.4
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}\n",
+            head.0, head.1, head.2, head.3, head.4, head.5
         );
         for r in &rows {
             out.push_str(&format!(
-                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
-                r.0, r.1, r.2, r.3, r.4
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}\n",
+                r.0, r.1, r.2, r.3, r.4, r.5
             ));
         }
         out
     }
 
+    /// Sessions judged by kind, and why Lambda sessions were not, when they were not: the line
+    /// before [`Stats::summary`]'s.
+    pub fn kinds_line(&self) -> String {
+        let mut s = String::from("credtrail: sessions judged by kind:");
+        let mut first = true;
+        for (i, k) in KINDS.into_iter().enumerate() {
+            if self.kinds.on(k) {
+                s.push_str(&format!(
+                    "{} {} {}",
+                    if first { "" } else { "," },
+                    self.judged_by_kind[i],
+                    k.as_str()
+                ));
+                first = false;
+            }
+        }
+        let f = Kind::Function as usize;
+        if !self.kinds.on(Kind::Function) {
+            s.push_str(&format!(
+                "; Lambda sessions were not judged ({} issued; their rule needs --aws-ip-ranges)",
+                self.unjudged_by_kind[f]
+            ));
+        }
+        s
+    }
+
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
-            self.records, self.judged, self.alerts, self.malformed, self.sessions
+            "{}\ncredtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
+            self.kinds_line(),
+            self.records,
+            self.judged,
+            self.alerts,
+            self.malformed,
+            self.sessions
         );
         if self.evicted > 0 {
             s.push_str(&format!(
@@ -70,10 +110,10 @@ impl Stats {
     }
 }
 
-/// Alerts counted by account, role, instance and foreign address, for [`Stats::alert_table`].
+/// Alerts counted by account, role, workload and foreign address, for [`Stats::alert_table`].
 #[derive(Default)]
 pub struct AlertTable {
-    rows: BTreeMap<(String, String, String, String), u64>,
+    rows: BTreeMap<(String, String, String, String, String), u64>,
     /// Alerts counted, whether or not the table had room for their row.
     pub alerts: u64,
 }
@@ -82,10 +122,16 @@ impl AlertTable {
     /// Rows kept at most: a flood of alerts from made-up addresses must not grow it without bound.
     const MAX: usize = 100_000;
 
-    pub fn count(&mut self, account: &str, role: &str, instance: &str, ip: std::net::IpAddr) {
+    pub fn count(&mut self, account: &str, role: &str, kind: Kind, workload: &str, ip: std::net::IpAddr) {
         self.alerts += 1;
         if self.rows.len() < Self::MAX {
-            let k = (account.into(), role.into(), instance.into(), ip.to_string());
+            let k = (
+                account.into(),
+                role.into(),
+                kind.as_str().into(),
+                workload.into(),
+                ip.to_string(),
+            );
             *self.rows.entry(k).or_default() += 1;
         }
     }
@@ -93,7 +139,7 @@ impl AlertTable {
     pub fn take_rows(&mut self) -> Vec<AlertRow> {
         std::mem::take(&mut self.rows)
             .into_iter()
-            .map(|((a, r, i, ip), n)| (a, r, i, ip, n))
+            .map(|((a, r, k, w, ip), n)| (a, r, k, w, ip, n))
             .collect()
     }
 }

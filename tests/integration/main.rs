@@ -12,3 +12,4 @@ mod reliability;
 mod rules;
 mod spec_cases;
 mod threads_equal_sequential;
+mod workloads;
