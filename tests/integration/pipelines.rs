@@ -586,9 +586,28 @@ fn demo_if_installed(runner: &str, binary: &str, variants: &[&[(&str, &str)]]) {
     }
 }
 
+/// Both variants, with and without `--dangerously-allow-env-var-interpolation`: since Vector 0.57
+/// the configs must work either way (no `${` in them, the command read through printenv).
 #[test]
 fn vector_demo() {
-    demo_if_installed("vector", "vector", &[&[], &[("DEMO_VARIANT", "sandwich")]]);
+    const FLAG: (&str, &str) = ("VECTOR_FLAGS", "--dangerously-allow-env-var-interpolation");
+    for config in ["vector.yaml", "vector-before.yaml", "vector-after.yaml"] {
+        let text = fs::read_to_string(pipeline(&format!("vector/{config}"))).expect("vector config");
+        assert!(
+            !text.contains("${"),
+            "{config}: `${{` is interpolated only with the flag, and fails in a comment"
+        );
+    }
+    demo_if_installed(
+        "vector",
+        "vector",
+        &[
+            &[],
+            &[FLAG],
+            &[("DEMO_VARIANT", "sandwich")],
+            &[("DEMO_VARIANT", "sandwich"), FLAG],
+        ],
+    );
 }
 
 #[test]
