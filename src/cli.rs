@@ -287,6 +287,7 @@ impl TryFrom<Args> for Config {
                     a.trusted_accounts.iter().map(|s| s.as_str().into()).collect(),
                 ),
                 kinds,
+                ranges: None,
             },
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,

@@ -5,6 +5,7 @@
 use crate::config::{Config, Emit};
 use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
+use crate::detect::workload::Kind;
 use crate::detect::{Resolver, Routed, Shard};
 use crate::input::Sources;
 use crate::input::framing::BufferPool;
@@ -93,7 +94,13 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        let mut shard = Shard::new(cfg.detector.clone());
+        // Lambda functions are judged by where their calls come from, which only the ranges say.
+        let mut detector = cfg.detector.clone();
+        detector.ranges = annotator.ranges.clone();
+        if detector.ranges.is_none() {
+            detector.kinds = detector.kinds.with(Kind::Function, false);
+        }
+        let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
         }

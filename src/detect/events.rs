@@ -19,6 +19,8 @@ pub enum Event {
     TaskLaunch,
     /// StopTask: the task's session ends (14).
     TaskStop,
+    /// CreateFunction / UpdateFunctionConfiguration: whether a Lambda function is in a VPC (17).
+    FunctionConfig,
     /// An address attached to an instance or to a network interface of one (6). `maps_interface`:
     /// the record also says which instance the interface belongs to; `may_name_address`: it may
     /// say which address (`publicIp`, or an `allocationId`).
@@ -51,6 +53,13 @@ pub fn event(source: &str, name: &str, failed: bool) -> Option<Event> {
         ("sts.amazonaws.com", "AssumeRoleWithWebIdentity") => Some(Event::WebIdentity),
         ("ecs.amazonaws.com", "RunTask") => Some(Event::TaskLaunch),
         ("ecs.amazonaws.com", "StopTask") => Some(Event::TaskStop),
+        // Lambda's event names carry the API version (`CreateFunction20150331`,
+        // `UpdateFunctionConfiguration20150331v2`).
+        ("lambda.amazonaws.com", n)
+            if n.starts_with("CreateFunction") || n.starts_with("UpdateFunctionConfiguration") =>
+        {
+            Some(Event::FunctionConfig)
+        }
         (EC2, "AssociateAddress") => change(false, true),
         (EC2, "AttachNetworkInterface") => change(true, false),
         (EC2, "AssignPrivateIpAddresses" | "AssignIpv6Addresses") => change(false, false),

@@ -26,6 +26,7 @@ pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
 
+use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{HOUR, Millis};
 use crate::parse::issuer::Issued;
 use crate::parse::record::CallContext;
@@ -48,6 +49,9 @@ pub const LATE_GRACE: Millis = HOUR;
 pub const MAX_LOCKS: usize = 16;
 /// Address changes waiting to be used per row; beyond it the oldest is dropped.
 pub const MAX_PENDING: usize = 8;
+/// Lambda functions attached to a VPC remembered per partition; beyond it a newly attached one is
+/// not (its calls through a VPC endpoint then alert).
+pub const MAX_VPC_FUNCTIONS: usize = 1 << 14;
 /// Allocation ids and interfaces remembered; beyond it the oldest are forgotten.
 pub const MAX_MAP_ENTRIES: usize = 1 << 20;
 
@@ -64,6 +68,8 @@ pub struct DetectorConfig {
     pub trusted_accounts: Arc<Vec<CompactString>>,
     /// Which workload kinds are judged (`--no-workload`; Lambda functions need the ranges).
     pub kinds: Kinds,
+    /// `--aws-ip-ranges`: where a Lambda function's calls may come from.
+    pub ranges: Option<Arc<AwsRanges>>,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -79,6 +85,7 @@ impl Default for DetectorConfig {
             infer_sessions: false,
             trusted_accounts: Arc::default(),
             kinds: Kinds::default(),
+            ranges: None,
         }
     }
 }
@@ -168,6 +175,19 @@ impl Table {
             }
             Step::End { task, account, time } => {
                 self.end(&task, &account, time, wm);
+                None
+            }
+            Step::FunctionVpc {
+                function,
+                account,
+                attached,
+            } => {
+                let key = (account, function);
+                if !attached {
+                    self.vpc_functions.remove(&key);
+                } else if self.vpc_functions.len() < MAX_VPC_FUNCTIONS {
+                    self.vpc_functions.insert(key);
+                }
                 None
             }
             Step::Call {
@@ -400,6 +420,17 @@ impl Table {
                 v.foreign_endpoint = foreign_endpoint;
                 v
             }
+            None if row.ident.workload.kind == Kind::Function => {
+                let attached = self
+                    .vpc_functions
+                    .contains(&(row.ident.account.clone(), c.session.instance.clone()));
+                let j = function_outcome(row, &c, self.cfg.ranges.as_deref(), attached)?;
+                if self.notable_only && !notable(j.kind, j.first_lock) {
+                    self.quiet += 1;
+                    return None;
+                }
+                verdict(j, c, row)
+            }
             None => {
                 let j = address_outcome(row, &c, self.cfg.change_window)?;
                 if self.notable_only && !notable(j.kind, j.first_lock) {
@@ -467,6 +498,45 @@ struct Outcome {
     slot: Slot,
     first_lock: bool,
     change: Option<(Millis, bool)>,
+}
+
+/// (17) A Lambda function's call, judged by where it came from: its session is shared by every
+/// execution environment of the function, which call from many AWS addresses, so there is no
+/// lock. An AWS address of the function's region is its own; an address outside AWS or of another
+/// region alerts; a private address is the function's only through a VPC endpoint, and only when
+/// the function is attached to a VPC.
+fn function_outcome(row: &Row, c: &Call, ranges: Option<&AwsRanges>, vpc_attached: bool) -> Option<Outcome> {
+    let plain = |kind| Outcome {
+        kind,
+        slot: Slot::Public,
+        first_lock: false,
+        change: None,
+    };
+    let ip = match &c.source {
+        Source::Ip(ip) => *ip,
+        Source::AwsService => return Some(plain(VerdictKind::AwsService)),
+        Source::NotAnAddress => return None,
+    };
+    if is_private(&ip) {
+        let ok = c.via_endpoint && vpc_attached;
+        return Some(Outcome {
+            slot: Slot::Private,
+            ..plain(if ok {
+                VerdictKind::Locked
+            } else {
+                VerdictKind::Compromise
+            })
+        });
+    }
+    let region = row.ident.workload.detail.as_deref();
+    let home = ranges?
+        .lookup(ip)
+        .is_some_and(|r| region.is_none_or(|want| r.region == want));
+    Some(plain(if home {
+        VerdictKind::Locked
+    } else {
+        VerdictKind::Compromise
+    }))
 }
 
 /// Judges a call's address against its live row, and updates the row's locks and pending

@@ -51,6 +51,11 @@ pub enum Step {
         account: Option<CompactString>,
         time: Millis,
     },
+    FunctionVpc {
+        function: CompactString,
+        account: CompactString,
+        attached: bool,
+    },
     Change {
         instance: CompactString,
         account: Option<CompactString>,
@@ -75,6 +80,7 @@ impl Routed {
             Step::Chain { parent, .. } => &parent.instance,
             Step::Change { instance, .. } | Step::Restart { instance, .. } => instance,
             Step::End { task, .. } => task,
+            Step::FunctionVpc { function, .. } => function,
         }
     }
 }
@@ -133,7 +139,7 @@ impl Resolver {
             | Fact::End { time, .. }
             | Fact::AddressChange { time, .. }
             | Fact::Restart { time, .. } => Some(*time),
-            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } => None,
+            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::FunctionVpc { .. } => None,
         };
         if let Some(t) = time {
             // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
@@ -196,6 +202,15 @@ impl Resolver {
                 }
             }
             Fact::End { task, account, time } => Step::End { task, account, time },
+            Fact::FunctionVpc {
+                function,
+                account,
+                attached,
+            } => Step::FunctionVpc {
+                function,
+                account,
+                attached,
+            },
             Fact::Restart {
                 instance,
                 account,

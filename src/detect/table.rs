@@ -152,6 +152,8 @@ pub(super) struct Table {
     pub(super) judged_sessions: [u64; KINDS.len()],
     /// Issues of a kind that is switched off, by kind.
     pub(super) unjudged_issues: [u64; KINDS.len()],
+    /// Lambda functions attached to a VPC: (account, function name).
+    pub(super) vpc_functions: HashSet<(CompactString, CompactString), ahash::RandomState>,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -174,6 +176,7 @@ impl Table {
             quiet: 0,
             judged_sessions: [0; KINDS.len()],
             unjudged_issues: [0; KINDS.len()],
+            vpc_functions: HashSet::default(),
         }
     }
 

@@ -81,21 +81,14 @@ impl Kind {
     }
 }
 
-/// Which kinds are judged. Instances always; tasks, pods, web identities and chained sessions by
-/// default (they are the same method); Lambda functions only with `--aws-ip-ranges`, which their
-/// rule needs.
+/// Which kinds are judged. Instances always; the others by default unless switched off, Lambda
+/// functions only when `--aws-ip-ranges` is given too (their rule needs it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kinds(u8);
 
 impl Default for Kinds {
     fn default() -> Self {
-        Kinds(
-            Kind::Instance.bit()
-                | Kind::Task.bit()
-                | Kind::Pod.bit()
-                | Kind::WebIdentity.bit()
-                | Kind::Chained.bit(),
-        )
+        Kinds(KINDS.into_iter().fold(0, |bits, k| bits | k.bit()))
     }
 }
 
@@ -180,10 +173,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_default_to_all_but_functions_and_switch_one_by_one() {
+    fn kinds_default_to_all_and_switch_one_by_one() {
         let k = Kinds::default();
         for kind in KINDS {
-            assert_eq!(k.on(kind), kind != Kind::Function, "{kind:?}");
+            assert!(k.on(kind), "{kind:?}");
             assert_eq!(Kind::parse(kind.as_str()), Some(kind));
         }
         let off = k.with(Kind::Task, false);

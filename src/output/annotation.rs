@@ -255,6 +255,10 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
         j.text(acct).raw(".");
         return;
     }
+    if v.workload.kind == Kind::Function && matches!(v.kind, VerdictKind::Compromise | VerdictKind::Locked) {
+        function_reason(v, j);
+        return;
+    }
     match v.kind {
         VerdictKind::Duplicate => {
             j.raw("CloudTrail delivered this record (same eventID) again; ");
@@ -313,6 +317,41 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
             j.raw(".");
         }
     }
+}
+
+/// A Lambda function's call, judged by where it came from (no lock).
+fn function_reason(v: &Verdict, j: &mut Json) {
+    let region = v.workload.detail.as_deref();
+    let private = v.slot == Slot::Private;
+    if v.kind == VerdictKind::Locked {
+        if private {
+            j.raw("Call through a VPC endpoint from ").text(&v.source);
+            j.raw(": the function is attached to a VPC.");
+        } else {
+            j.raw("Call from ")
+                .text(&v.source)
+                .raw(", an AWS address of the function's region");
+            if let Some(r) = region {
+                j.raw(" (").text(r).raw(")");
+            }
+            j.raw(": a Lambda function's calls are judged by where they come from, not locked.");
+        }
+        return;
+    }
+    j.raw("Credentials of ");
+    who(v, j);
+    j.raw(" (role ").text(&v.session.role);
+    j.raw(") were used from ").text(&v.source);
+    j.raw(if private {
+        ", a private address not seen through a VPC endpoint of a function attached to a VPC"
+    } else {
+        ", which is not an AWS address of the function's region"
+    });
+    if let Some(r) = region {
+        j.raw(" (").text(r).raw(")");
+    }
+    j.raw(": a function's own calls come from AWS addresses of its region, or through the VPC endpoints of its VPC. ");
+    j.raw("Check who holds the function's credentials.");
 }
 
 fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
@@ -527,6 +566,40 @@ mod reference {
                 who(v),
                 v.session.account
             );
+        }
+        if v.workload.kind == Kind::Function
+            && matches!(v.kind, VerdictKind::Compromise | VerdictKind::Locked)
+        {
+            let region = v
+                .workload
+                .detail
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let private = v.slot == Slot::Private;
+            return match (v.kind, private) {
+                (VerdictKind::Locked, true) => format!(
+                    "Call through a VPC endpoint from {}: the function is attached to a VPC.",
+                    v.source
+                ),
+                (VerdictKind::Locked, false) => format!(
+                    "Call from {}, an AWS address of the function's region{region}: a Lambda function's calls \
+                     are judged by where they come from, not locked.",
+                    v.source
+                ),
+                _ => format!(
+                    "Credentials of {} (role {role}) were used from {}, {}{region}: a function's own calls come \
+                     from AWS addresses of its region, or through the VPC endpoints of its VPC. Check who holds \
+                     the function's credentials.",
+                    who(v),
+                    v.source,
+                    if private {
+                        "a private address not seen through a VPC endpoint of a function attached to a VPC"
+                    } else {
+                        "which is not an AWS address of the function's region"
+                    }
+                ),
+            };
         }
         match v.kind {
             VerdictKind::Duplicate => format!(

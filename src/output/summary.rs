@@ -82,7 +82,7 @@ impl Stats {
         let f = Kind::Function as usize;
         if !self.kinds.on(Kind::Function) {
             s.push_str(&format!(
-                "; Lambda sessions were not judged ({} issued; their rule needs --aws-ip-ranges)",
+                "; Lambda sessions were not judged ({} issued; they are judged with --aws-ip-ranges, unless --no-workload function)",
                 self.unjudged_by_kind[f]
             ));
         }

@@ -42,6 +42,13 @@ pub enum Fact {
         time: Millis,
         expires: Option<Millis>,
     },
+    /// CreateFunction / UpdateFunctionConfiguration: whether the Lambda function (in `account`) is
+    /// attached to a VPC.
+    FunctionVpc {
+        function: CompactString,
+        account: CompactString,
+        attached: bool,
+    },
     /// StopTask: the task's session ends.
     End {
         task: CompactString,
@@ -470,6 +477,7 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
         Some(Event::WebIdentity) => read_web_identity(top, facts),
         Some(Event::TaskLaunch) => read_task_launch(top, facts),
         Some(Event::TaskStop) => read_task_stop(top, facts),
+        Some(Event::FunctionConfig) => read_function_config(top, facts),
         Some(Event::AddressChange {
             maps_interface,
             may_name_address,
@@ -587,6 +595,44 @@ fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malf
         }
     }
     Ok(())
+}
+
+/// (17) CreateFunction / UpdateFunctionConfiguration: a `vpcConfig` with subnets attaches the
+/// function to a VPC, one without detaches it; a configuration change that does not name
+/// `vpcConfig` leaves it as it was. The response says what AWS applied, so it is read first.
+fn read_function_config(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(account) = top.account() else {
+        return Ok(());
+    };
+    fn from<'i>(o: Option<&Object<'_, 'i>>) -> Option<(&'i str, bool)> {
+        let o = o?;
+        let name = o.get("functionName").and_then(|v| v.into_string())?;
+        let vpc = o.get("vpcConfig")?;
+        let subnets = vpc
+            .as_object()
+            .and_then(|v| v.get("subnetIds"))
+            .and_then(|s| s.as_array().map(|a| !a.is_empty()));
+        Some((name, subnets.unwrap_or(false)))
+    }
+    if let Some((name, attached)) = from(top.response.as_ref()).or_else(|| from(top.request.as_ref()))
+        && let Some(name) = function_name(name)
+    {
+        facts.push(Fact::FunctionVpc {
+            function: name.into(),
+            account,
+            attached,
+        });
+    }
+    Ok(())
+}
+
+/// The name of `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`, or the name itself.
+fn function_name(s: &str) -> Option<&str> {
+    let name = match s.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next()?,
+        None => s,
+    };
+    (!name.is_empty() && !name.contains(':')).then_some(name)
 }
 
 /// (14) StopTask ends the task's session.

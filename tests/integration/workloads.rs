@@ -482,3 +482,99 @@ fn lambda_sessions_are_not_judged_without_the_ranges_and_the_summary_says_so() {
         "{line}"
     );
 }
+
+fn ranges_cfg(records: &[Value], threads: usize, no: &[&str]) -> Config {
+    Config {
+        aws_ip_ranges: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ip-ranges-sample.json"),
+        ),
+        ..cfg(records, threads, no)
+    }
+}
+
+fn lambda_verdicts(records: &[Value], ids: &[&str], no: &[&str]) -> (Vec<Option<String>>, Vec<Value>) {
+    let one = run_cfg(ranges_cfg(records, 1, no));
+    let three = run_cfg(ranges_cfg(records, 3, no));
+    assert_eq!(one.stdout, three.stdout, "thread counts disagree");
+    assert_eq!(one.stats.malformed, 0, "{}", one.stderr);
+    let out = records_of(&one.stdout);
+    let got = ids
+        .iter()
+        .map(|id| annotation(&out, id).map(|c| c["verdict"].as_str().unwrap().to_string()))
+        .collect();
+    (got, out)
+}
+
+#[test]
+fn a_lambda_function_is_judged_by_where_its_calls_come_from() {
+    // With the ranges (tests/data/ip-ranges-sample.json): 18.236.0.0/15 is us-west-2 EC2, the
+    // function's region, so two different addresses there are both the function's (no lock);
+    // 3.80.0.0/12 is us-east-1, another region; 9.9.9.9 is outside AWS.
+    let fname = "orders-handler";
+    let session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/{fname}");
+    let trail = [
+        service_issue("ar", 0.0, "lambda.amazonaws.com", "fn-role", fname, 720),
+        call("a", 1.0, &session, "18.236.1.1"),
+        call("b", 2.0, &session, "18.237.5.5"),
+        call("c", 3.0, &session, "3.80.1.1"),
+        call("d", 4.0, &session, "9.9.9.9"),
+    ];
+    let (got, out) = lambda_verdicts(&trail, &["a", "b", "c", "d"], &[]);
+    assert_eq!(
+        got,
+        [v("locked"), v("locked"), v("compromise"), v("compromise")],
+        "two addresses of the function's region, both its own"
+    );
+    let c = annotation(&out, "c").unwrap();
+    assert_eq!(
+        c["workload"],
+        json!({"kind": "function", "id": fname, "region": "us-west-2"})
+    );
+    assert_eq!(c["origin"]["class"], "InsideAWS");
+    assert_eq!(annotation(&out, "d").unwrap()["origin"]["class"], "OutsideAWS");
+    // No first-use lock: the function's session is locked to nothing.
+    assert_eq!(annotation(&out, "b").unwrap()["locked_ips"], json!([]));
+    // Switched off, nothing is judged.
+    let (got, _) = lambda_verdicts(&trail, &["c", "d"], &["function"]);
+    assert_eq!(got, [None, None]);
+}
+
+#[test]
+fn a_vpc_attached_function_may_call_through_its_vpc_endpoint() {
+    // A private address through a VPC endpoint is the function's only once CreateFunction put it
+    // in a VPC (its vpcConfig names subnets); before that, the same call alerts.
+    let fname = "vpc-handler";
+    let session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/{fname}");
+    let private_call = |id: &str, minutes: f64| {
+        let mut c = call(id, minutes, &session, "10.0.4.7");
+        c["vpcEndpointId"] = json!("vpce-0a1b2c3d");
+        c["vpcEndpointAccountId"] = json!(ACCOUNT);
+        c
+    };
+    let create = json!({"eventTime": at(0.5), "eventSource": "lambda.amazonaws.com",
+        "eventName": "CreateFunction20150331", "awsRegion": "us-west-2", "sourceIPAddress": "198.51.100.7",
+        "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/admin")},
+        "requestParameters": {"functionName": fname, "role": format!("arn:aws:iam::{ACCOUNT}:role/fn-role"),
+            "vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}},
+        "responseElements": {"functionName": fname,
+            "functionArn": format!("arn:aws:lambda:us-west-2:{ACCOUNT}:function:{fname}"),
+            "vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"], "vpcId": "vpc-1"}},
+        "eventID": "cf", "recipientAccountId": ACCOUNT});
+    let issue = service_issue("ar", 0.0, "lambda.amazonaws.com", "fn-role", fname, 720);
+    let (got, _) = lambda_verdicts(
+        &[issue.clone(), create.clone(), private_call("a", 1.0)],
+        &["a"],
+        &[],
+    );
+    assert_eq!(got, [v("locked")], "attached: its own endpoint");
+    let (got, _) = lambda_verdicts(&[issue.clone(), private_call("a", 1.0)], &["a"], &[]);
+    assert_eq!(got, [v("compromise")], "not attached: no endpoint of its own");
+    // UpdateFunctionConfiguration with an empty vpcConfig detaches it again.
+    let mut detach = create.clone();
+    detach["eventName"] = json!("UpdateFunctionConfiguration20150331v2");
+    detach["eventID"] = json!("uf");
+    detach["eventTime"] = json!(at(0.7));
+    detach["responseElements"]["vpcConfig"] = json!({"subnetIds": [], "securityGroupIds": []});
+    let (got, _) = lambda_verdicts(&[issue, create, detach, private_call("a", 1.0)], &["a"], &[]);
+    assert_eq!(got, [v("compromise")]);
+}
