@@ -132,26 +132,38 @@ impl Resolver {
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
-        let time = match &fact {
+        self.advance(&fact);
+        let watermark = self.watermark.unwrap_or(Millis::MIN);
+        if let Some((step, route)) = self.step(fact, watermark) {
+            out(Routed {
+                step,
+                watermark,
+                route,
+            });
+        }
+    }
+
+    /// The watermark after `fact`. One record may move it by at most LATE_GRACE: a single absurd
+    /// eventTime (year 2099) must not expire every session, and LATE_GRACE is exactly what a live
+    /// row survives. A real gap in the trail is caught up over a few records.
+    fn advance(&mut self, fact: &Fact) {
+        let time = match fact {
             Fact::Call { time, .. }
             | Fact::Issue { time, .. }
             | Fact::Chain { time, .. }
             | Fact::End { time, .. }
             | Fact::AddressChange { time, .. }
-            | Fact::Restart { time, .. } => Some(*time),
-            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::FunctionVpc { .. } => None,
+            | Fact::Restart { time, .. } => *time,
+            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::FunctionVpc { .. } => return,
         };
-        if let Some(t) = time {
-            // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
-            // (year 2099) must not expire every session, and LATE_GRACE is exactly what a live row
-            // survives. A real gap in the trail is caught up over a few records.
-            self.watermark = Some(
-                self.watermark
-                    .map_or(t, |w| w.max(t.min(w.saturating_add(LATE_GRACE)))),
-            );
-        }
-        let watermark = self.watermark.unwrap_or(Millis::MIN);
-        let mut route = None;
+        self.watermark = Some(
+            self.watermark
+                .map_or(time, |w| w.max(time.min(w.saturating_add(LATE_GRACE)))),
+        );
+    }
+
+    /// The step a fact becomes and its route, after what it tells the maps.
+    fn step(&mut self, fact: Fact, watermark: Millis) -> Option<(Step, Option<CompactString>)> {
         let step = match fact {
             Fact::Call {
                 session,
@@ -161,15 +173,16 @@ impl Resolver {
                 via_endpoint,
                 context,
             } => {
-                route = self.chains.route(&session, watermark);
-                Step::Call {
+                let route = self.chains.route(&session, watermark);
+                let step = Step::Call {
                     session,
                     time,
                     source,
                     source_text,
                     via_endpoint,
                     context,
-                }
+                };
+                return Some((step, route));
             }
             Fact::Issue {
                 session,
@@ -190,16 +203,17 @@ impl Resolver {
                 time,
                 expires,
             } => {
-                route = self.chains.route(&parent, watermark);
+                let route = self.chains.route(&parent, watermark);
                 let to = route.clone().unwrap_or_else(|| parent.instance.clone());
                 let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
                 self.chains.insert(child.clone(), to, until, watermark);
-                Step::Chain {
+                let step = Step::Chain {
                     parent,
                     child,
                     time,
                     expires,
-                }
+                };
+                return Some((step, route));
             }
             Fact::End { task, account, time } => Step::End { task, account, time },
             Fact::FunctionVpc {
@@ -222,43 +236,32 @@ impl Resolver {
             },
             Fact::Allocation { allocation_id, ip } => {
                 self.allocations.insert(allocation_id, ip);
-                return;
+                return None;
             }
             Fact::InterfaceOwner { interface, instance } => {
                 self.interfaces.insert(interface, instance);
-                return;
+                return None;
             }
             Fact::AddressChange {
                 target,
                 account,
                 time,
                 address,
-            } => {
-                let instance = match target {
+            } => Step::Change {
+                instance: match target {
                     ChangeTarget::Instance(i) => i,
-                    ChangeTarget::Interface(n) => match self.interfaces.get(&n) {
-                        Some(i) => i.clone(),
-                        None => return,
-                    },
-                };
-                let address = match address {
+                    ChangeTarget::Interface(n) => self.interfaces.get(&n)?.clone(),
+                },
+                account,
+                time,
+                address: match address {
                     ChangeAddress::Named(ip) => Some(ip),
                     ChangeAddress::Allocation(id) => self.allocations.get(&id).copied(),
                     ChangeAddress::Unnamed => None,
-                };
-                Step::Change {
-                    instance,
-                    account,
-                    time,
-                    address,
-                }
-            }
+                },
+            },
         };
-        out(Routed {
-            step,
-            watermark,
-            route,
-        });
+        Some((step, None))
     }
 }
 

@@ -106,9 +106,10 @@ impl Kinds {
     }
 }
 
-/// What a session is beside its key: its kind, a name for the workload when the key's session name
-/// is not one (a pod's `namespace/pod`, a function's region), and for a chained session the
-/// session it was issued to.
+/// What a session is beside its key: its kind, what names the workload beside the session name (a
+/// pod's `cluster/namespace`, a function's region), and for a chained session the session it was
+/// issued to. Shared by every session alike, so a pod's name is not here but read from its session
+/// name ([`Workload::pod`]): one identity per pod would triple a pod session's memory.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Workload {
     pub kind: Kind,
@@ -130,6 +131,31 @@ impl Workload {
             kind,
             ..Workload::default()
         }
+    }
+
+    /// A pod's `namespace/pod`. EKS names a Pod Identity session
+    /// `eks-CLUSTER-POD-UUID`, the cluster cut to 10 characters (and the pod cut to what the 64
+    /// characters of a session name leave); the pod is what lies between. A name of another shape
+    /// is given whole.
+    pub fn pod(&self, session: &str) -> Option<String> {
+        if self.kind != Kind::Pod {
+            return None;
+        }
+        let (cluster, ns) = self.detail.as_deref()?.split_once('/')?;
+        let cut = cluster
+            .char_indices()
+            .nth(10)
+            .map_or(cluster, |(i, _)| &cluster[..i]);
+        let pod = session
+            .strip_prefix("eks-")
+            .and_then(|s| s.strip_prefix(cut))
+            .and_then(|s| s.strip_prefix('-'))
+            .and_then(|s| {
+                let uuid = s.len().checked_sub(37)?;
+                (s.is_char_boundary(uuid) && s[uuid..].starts_with('-') && uuid > 0).then(|| &s[..uuid])
+            })
+            .unwrap_or(session);
+        Some(format!("{ns}/{pod}"))
     }
 
     /// 0 for a workload's own session, 1 for its child, and so on.
@@ -182,6 +208,29 @@ mod tests {
         let off = k.with(Kind::Task, false);
         assert!(!off.on(Kind::Task) && off.on(Kind::Pod));
         assert!(off.with(Kind::Task, true).on(Kind::Task));
+    }
+
+    #[test]
+    fn a_pod_is_named_from_its_session_name() {
+        let w = Workload {
+            kind: Kind::Pod,
+            detail: Some("eksworkshop-eksctl/ns-a".into()),
+            parent: None,
+        };
+        let name = "eks-eksworksho-app1-498124c2-a555-40bf-9059-ca9a26821eb0";
+        assert_eq!(w.pod(name).as_deref(), Some("ns-a/app1"));
+        assert_eq!(w.pod("other").as_deref(), Some("ns-a/other"));
+        let short = Workload {
+            detail: Some("prod/web".into()),
+            ..w.clone()
+        };
+        assert_eq!(
+            short
+                .pod("eks-prod-api-7d9f-498124c2-a555-40bf-9059-ca9a26821eb0")
+                .as_deref(),
+            Some("web/api-7d9f")
+        );
+        assert_eq!(Workload::of(Kind::Task).pod(name), None);
     }
 
     #[test]

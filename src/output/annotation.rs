@@ -99,10 +99,10 @@ fn workload(v: &Verdict, j: &mut Json) {
     let w = &v.workload;
     j.raw("\",\"workload\":{\"kind\":\"").raw(w.kind.as_str());
     j.raw("\",\"id\":\"").text(&v.session.instance);
+    if let Some(pod) = w.pod(&v.session.instance) {
+        j.raw("\",\"pod\":\"").text(&pod);
+    }
     match (&w.detail, w.kind) {
-        (Some(d), Kind::Pod) => {
-            j.raw("\",\"pod\":\"").text(d);
-        }
         (Some(d), Kind::Function) => {
             j.raw("\",\"region\":\"").text(d);
         }
@@ -126,9 +126,9 @@ fn workload(v: &Verdict, j: &mut Json) {
 fn who(v: &Verdict, j: &mut Json) {
     let w = &v.workload;
     j.raw(w.kind.noun()).raw(" ");
-    match (&w.detail, w.kind) {
-        (Some(pod), Kind::Pod) => j.text(pod),
-        _ => j.text(&v.session.instance),
+    match w.pod(&v.session.instance) {
+        Some(pod) => j.text(&pod),
+        None => j.text(&v.session.instance),
     };
     if let (root, Some(arn)) = w.root() {
         j.raw(", assumed from the ")
@@ -478,7 +478,7 @@ mod reference {
         kind: &'static str,
         id: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
-        pod: Option<&'a str>,
+        pod: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         region: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -493,7 +493,7 @@ mod reference {
         WorkloadOut {
             kind: w.kind.as_str(),
             id: &v.session.instance,
-            pod: detail(Kind::Pod),
+            pod: w.pod(&v.session.instance),
             region: detail(Kind::Function),
             chain: w.parent.is_some().then(|| w.chain()),
             root_kind: w.parent.is_some().then(|| w.root().0.kind.as_str()),
@@ -502,10 +502,9 @@ mod reference {
 
     fn who(v: &Verdict) -> String {
         let w = &v.workload;
-        let name = match (&w.detail, w.kind) {
-            (Some(pod), Kind::Pod) => pod.as_str(),
-            _ => v.session.instance.as_str(),
-        };
+        let name = w
+            .pod(&v.session.instance)
+            .unwrap_or_else(|| v.session.instance.to_string());
         match w.root() {
             (root, Some(arn)) => format!(
                 "{} {name}, assumed from the {} session {arn}",

@@ -493,11 +493,10 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
 }
 
 /// A pod by `namespace/pod`, any other workload by its session name.
-fn workload_name(inc: &Incident) -> &str {
-    match (&inc.workload.detail, inc.workload.kind) {
-        (Some(pod), Kind::Pod) => pod,
-        _ => &inc.session.instance,
-    }
+fn workload_name(inc: &Incident) -> String {
+    inc.workload
+        .pod(&inc.session.instance)
+        .unwrap_or_else(|| inc.session.instance.to_string())
 }
 
 /// The workload (the instance, task, pod, function) and its role session.
@@ -612,8 +611,10 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
     );
     let w = &inc.workload;
     let mut workload = json!({"kind": w.kind.as_str(), "id": inc.session.instance.as_str()});
-    if let Some(d) = &w.detail {
-        workload[if w.kind == Kind::Pod { "pod" } else { "region" }] = json!(d);
+    if let Some(pod) = w.pod(&inc.session.instance) {
+        workload["pod"] = json!(pod);
+    } else if let (Some(d), Kind::Function) = (&w.detail, w.kind) {
+        workload["region"] = json!(d);
     }
     if w.parent.is_some() {
         workload["chain"] = json!(w.chain());

@@ -57,11 +57,12 @@ pub fn service_session(kind: Kind, role_arn: &str, name: &str) -> Option<Session
         .filter(|s| kind != Kind::Instance || is_instance_id(&s.instance))
 }
 
-/// `requestParameters.tags` of a Pod Identity AssumeRole: `namespace/pod`.
-pub fn pod_name(request: Option<&Object<'_, '_>>) -> Option<CompactString> {
+/// `requestParameters.tags` of a Pod Identity AssumeRole: `cluster/namespace` (the pod's name is
+/// read from the session name, see `Workload::pod`).
+pub fn pod_place(request: Option<&Object<'_, '_>>) -> Option<CompactString> {
     let tags = request?.get("tags")?;
     let mut ns = None;
-    let mut pod = None;
+    let mut cluster = None;
     for t in tags.as_array()?.iter() {
         let Some(t) = t.as_object() else { continue };
         let (Some(k), Some(v)) = (
@@ -72,15 +73,12 @@ pub fn pod_name(request: Option<&Object<'_, '_>>) -> Option<CompactString> {
         };
         match k {
             "kubernetes-namespace" => ns = Some(v),
-            "kubernetes-pod-name" => pod = Some(v),
+            "eks-cluster-name" => cluster = Some(v),
             _ => {}
         }
     }
-    let pod = pod.filter(|p| !p.is_empty())?;
-    Some(match ns.filter(|n| !n.is_empty()) {
-        Some(ns) => compact_str::format_compact!("{ns}/{pod}"),
-        None => pod.into(),
-    })
+    let ns = ns.filter(|n| !n.is_empty())?;
+    Some(compact_str::format_compact!("{}/{ns}", cluster.unwrap_or("")))
 }
 
 /// `responseElements.assumedRoleUser.arn`: the session an STS call returned.

@@ -502,7 +502,7 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
         return Ok(());
     };
     let detail = match kind {
-        Kind::Pod => issuer::pod_name(top.request.as_ref()),
+        Kind::Pod => issuer::pod_place(top.request.as_ref()),
         Kind::Function => non_empty(top.region).map(CompactString::from),
         _ => None,
     };
