@@ -102,11 +102,8 @@ fn workload(v: &Verdict, j: &mut Json) {
     if let Some(pod) = w.pod(&v.session.instance) {
         j.raw("\",\"pod\":\"").text(&pod);
     }
-    match (&w.detail, w.kind) {
-        (Some(d), Kind::Function) => {
-            j.raw("\",\"region\":\"").text(d);
-        }
-        _ => {}
+    if let (Some(d), Kind::Function) = (&w.detail, w.kind) {
+        j.raw("\",\"region\":\"").text(d);
     }
     j.raw("\"");
     if w.parent.is_some() {
