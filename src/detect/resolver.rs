@@ -106,6 +106,7 @@ impl Resolver {
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
         into.chains = self.chains.export();
+        into.chain_seed = self.chains.seed;
     }
 
     /// The shard key a chained session's rows live under, when it is one.
@@ -124,8 +125,11 @@ impl Resolver {
         for (k, v) in &s.interfaces {
             r.interfaces.insert(k.clone(), v.clone());
         }
+        if s.chain_seed != 0 {
+            r.chains.seed = s.chain_seed;
+        }
         for (k, to, until) in &s.chains {
-            r.chains.map.insert(k.clone(), (to.clone(), *until));
+            r.chains.map.insert(*k, (to.clone(), *until));
         }
         r
     }
@@ -206,7 +210,7 @@ impl Resolver {
                 let route = self.chains.route(&parent, watermark);
                 let to = route.clone().unwrap_or_else(|| parent.instance.clone());
                 let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
-                self.chains.insert(child.clone(), to, until, watermark);
+                self.chains.insert(&child, to, until, watermark);
                 let step = Step::Chain {
                     parent,
                     child,
@@ -312,21 +316,47 @@ impl<V> BoundedMap<V> {
 /// the same for any thread count; bounded like the other maps, and an entry goes once the
 /// watermark passes its session's expiry by [`LATE_GRACE`] (swept when the map has doubled since
 /// the last sweep, so a sweep's cost is spread over the inserts that made it due).
-#[derive(Default)]
+///
+/// Keyed by a seeded XXH3-64 of the session key rather than the key itself: 40 bytes an entry
+/// instead of 112, which was most of a chained session's memory. The seed is random per table
+/// (and saved with it), so no one can make up a session key that lands on another's entry.
 struct ChainRoutes {
-    map: HashMap<SessionKey, (CompactString, Millis), ahash::RandomState>,
+    map: HashMap<u64, (CompactString, Millis), ahash::RandomState>,
+    seed: u64,
     swept_at_len: usize,
 }
 
+impl Default for ChainRoutes {
+    fn default() -> Self {
+        ChainRoutes {
+            map: HashMap::default(),
+            seed: rand::random::<u64>().max(1),
+            swept_at_len: 0,
+        }
+    }
+}
+
 impl ChainRoutes {
+    fn hash(&self, s: &SessionKey) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
+        h.update(&[s.partition as u8]);
+        for part in [&s.account, &s.role, &s.instance] {
+            h.update(part.as_bytes());
+            // Not a byte of any UTF-8 text: the parts cannot run into each other.
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
     fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
         // Nearly every call asks, and nearly always no chain was ever seen: no hashing then.
         if self.map.is_empty() {
             return None;
         }
-        match self.map.get(session) {
+        let k = self.hash(session);
+        match self.map.get(&k) {
             Some((_, until)) if wm > until.saturating_add(LATE_GRACE) => {
-                self.map.remove(session);
+                self.map.remove(&k);
                 None
             }
             Some((to, _)) => Some(to.clone()),
@@ -335,38 +365,43 @@ impl ChainRoutes {
     }
 
     fn get(&self, session: &SessionKey) -> Option<&str> {
-        self.map.get(session).map(|(to, _)| to.as_str())
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(&self.hash(session)).map(|(to, _)| to.as_str())
     }
 
-    fn insert(&mut self, child: SessionKey, to: CompactString, until: Millis, wm: Millis) {
+    fn insert(&mut self, child: &SessionKey, to: CompactString, until: Millis, wm: Millis) {
         if self.map.len() >= 2 * self.swept_at_len.max(512) {
             self.map
                 .retain(|_, (_, until)| wm <= until.saturating_add(LATE_GRACE));
             self.swept_at_len = self.map.len();
         }
-        let until = match self.map.get(&child) {
+        let k = self.hash(child);
+        let until = match self.map.get(&k) {
             Some((_, had)) => until.max(*had),
             None => until,
         };
         // Full of live chains: a new one is not routed (its calls pass unjudged), as a full
         // allocation map forgets.
-        if self.map.len() < MAX_MAP_ENTRIES || self.map.contains_key(&child) {
-            self.map.insert(child, (to, until));
+        if self.map.len() < MAX_MAP_ENTRIES || self.map.contains_key(&k) {
+            self.map.insert(k, (to, until));
         }
     }
 
     fn forget(&mut self, session: &SessionKey) {
         if !self.map.is_empty() {
-            self.map.remove(session);
+            let k = self.hash(session);
+            self.map.remove(&k);
         }
     }
 
     /// Sorted, so that a saved state is the same bytes whatever the hash map's order.
-    fn export(&self) -> Vec<(SessionKey, CompactString, Millis)> {
+    fn export(&self) -> Vec<(u64, CompactString, Millis)> {
         let mut v: Vec<_> = self
             .map
             .iter()
-            .map(|(k, (to, until))| (k.clone(), to.clone(), *until))
+            .map(|(k, (to, until))| (*k, to.clone(), *until))
             .collect();
         v.sort();
         v

@@ -9,7 +9,6 @@
 use super::{Resolver, Row};
 use crate::config::Config;
 use crate::parse::event_time::Millis;
-use crate::parse::session_key::SessionKey;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -32,8 +31,11 @@ pub struct Snapshot {
     pub interfaces: Vec<(CompactString, CompactString)>,
     /// Instance id (a session name) → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
-    /// Chained sessions → the shard key of their chain's root, and until when, oldest first.
-    pub chains: Vec<(SessionKey, CompactString, Millis)>,
+    /// Chained sessions (by the resolver's seeded hash of their key) → the shard key of their
+    /// chain's root, and until when.
+    pub chains: Vec<(u64, CompactString, Millis)>,
+    /// The seed of that hash (0: none yet).
+    pub chain_seed: u64,
 }
 
 impl Snapshot {
@@ -110,6 +112,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
                 .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
                 .collect(),
             chains: Vec::new(),
+            chain_seed: 0,
         });
     }
     postcard::from_bytes(payload).map_err(unreadable)
@@ -215,11 +218,8 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
-            chains: vec![(
-                SessionKey::from_session_arn("arn:aws:sts::1:assumed-role/b/s").unwrap(),
-                "t-1".into(),
-                7,
-            )],
+            chains: vec![(0x1234_5678_9abc_def0, "t-1".into(), 7)],
+            chain_seed: 42,
         }
     }
 
