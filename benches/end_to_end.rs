@@ -276,18 +276,18 @@ fn ensure_corpus(dir: &Path, seed: u64, bytes: u64) -> io::Result<Corpus> {
     let mut h = DefaultHasher::new();
     let probe = corpus_config(seed, bytes, 300);
     format!("{probe:?}").hash(&mut h);
-    credtrail::generator::generate_to_vec(&probe).0.hash(&mut h);
+    credtrail_generate::generate_to_vec(&probe).0.hash(&mut h);
     let path = dir.join(format!("corpus-seed{seed}-{bytes}-{:016x}.ndjson", h.finish()));
     if !path.exists() {
         // A first guess from a sample, corrected by the size it gives.
         let guess = records_for(seed, bytes);
         let mut counted = Counted(0);
-        credtrail::generator::generate(&corpus_config(seed, bytes, guess), &mut counted)?;
+        credtrail_generate::generate(&corpus_config(seed, bytes, guess), &mut counted)?;
         let records = ((guess as u128 * u128::from(bytes)) / u128::from(counted.0.max(1))).max(1) as usize;
         eprintln!("end_to_end: generating {} ({records} records)", path.display());
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut f = File::create(&tmp)?;
-        credtrail::generator::generate(&corpus_config(seed, bytes, records), &mut f)?;
+        credtrail_generate::generate(&corpus_config(seed, bytes, records), &mut f)?;
         f.sync_all()?;
         fs::rename(&tmp, &path)?;
     }

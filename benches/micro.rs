@@ -32,7 +32,7 @@ struct Corpus {
 impl Corpus {
     fn new(bytes: u64) -> Corpus {
         let records = records_for(SEED, bytes);
-        let (data, _) = credtrail::generator::generate_to_vec(&corpus_config(SEED, bytes, records));
+        let (data, _) = credtrail_generate::generate_to_vec(&corpus_config(SEED, bytes, records));
         let mut reader = FrameReader::new(std::io::Cursor::new(&data[..]), 1 << 20, 64 << 20);
         let mut frames = Vec::new();
         while let Some(f) = reader.next_frame().expect("reading memory") {

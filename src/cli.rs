@@ -4,10 +4,9 @@
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
 use crate::detect::workload::{Kind, Kinds};
-use crate::generator::GenConfig;
-use crate::input::WalkError;
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
+use credtrail_generate::{GenConfig, GenError};
 use std::path::PathBuf;
 
 /// How a run ends, as its exit status.
@@ -45,8 +44,6 @@ pub enum UsageError {
     /// A value outside what the option allows.
     #[error("{option} must be {bound}")]
     Bound { option: &'static str, bound: String },
-    #[error(transparent)]
-    Walk(#[from] WalkError),
 }
 
 fn bound(option: &'static str, bound: impl Into<String>) -> UsageError {
@@ -103,12 +100,13 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub ip_change_window: String,
 
-    /// Lines longer than this are reported and passed on unread (e.g. 64MiB, 512KiB, 1000000).
+    /// Lines longer than this are reported and passed on unread: 1KiB to 1GiB, in bytes or with
+    /// a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K, 1000000.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 
-    /// Sessions held at most; past it the ones closest to expiry are evicted (and counted), so a
-    /// flood of AssumeRoles for made-up instances cannot exhaust memory.
+    /// Sessions held at most (at least 1000); past it the ones closest to expiry are evicted (and
+    /// counted), so a flood of AssumeRoles for made-up instances cannot exhaust memory.
     #[arg(long, value_name = "N", default_value_t = crate::detect::DEFAULT_MAX_SESSIONS)]
     pub max_sessions: usize,
 
@@ -159,6 +157,13 @@ pub enum Command {
     /// trying credtrail out, tests and benchmarks. The same options give the same bytes.
     #[command(after_help = EXIT_CODES)]
     Generate(GenerateArgs),
+    /// Print the man page (roff), generated from these options (README.md, "Install").
+    Man,
+    /// Print the completion script for SHELL, generated from these options (README.md, "Install").
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,7 +171,7 @@ pub struct KeyArgs {
     /// Files to read in order; `-` or nothing reads stdin.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Lines longer than this are reported and not keyed.
+    /// Lines longer than this are reported and not keyed (1KiB to 1GiB; units as the filter's).
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 }
@@ -195,7 +200,7 @@ pub struct GenerateArgs {
 pub enum SizeError {
     #[error("'{0}': expected a size such as 64MiB")]
     NotASize(String),
-    #[error("'{text}': unknown unit '{unit}' (B, KiB, MiB, GiB)")]
+    #[error("'{text}': unknown unit '{unit}' (B, K, KB, KiB, M, MB, MiB, G, GB, GiB)")]
     Unit { text: String, unit: String },
     #[error("'{0}': too large")]
     TooLarge(String),
@@ -207,9 +212,11 @@ pub fn parse_size(s: &str) -> Result<usize, SizeError> {
     let n: usize = s[..digits].parse().map_err(|_| SizeError::NotASize(s.into()))?;
     let unit = match s[digits..].trim() {
         "" | "B" => 1,
-        "K" | "KiB" | "k" => 1 << 10,
-        "M" | "MiB" => 1 << 20,
-        "G" | "GiB" => 1 << 30,
+        // `MB` as `MiB`: a line limit has no use for the difference, and refusing the spelling
+        // most people type was the worse surprise.
+        "K" | "KB" | "KiB" | "k" | "kB" => 1 << 10,
+        "M" | "MB" | "MiB" => 1 << 20,
+        "G" | "GB" | "GiB" => 1 << 30,
         u => {
             return Err(SizeError::Unit {
                 text: s.into(),
@@ -226,7 +233,10 @@ fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
     if !(1024..=(1 << 30)).contains(&n) {
         return Err(bound(
             "--max-line-bytes",
-            format!("between 1KiB and 1GiB (default {DEFAULT_MAX_LINE_BYTES})"),
+            format!(
+                "between 1KiB and 1GiB (default {}MiB)",
+                DEFAULT_MAX_LINE_BYTES >> 20
+            ),
         ));
     }
     Ok(n)
@@ -269,7 +279,7 @@ impl TryFrom<Args> for Config {
                 }
             }
         }
-        let inputs = crate::input::inputs(a.inputs)?;
+        let inputs = crate::input::inputs(a.inputs);
         Ok(Config {
             inputs,
             emit: match a.emit {
@@ -305,7 +315,7 @@ impl TryFrom<KeyArgs> for Config {
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs)?,
+            inputs: crate::input::inputs(a.inputs),
             max_line_bytes,
             ..Config::default()
         })
@@ -316,19 +326,35 @@ impl TryFrom<GenerateArgs> for GenConfig {
     type Error = UsageError;
 
     fn try_from(a: GenerateArgs) -> Result<GenConfig, UsageError> {
-        // Record `i` is at `start + floor(i / rate)`: a rate of zero (or less, or not a number)
-        // puts every record at one absurd time.
-        if !(a.rate.is_finite() && a.rate > 0.0) {
-            return Err(bound("--rate", "a number of records per second above zero"));
-        }
-        Ok(GenConfig {
+        let config = GenConfig {
             seed: a.seed,
             records: a.records,
-            instances: a.instances.max(1),
+            instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
             ..GenConfig::default()
-        })
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The generator's refusal, in the words of the option that caused it.
+impl From<GenError> for UsageError {
+    fn from(e: GenError) -> UsageError {
+        match e {
+            GenError::Rate(_) => bound("--rate", "a number of records per second above zero"),
+            GenError::Instances(_) => bound(
+                "--instances",
+                format!("between 1 and {}", credtrail_generate::MAX_INSTANCES),
+            ),
+            GenError::Span { .. } => bound("--records", "few enough for --rate to end them by the year 9999"),
+            // Not an option: the generator's own default.
+            e @ GenError::Accounts(_) => UsageError::Value {
+                option: "generate",
+                reason: e.to_string(),
+            },
+        }
     }
 }
 
@@ -382,6 +408,13 @@ mod tests {
             let e = generate(&["generate", &format!("--rate={bad}")]).unwrap_err();
             assert!(e.starts_with("--rate must be"), "{bad}: {e}");
         }
+        for bad in ["0", "1000001"] {
+            let e = generate(&["generate", "--instances", bad]).unwrap_err();
+            assert_eq!(e, "--instances must be between 1 and 1000000", "{bad}");
+        }
+        let e = generate(&["generate", "--records", "100000000000", "--rate", "1e-9"]).unwrap_err();
+        assert!(e.starts_with("--records must be"), "{e}");
+        assert_eq!(generate(&["generate", "--instances", "1"]).unwrap().instances, 1);
     }
 
     #[test]
@@ -429,8 +462,26 @@ mod tests {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(
             parse_size("3 TiB").unwrap_err().to_string(),
-            "'3 TiB': unknown unit 'TiB' (B, KiB, MiB, GiB)"
+            "'3 TiB': unknown unit 'TiB' (B, K, KB, KiB, M, MB, MiB, G, GB, GiB)"
         );
         assert_eq!(parse_size("1000"), Ok(1000));
+    }
+
+    /// `1MB` reads as `1MiB` (it was refused while `1M` was taken), and `--help` says which sizes
+    /// and what minimum the options take. (Mutation: dropping `"MB"` fails the first assertion.)
+    #[test]
+    fn sizes_take_the_units_people_type_and_help_says_so() {
+        for (text, n) in [
+            ("1MB", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1M", 1 << 20),
+            ("512KB", 512 << 10),
+            ("1GB", 1 << 30),
+        ] {
+            assert_eq!(parse_size(text), Ok(n), "{text}");
+        }
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("at least 1000"), "{help}");
+        assert!(help.contains("1KiB to 1GiB") && help.contains("MB"), "{help}");
     }
 }

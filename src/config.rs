@@ -19,13 +19,16 @@ pub enum Input {
     Path(PathBuf),
     /// In-memory input, for tests and benchmarks: a name for messages and the bytes.
     Memory(String, Vec<u8>),
+    /// A path under a directory given that the walk could not enter (one it may not read, a loop
+    /// of links), and why: reported in its turn as an input that could not be read.
+    Unwalkable(PathBuf, String),
 }
 
 impl Input {
     pub fn name(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".into(),
-            Input::Path(p) => p.display().to_string(),
+            Input::Path(p) | Input::Unwalkable(p, _) => p.display().to_string(),
             Input::Memory(name, _) => name.clone(),
         }
     }

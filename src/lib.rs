@@ -9,11 +9,9 @@
 pub mod cli;
 pub mod config;
 pub mod detect;
-// Split by what it models into a crate of its own; until then its long functions are allowed.
-#[allow(clippy::too_many_lines)]
-pub mod generator;
 pub mod input;
 pub mod keying;
+pub mod manual;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

@@ -5,8 +5,9 @@
 
 use clap::Parser;
 use credtrail::cli::{Args, Command, Exit, GenerateArgs, KeyArgs};
-use credtrail::generator::GenConfig;
+use credtrail::output::printable::printable;
 use credtrail::{Config, run};
+use credtrail_generate::GenConfig;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -32,6 +33,10 @@ fn main() -> ExitCode {
     match args.command.take() {
         Some(Command::Key(k)) => key(k),
         Some(Command::Generate(g)) => generate(g),
+        Some(Command::Man) => manual(credtrail::manual::write_man),
+        Some(Command::Completions { shell }) => {
+            manual(|out| credtrail::manual::write_completions(shell, out))
+        }
         None => filter(args),
     }
     .into()
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
 
 /// A usage error: said, and nothing read.
 fn usage(e: credtrail::cli::UsageError) -> Exit {
-    eprintln!("credtrail: {e}");
+    eprintln!("credtrail: {}", printable(&e.to_string()));
     Exit::Usage
 }
 
@@ -75,7 +80,7 @@ fn filter(args: Args) -> Exit {
             }
         }
         Err(e) => {
-            let _ = writeln!(err, "credtrail: {e}");
+            let _ = writeln!(err, "credtrail: {}", printable(&e.to_string()));
             Exit::Failure
         }
     }
@@ -97,13 +102,26 @@ fn key(args: KeyArgs) -> Exit {
     }
 }
 
+/// The man page or a completion script, on stdout.
+fn manual(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Exit {
+    let mut out = io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => {
+            eprintln!("credtrail: {e}");
+            Exit::Failure
+        }
+    }
+}
+
 fn generate(args: GenerateArgs) -> Exit {
     let cfg = match GenConfig::try_from(args) {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
     let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
-    match credtrail::generator::generate(&cfg, &mut out).and_then(|_| out.flush()) {
+    match credtrail_generate::generate(&cfg, &mut out).and_then(|_| out.flush()) {
         Ok(()) => Exit::Success,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
         Err(e) => {

@@ -17,7 +17,7 @@
 //! The reader stays at most a few blocks ahead of the turn, so memory is bounded whatever the input.
 
 use crate::config::{Config, Emit, Progress};
-use crate::detect::state;
+use crate::detect::{state, state_file};
 use crate::input::framing::{BlockKind, BufferPool};
 use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
@@ -47,6 +47,8 @@ struct Parsed {
 /// Runs the filter over `cfg.inputs`, writing records to `out` and messages to `err`.
 pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> io::Result<Stats> {
     let threads = cfg.threads.max(1);
+    // Held until the run returns, after its last save.
+    let _held = state_file::hold_for(cfg, err)?;
     let snapshot = state::load_for(cfg, err)?;
     let annotator = Annotator::for_config(cfg)?;
     // Enough for every block in flight, so that the reader does not fault in fresh pages again.
@@ -341,14 +343,14 @@ impl Turn<'_> {
             return Err(e);
         }
         let mut stats = self.ordered.stats(read_errors, self.closed);
-        if self.closed {
-            return Ok(stats);
+        if !self.closed {
+            self.ordered.last_lines(&mut self.buf);
+            if let Some(closed) = render::flush(self.out, &mut self.buf)? {
+                stats.output_closed = closed;
+            }
         }
-        self.ordered.last_lines(&mut self.buf);
-        if let Some(closed) = render::flush(self.out, &mut self.buf)? {
-            stats.output_closed = closed;
-            return Ok(stats);
-        }
+        // Saved also when the reader of stdout went away (`| head -1`, a forwarder's restart):
+        // what was judged is the state the next run starts from.
         if let Some(h) = self.saver.take() {
             let _ = h.join();
         }

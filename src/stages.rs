@@ -15,6 +15,7 @@ use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
 use crate::parse::block::{BlockParser, ParsedBlock};
+use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
 use std::io::{self, Write};
 
@@ -77,7 +78,7 @@ impl AfterResolver for Judging {
             self.judge.tick(unit, wm, &mut self.js);
         }
         let Some(v) = self.shard.apply(r) else { return };
-        let peer = self.peers.as_mut().and_then(|p| p.observe(&v));
+        let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
         self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut self.js);
     }
 
@@ -147,9 +148,10 @@ impl Ordered<Judging> {
             judged: judge.judged + shard.quiet_judged(),
             alerts: judge.alerts,
             malformed: self.tally.malformed,
-            sessions: shard.sessions() as u64,
+            sessions: shard.live_at(self.resolver.watermark().unwrap_or(Millis::MIN)) as u64,
             input_errors: input_errors + self.tally.lost_blocks,
             evicted: shard.evicted(),
+            findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
             judged_by_kind: shard.judged_by_kind(),
@@ -190,6 +192,7 @@ pub fn in_order(
 /// (Every verdict is kept here, where the threaded run skips those that change nothing: the tests
 /// that hold one to the other check that skipping changes nothing.)
 pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
+    let _held = crate::detect::state_file::hold_for(cfg, err)?;
     let snapshot = state::load_for(cfg, err)?;
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)] // each bench target uses its own part of this module
 
-use credtrail::generator::GenConfig;
+use credtrail_generate::GenConfig;
 use simd_json::prelude::*;
 use simd_json::{Buffers, INPUT_PADDING, Tape};
 use std::io::{self, Read};
@@ -37,7 +37,7 @@ pub fn corpus_config(seed: u64, bytes: u64, records: usize) -> GenConfig {
 /// How many records make about `bytes` bytes with [`corpus_config`], from a generated sample.
 pub fn records_for(seed: u64, bytes: u64) -> usize {
     let sample = 4000;
-    let (v, _) = credtrail::generator::generate_to_vec(&corpus_config(seed, bytes, sample));
+    let (v, _) = credtrail_generate::generate_to_vec(&corpus_config(seed, bytes, sample));
     let per_record = (v.len() as u64 / sample as u64).max(1);
     (bytes / per_record).max(1) as usize
 }

@@ -19,6 +19,7 @@ pub mod peers;
 mod resolver;
 mod rows;
 pub mod state;
+pub mod state_file;
 mod table;
 pub mod workload;
 

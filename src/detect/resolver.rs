@@ -330,7 +330,8 @@ impl Default for ChainRoutes {
     fn default() -> Self {
         ChainRoutes {
             map: HashMap::default(),
-            seed: rand::random::<u64>().max(1),
+            // std's per-process random keys, as its hash maps use against flooding.
+            seed: std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64).max(1),
             swept_at_len: 0,
         }
     }

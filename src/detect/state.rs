@@ -142,33 +142,9 @@ pub fn load(path: &Path) -> Result<Snapshot, StateError> {
     }
 }
 
-/// Writes a state file atomically: temporary file, fsync, rename, fsync of the folder.
+/// Writes a state file atomically (see [`super::state_file::replace`]).
 pub fn save(path: &Path, s: &Snapshot) -> io::Result<()> {
-    let bytes = encode(s);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    // Removed when dropped, should anything below fail.
-    let prefix = format!(".{name}.tmp-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    // As `File::create` makes a file (less the umask), not tempfile's owner-only default: who may
-    // read the state is left to the folder and the umask, as before.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(&bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    super::state_file::replace(path, &encode(s))
 }
 
 /// The table to start from: the `--state` file, or empty (with a warning on `err` when

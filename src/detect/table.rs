@@ -41,6 +41,20 @@ impl Shard {
         self.tables.iter().map(|t| t.live_rows).sum()
     }
 
+    /// Sessions live at `watermark` (not expired): what the summary reports. [`Shard::sessions`]
+    /// counts the expired ones kept for late records too. Visits every row, so once a run.
+    pub fn live_at(&self, watermark: Millis) -> usize {
+        self.tables
+            .iter()
+            .map(|t| {
+                t.rows
+                    .iter()
+                    .map(|(_, rows)| rows.iter().filter(|r| watermark <= r.expires).count())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Rows dropped because their partition was full.
     pub fn evicted(&self) -> u64 {
         self.tables.iter().map(|t| t.evicted).sum()

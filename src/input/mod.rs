@@ -10,10 +10,10 @@ mod walk;
 
 pub use pipe::widen_pipe;
 pub use sources::{Numbered, Sources};
-pub use walk::{WalkError, inputs};
+pub use walk::inputs;
 
 use crate::config::{Input, Progress};
-use readers::{Counted, Stoppable};
+use readers::{Counted, Located, Stoppable};
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -39,6 +39,7 @@ fn open_counted(
         (Input::Path(p), Some(stop)) => Box::new(Stoppable::new(std::fs::File::open(p)?, stop.clone())),
         (Input::Path(p), None) => Box::new(std::fs::File::open(p)?),
         (Input::Memory(_, bytes), _) => Box::new(io::Cursor::new(bytes)),
+        (Input::Unwalkable(_, reason), _) => return Err(io::Error::other(reason)),
     };
     let raw: Box<dyn Read + Send> = match progress {
         Some(p) => Box::new(Counted::new(raw, p.clone())),
@@ -47,8 +48,11 @@ fn open_counted(
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+        Ok(Box::new(Located::new(
+            flate2::bufread::MultiGzDecoder::new(buffered),
+            true,
+        )))
     } else {
-        Ok(Box::new(buffered))
+        Ok(Box::new(Located::new(buffered, false)))
     }
 }

@@ -1,5 +1,5 @@
 //! Readers wrapped around an input: one that a signal can stop, one that counts for a progress
-//! display.
+//! display, one whose errors say where in the input they happened.
 
 use crate::config::Progress;
 use std::io::{self, Read};
@@ -56,6 +56,44 @@ impl<R: Read + AsFd> Read for Stoppable<R> {
                 Ok(0) | Err(rustix::io::Errno::INTR) => {}
                 // Ready, or a descriptor poll cannot wait on: the read says which.
                 Ok(_) | Err(_) => return self.inner.read(buf),
+            }
+        }
+    }
+}
+
+/// Says in its errors how far into the input they happened (for a gzip file, in its decompressed
+/// content): a truncated file among many is then named with the place where it stops.
+pub struct Located<R> {
+    inner: R,
+    at: u64,
+    decompressed: bool,
+}
+
+impl<R> Located<R> {
+    pub fn new(inner: R, decompressed: bool) -> Self {
+        Located {
+            inner,
+            at: 0,
+            decompressed,
+        }
+    }
+}
+
+impl<R: Read> Read for Located<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.at += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let of = if self.decompressed {
+                    " of the decompressed content"
+                } else {
+                    ""
+                };
+                Err(io::Error::new(e.kind(), format!("{e} at byte {}{of}", self.at)))
             }
         }
     }

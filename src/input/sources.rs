@@ -2,7 +2,7 @@
 
 use super::framing::{BufferPool, Frame, FrameReader};
 use super::open_counted;
-use super::prefetch::{Fetched, prefetch};
+use super::prefetch::{Ahead, Fetched, prefetch};
 use crate::config::{Config, Input, Progress};
 use crossbeam_channel::Receiver;
 use std::io::{self, Read};
@@ -87,7 +87,7 @@ impl Sources {
                     Some(done) => done
                         .recv()
                         .unwrap_or_else(|_| Err(io::Error::other("decompression failed")))
-                        .map(|bytes| -> Box<dyn Read + Send> { Box::new(io::Cursor::new(bytes)) }),
+                        .map(Ahead::into_reader),
                     None => open_counted(input, self.stop.as_ref(), self.progress.as_ref()),
                 };
                 match opened {

@@ -2,72 +2,92 @@
 //! CloudTrail names give.
 
 use crate::config::Input;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-
-/// A directory that could not be walked.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {reason}", path.display())]
-pub struct WalkError {
-    /// The directory as given.
-    pub path: PathBuf,
-    pub reason: String,
-}
 
 /// Paths as given; directories are walked and their files read in the time order their names give
 /// (`…_CloudTrail_REGION_20240301T1205Z_…`), merging regions and accounts, then by path. Names that
-/// start with `.` are left out, below the directory given.
-pub fn inputs(paths: Vec<PathBuf>) -> Result<Vec<Input>, WalkError> {
+/// start with `.` are left out, below the directory given. A file reached twice (through a link,
+/// or under two directories given) is read once. What the walk could not enter (a directory it
+/// may not read, a loop of links) is an [`Input::Unwalkable`] in its place: reported when its
+/// turn comes, counted as an input error, and the rest is read.
+pub fn inputs(paths: Vec<PathBuf>) -> Vec<Input> {
     if paths.is_empty() {
-        return Ok(vec![Input::Stdin]);
+        return vec![Input::Stdin];
     }
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
         if p.as_os_str() == "-" {
             out.push(Input::Stdin);
         } else if p.is_dir() {
-            let mut files = walk(&p)?;
-            files.sort_by(|a, b| (time_in_name(a), a).cmp(&(time_in_name(b), b)));
-            out.extend(files.into_iter().map(Input::Path));
+            let mut found = walk(&p, &mut seen);
+            found.sort_by(|a, b| (time_in_name(a.path()), a.path()).cmp(&(time_in_name(b.path()), b.path())));
+            out.extend(found.into_iter().map(|f| match f {
+                Found::File(p) => Input::Path(p),
+                Found::Unwalkable(p, reason) => Input::Unwalkable(p, reason),
+            }));
         } else {
             out.push(Input::Path(p));
         }
     }
-    Ok(out)
+    out
 }
 
-/// Every file under `dir`, following links to directories. A loop of them is an error: the
-/// hand-written walk this replaced read the files under it again and again, some 40 times, until
-/// the kernel's limit on links in one path stopped it.
-fn walk(dir: &Path) -> Result<Vec<PathBuf>, WalkError> {
+/// What the walk found: a file to read, or a path it could not enter and why.
+enum Found {
+    File(PathBuf),
+    Unwalkable(PathBuf, String),
+}
+
+impl Found {
+    fn path(&self) -> &Path {
+        match self {
+            Found::File(p) | Found::Unwalkable(p, _) => p,
+        }
+    }
+}
+
+/// Every file under `dir` not in `seen` (by device and inode), following links to directories.
+/// A loop of links is not followed: the hand-written walk this replaced read the files under it
+/// again and again, some 40 times, until the kernel's limit on links in one path stopped it.
+fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> Vec<Found> {
     let hidden = |e: &walkdir::DirEntry| e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| !hidden(e))
     {
         match entry {
-            Ok(entry) if !entry.file_type().is_dir() => files.push(entry.into_path()),
+            Ok(entry) if !entry.file_type().is_dir() => {
+                // A file whose metadata cannot be had is kept: opening it says why.
+                let id = entry.metadata().ok().map(|m| (m.dev(), m.ino()));
+                if id.is_none_or(|id| seen.insert(id)) {
+                    found.push(Found::File(entry.into_path()));
+                }
+            }
             Ok(_) => {}
             // A link to nothing is a file that cannot be opened: reported when it is read, as any.
             Err(e)
                 if e.path()
                     .is_some_and(|p| e.depth() > 0 && p.is_symlink() && !p.exists()) =>
             {
-                files.extend(e.path().map(Path::to_path_buf));
+                found.extend(e.path().map(|p| Found::File(p.to_path_buf())));
             }
             Err(e) => {
-                return Err(WalkError {
-                    path: dir.to_path_buf(),
-                    reason: match e.io_error() {
-                        Some(io) => io.to_string(),
-                        None => e.to_string(),
-                    },
-                });
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let reason = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(up), _) => format!("a loop of links back to {}: not followed", up.display()),
+                    (None, Some(io)) => format!("cannot walk: {io}"),
+                    (None, None) => format!("cannot walk: {e}"),
+                };
+                found.push(Found::Unwalkable(path, reason));
             }
         }
     }
-    Ok(files)
+    found
 }
 
 /// The `YYYYMMDDTHHMMZ` token of a CloudTrail log file name; names without one sort first.
@@ -99,7 +119,8 @@ mod tests {
     }
 
     /// Files in the time order of their names, hidden names left out, a dangling link kept (it is
-    /// reported when it is read), links to directories followed.
+    /// reported when it is read), links to directories followed, and a file reached through a
+    /// link too read once. (Mutation: not consulting `seen` lists `/linked/1_…` as well.)
     #[test]
     fn a_tree_is_read_in_the_time_order_of_its_names() {
         let root = tree("order");
@@ -111,7 +132,6 @@ mod tests {
         std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
         std::os::unix::fs::symlink(root.join("acct/us-east-1"), root.join("linked")).unwrap();
         let got: Vec<String> = inputs(vec![root.clone()])
-            .unwrap()
             .into_iter()
             .map(|i| {
                 i.name()
@@ -127,21 +147,34 @@ mod tests {
                 "/notes.txt",
                 "/acct/2_CloudTrail_eu-west-1_20240301T1205Z_b.json.gz",
                 "/acct/us-east-1/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz",
-                "/linked/1_CloudTrail_us-east-1_20240301T1210Z_a.json.gz",
             ]
         );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
-    /// A link back up the tree is an error that names the directory given, not the same files read
-    /// again and again (which the hand-written walk before did, some 40 times over).
+    /// A link back up the tree is named, once, as a loop in the walk's results, and each real
+    /// file is read once: not the same files again and again (which the hand-written walk before
+    /// did, some 40 times over), nor an error that reads nothing. (Mutation: stopping the walk at
+    /// the loop, as before, loses the file after it.)
     #[test]
-    fn a_loop_of_links_is_an_error_naming_the_directory() {
+    fn a_loop_of_links_is_named_and_each_file_read_once() {
         let root = tree("loop");
         std::os::unix::fs::symlink(&root, root.join("acct/up")).unwrap();
-        let e = inputs(vec![root.clone()]).unwrap_err();
-        assert_eq!(e.path, root);
-        assert!(e.to_string().starts_with(&*root.to_string_lossy()), "{e}");
+        std::os::unix::fs::symlink(root.join("acct"), root.join("acct/us-east-1/self")).unwrap();
+        std::fs::write(root.join("acct/us-east-1/z.json"), b"").unwrap();
+        let got = inputs(vec![root.clone()]);
+        let loops: Vec<_> = got
+            .iter()
+            .filter_map(|i| match i {
+                Input::Unwalkable(p, reason) => Some((p.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(loops.len(), 2, "{got:?}");
+        assert_eq!(loops[0].0, root.join("acct/up"));
+        assert!(loops[0].1.contains(&*root.to_string_lossy()), "{}", loops[0].1);
+        let files: Vec<_> = got.iter().filter(|i| matches!(i, Input::Path(_))).collect();
+        assert_eq!(files, [&Input::Path(root.join("acct/us-east-1/z.json"))]);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -154,6 +154,11 @@ impl Judge {
         }
     }
 
+    /// `--emit findings`: alerts written untracked (see [`Incidents::shed`]).
+    pub fn findings_shed(&self) -> u64 {
+        self.incidents.as_ref().map_or(0, Incidents::shed)
+    }
+
     /// The alert table's rows, sorted.
     pub fn alert_rows(&mut self) -> Vec<AlertRow> {
         self.table.take_rows()

@@ -17,6 +17,9 @@ pub struct Stats {
     pub input_errors: u64,
     /// Sessions dropped because the table was full (`--max-sessions`).
     pub evicted: u64,
+    /// `--emit findings`: alerts past the bounds on open incidents, written as findings of their
+    /// own (Create and Close, `not_tracked`) instead of joining an incident.
+    pub findings_shed: u64,
     /// Alerts by (account, role, instance, foreign address), sorted (not for `--emit findings`).
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
@@ -39,7 +42,13 @@ impl Stats {
         if self.alert_table.is_empty() {
             return String::new();
         }
-        let mut rows = self.alert_table.clone();
+        // Role names and session names come from the input: shown, never acted on.
+        let shown = |s: &str| super::printable::printable(s).into_owned();
+        let mut rows: Vec<AlertRow> = self
+            .alert_table
+            .iter()
+            .map(|r| (shown(&r.0), shown(&r.1), r.2.clone(), shown(&r.3), shown(&r.4), r.5))
+            .collect();
         rows.sort_by(|a, b| b.5.cmp(&a.5).then_with(|| a.cmp(b)));
         let head = ("account", "role", "kind", "workload", "foreign address", "alerts");
         let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());
@@ -104,6 +113,14 @@ impl Stats {
                 "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
                  to expiry were evicted and their later calls not judged",
                 self.evicted
+            ));
+        }
+        if self.findings_shed > 0 {
+            s.push_str(&format!(
+                "\ncredtrail: warning: {} alerts past the bounds on open incidents (256 per session, \
+                 256 MiB in all) were written as findings of their own (close_reason not_tracked), \
+                 not grouped into incidents",
+                self.findings_shed
             ));
         }
         s

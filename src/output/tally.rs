@@ -1,6 +1,7 @@
 //! Line numbers and counts, kept in input order: which line of which input each malformed unit is,
 //! and the messages that say so.
 
+use super::printable::printable;
 use crate::input::framing::BlockKind;
 use crate::parse::block::ParsedBlock;
 
@@ -44,7 +45,7 @@ impl Tally {
             self.source = source;
             self.line_base = 0;
         }
-        let mut messages: Vec<String> = note.into_iter().collect();
+        let mut messages: Vec<String> = note.map(|n| printable(&n).into_owned()).into_iter().collect();
         let Some(block) = block else { return messages };
         let name = self.names.get(source as usize).map_or("<input>", String::as_str);
         self.records += u64::from(block.records);
@@ -56,7 +57,7 @@ impl Tally {
             self.malformed += 1;
             let line = self.line_base + u64::from(block.units[*unit as usize].line) + 1;
             report(&mut messages, self.malformed, limit, || {
-                format!("credtrail: {name}:{line}: malformed: {}", m.0)
+                printable(&format!("credtrail: {name}:{line}: malformed: {}", m.0)).into_owned()
             });
         }
         if let BlockKind::Oversized { first, last } = block.kind {

@@ -4,6 +4,8 @@
 pub mod block;
 pub mod event_time;
 pub mod issuer;
+pub mod json_error;
+pub mod limits;
 pub mod record;
 pub mod session_key;
 pub mod shape;

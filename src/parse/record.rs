@@ -5,6 +5,7 @@ use crate::detect::events::{self, Event};
 use crate::detect::workload::Kind;
 use crate::parse::event_time::{self, Millis};
 use crate::parse::issuer::{self, Issued};
+use crate::parse::limits;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
@@ -160,7 +161,11 @@ impl Default for Parser {
     fn default() -> Self {
         Parser {
             scratch: Vec::new(),
-            buffers: Buffers::new(64 * 1024),
+            // No depth limit: the parse keeps its own stack on the heap (bounded by the line), and
+            // the tape is walked without recursion. simd-json's default of 1 024 made a record
+            // malformed, and so unjudged, when a field the detector never reads (an attacker's
+            // request parameters) nested deeper.
+            buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
         }
     }
@@ -206,7 +211,7 @@ fn parse_padded(
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
         Ok(()) => classify(tape.as_value(), facts),
-        Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+        Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
     result
@@ -435,6 +440,9 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let caller = events::judged_session(top.identity_type, top.identity_arn);
+    if let Some(session) = &caller {
+        limits::session("userIdentity.arn", session)?;
+    }
     // Cloned only for the rare record that may chain: every call record has a caller.
     let chain_parent = caller
         .as_ref()
@@ -501,6 +509,8 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
     let Some(session) = issuer::service_session(kind, role_arn, name) else {
         return Ok(());
     };
+    limits::at_most("requestParameters.roleArn", role_arn, limits::ARN)?;
+    limits::session("requestParameters", &session)?;
     let detail = match kind {
         Kind::Pod => issuer::pod_place(top.request.as_ref()),
         Kind::Function => non_empty(top.region).map(CompactString::from),
@@ -653,8 +663,14 @@ fn read_address_change(
     may_name_address: bool,
     facts: &mut Vec<Fact>,
 ) -> Result<(), Malformed> {
-    let instance = top.request_str("instanceId")?;
-    let interface = top.request_str("networkInterfaceId")?;
+    let instance = top
+        .request_str("instanceId")?
+        .map(|i| limits::resource_id("requestParameters.instanceId", i))
+        .transpose()?;
+    let interface = top
+        .request_str("networkInterfaceId")?
+        .map(|n| limits::resource_id("requestParameters.networkInterfaceId", n))
+        .transpose()?;
     if maps_interface && let (Some(i), Some(n)) = (instance, interface) {
         facts.push(Fact::InterfaceOwner {
             interface: n.into(),
@@ -672,7 +688,9 @@ fn read_address_change(
                 Ok(ip) => ChangeAddress::Named(ip),
                 Err(_) => ChangeAddress::Unnamed,
             },
-            (None, Some(id)) => ChangeAddress::Allocation(id.into()),
+            (None, Some(id)) => {
+                ChangeAddress::Allocation(limits::resource_id("requestParameters.allocationId", id)?.into())
+            }
             (None, None) => ChangeAddress::Unnamed,
         }
     } else {
@@ -716,7 +734,7 @@ fn read_allocation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfo
         .flatten();
     if let (Some(id), Some(Ok(ip))) = (non_empty(id), ip.map(str::parse::<IpAddr>)) {
         facts.push(Fact::Allocation {
-            allocation_id: id.into(),
+            allocation_id: limits::resource_id("responseElements.allocationId", id)?.into(),
             ip,
         });
     }
@@ -731,10 +749,13 @@ fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed
         let Some(instance) = item.get("instanceId").and_then(|v| v.into_string()) else {
             continue;
         };
+        let instance = limits::resource_id("responseElements.instancesSet.items[].instanceId", instance)?;
         for nic in items(item.get("networkInterfaceSet"))? {
             if let Some(n) = nic.get("networkInterfaceId").and_then(|v| v.into_string()) {
+                let field =
+                    "responseElements.instancesSet.items[].networkInterfaceSet.items[].networkInterfaceId";
                 facts.push(Fact::InterfaceOwner {
-                    interface: n.into(),
+                    interface: limits::resource_id(field, n)?.into(),
                     instance: instance.into(),
                 });
             }
@@ -763,7 +784,7 @@ fn instances_set<'i>(request: Option<&Object<'_, 'i>>) -> Result<Vec<&'i str>, M
         if let Some(v) = item.get("instanceId")
             && let Some(id) = non_empty(opt_str("instancesSet.items[].instanceId", v)?)
         {
-            out.push(id);
+            out.push(limits::resource_id("instancesSet.items[].instanceId", id)?);
         }
     }
     Ok(out)

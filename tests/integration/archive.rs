@@ -5,8 +5,8 @@
 //! that order.
 
 use crate::common::*;
-use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use std::io::Write;
 
 #[test]
@@ -45,7 +45,7 @@ fn an_archive_tree_reads_like_its_records_in_time_order() {
     assert!(want.stats.alerts > 0 && !truth.incidents.is_empty());
     for threads in [1, 2] {
         let got = run_cfg(Config {
-            inputs: credtrail::input::inputs(vec![root.clone()]).unwrap(),
+            inputs: credtrail::input::inputs(vec![root.clone()]),
             emit: Emit::Alerts,
             threads,
             ..Config::default()
@@ -53,7 +53,7 @@ fn an_archive_tree_reads_like_its_records_in_time_order() {
         assert_eq!(got.stdout, want.stdout, "--threads {threads}");
         assert_eq!(got.stats.records, want.stats.records);
     }
-    let inputs = credtrail::input::inputs(vec![root.clone()]).unwrap();
+    let inputs = credtrail::input::inputs(vec![root.clone()]);
     assert_eq!(inputs.len(), lines.chunks(300).count());
     assert!(matches!(&inputs[0], Input::Path(p) if p.to_string_lossy().contains("T0000Z")));
     std::fs::remove_dir_all(&root).unwrap();

@@ -6,8 +6,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// A path inside the repository: tests read nothing outside it.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A file of `tests/data` (see its README for each file's source and licence).
+pub fn data(rel: &str) -> PathBuf {
+    repo("tests/data").join(rel)
 }
 
 pub fn bin() -> Command {
@@ -97,7 +103,7 @@ pub fn alerts(stdout: &[u8]) -> Vec<String> {
     ids_with(stdout, "compromise")
 }
 
-/// Builders of minimal CloudTrail records, shaped like ../shared/spec/cases, for small fixtures.
+/// Builders of minimal CloudTrail records, shaped like tests/cases, for small fixtures.
 pub mod trail {
     use serde_json::{Value, json};
 

@@ -159,7 +159,8 @@ fn inference_on_the_stratus_capture_judges_the_stolen_key_but_cannot_alert() {
     // ground-truth.json: the AssumeRole is absent. With --infer-sessions the two calls made with the
     // stolen key (lines 6 and 21, ec2RoleDelivery 1.0) are judged; both come from the operator's one
     // address, so the first locks it and the second matches: nothing tells thief from instance.
-    let path = shared().join("data/cloudtrail/real/stratus-red-team-detonations/aws.credential-access.ec2-steal-instance-credentials.ndjson");
+    let path =
+        data("cloudtrail/stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.ndjson");
     let input = std::fs::read(path).unwrap();
     let mut cfg = Config {
         inputs: vec![Input::Memory("stratus".into(), input)],
@@ -242,9 +243,7 @@ fn findings_are_one_incident_per_session_and_foreign_address() {
     // The sample's 11 attacker calls from one address are one incident: a Create line at the first
     // alert, Update lines as it grows, a Close line at the end of input, all with one id, in OCSF
     // 1.3 Detection Finding shape; the same lines for every thread count.
-    let sample =
-        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson"))
-            .unwrap();
+    let sample = std::fs::read(data("sample-attack.ndjson")).unwrap();
     let run = |threads| {
         run_cfg(Config {
             inputs: vec![Input::Memory("s".into(), sample.clone())],

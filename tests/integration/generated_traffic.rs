@@ -1,8 +1,8 @@
-//! Realistic generated traffic (src/generator.rs): every injected theft is caught, nothing else
+//! Realistic generated traffic (crates/credtrail-generate): every injected theft is caught, nothing else
 //! alerts, and every thread count gives the sequential reference's output.
 
-use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use std::collections::HashSet;
 
 fn run(input: &[u8], emit: Emit, threads: usize) -> Vec<u8> {

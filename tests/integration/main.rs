@@ -1,15 +1,22 @@
 //! One test binary for every end-to-end test: one link instead of eleven.
 
 mod archive;
+mod cli;
 mod common;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;
+mod hardening_cli;
+mod hardening_identities;
+mod hardening_inputs;
+mod hardening_records;
+mod hardening_state;
 mod malformed;
 mod pipelines;
 mod real_data;
 mod reliability;
 mod rules;
+mod self_contained;
 mod spec_cases;
 mod threads_equal_sequential;
 mod workloads;

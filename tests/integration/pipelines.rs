@@ -5,10 +5,12 @@
 //! re-serialise JSON (Vector sorts keys), so bytes are not comparable.
 //!
 //! - Kafka (tansu + kcat on librdkafka >= 2.2): the `pipelines/kafka/demo`, the scale-out over 4
-//!   partitions and 2 consumers, and the shell recipes that use Kafka. These never skip when
-//!   `CI=true`: `.ci/install-kafka` installs what they need, and a missing piece fails the test.
-//! - Vector, Fluent Bit, Fluentd: their demos run when the runner is on PATH; otherwise the test
-//!   prints `SKIPPED <runner>: <binary> not on PATH` and passes.
+//!   partitions and 2 consumers, and the shell recipes that use Kafka.
+//! - Vector, Fluent Bit, Fluentd: each demo run repeatedly (a sink that loses a line now and then
+//!   shows), and one streaming test per runner timing a lone alert against its README's promise.
+//! - Under CI (`CI` or `CREDTRAIL_CI` set to 1 or true; `.ci/run` sets it, after
+//!   `.ci/install-kafka` and `.ci/install-runners`) a missing runner or broker fails the test;
+//!   elsewhere the test prints `SKIPPED <runner>: <binary> not on PATH` and passes.
 //! - The shell recipes of `pipelines/shell/README.md`, with local files standing in for S3.
 //!
 //! Fixtures: `tests/data/pipelines/` (its README says what each expects and why). Every child
@@ -52,8 +54,12 @@ fn pipeline(path: &str) -> PathBuf {
     Path::new(ROOT).join("pipelines").join(path)
 }
 
+/// Under CI (`CI` or `CREDTRAIL_CI`, which `.ci/run` sets, is `1` or `true`) a missing runner or
+/// broker fails the test instead of skipping it.
 fn on_ci() -> bool {
-    matches!(env::var("CI").as_deref(), Ok("true") | Ok("1"))
+    ["CI", "CREDTRAIL_CI"]
+        .iter()
+        .any(|k| matches!(env::var(k).as_deref(), Ok("true") | Ok("1")))
 }
 
 /// Written straight to the process's stderr: the test harness captures `eprintln!` of passing
@@ -573,21 +579,78 @@ fn kafka_scale_out_two_consumers_equal_one() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Vector, Fluent Bit, Fluentd: run when installed
+// Vector, Fluent Bit, Fluentd: installed by .ci/install-runners in CI, skipped elsewhere
 
-fn demo_if_installed(runner: &str, binary: &str, variants: &[&[(&str, &str)]]) {
-    if which(binary).is_none() {
-        skipped(runner, &format!("{binary} not on PATH"));
-        return;
+/// The runner's binary; without it, a failure under CI and `SKIPPED` elsewhere.
+fn runner(test: &str, binary: &str) -> Option<PathBuf> {
+    let found = which(binary);
+    if found.is_none() {
+        assert!(
+            !on_ci(),
+            "{test}: {binary} not on PATH under CI, where it must run (.ci/install-runners installs it)"
+        );
+        skipped(test, &format!("{binary} not on PATH (run .ci/install-runners)"));
     }
+    found
+}
+
+/// How many times each demo variant runs: `CREDTRAIL_DEMO_RUNS` (the nightly loop of README.md
+/// sets 300), else `default`.
+fn demo_runs(default: usize) -> usize {
+    env::var("CREDTRAIL_DEMO_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Demo runs at once: the runners mostly wait on their flush timers, so runs overlap well even
+/// on two cores.
+const DEMO_PARALLEL: usize = 4;
+
+/// Runs each `(variant, runs)` of `pipelines/<runner>/demo attack.ndjson` that many times and
+/// fails if any run's alerts differ from credtrail's own: a sink that loses the last line in 1 %
+/// of runs (Vector's console sink did) is caught by 300 runs 95 % of the time, and a loss of 1 %
+/// of alerts by 50 runs (250 alerts) 92 % of the time.
+fn repeat_demo(runner: &str, variants: &[(&[(&str, &str)], usize)]) {
     let want = direct_attack_alerts();
-    for envs in variants {
-        check_demo(runner, &fixture("attack.ndjson"), envs, &want);
-    }
+    let jobs: Vec<&[(&str, &str)]> = variants
+        .iter()
+        .flat_map(|&(envs, runs)| std::iter::repeat_n(envs, runs))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    thread::scope(|s| {
+        for _ in 0..DEMO_PARALLEL {
+            s.spawn(|| {
+                while let Some(envs) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        check_demo(runner, &fixture("attack.ndjson"), envs, &want);
+                    }));
+                    if let Err(e) = run {
+                        let why = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                            .unwrap_or_default();
+                        failed.lock().expect("lock").push(format!("{envs:?}: {why}"));
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().expect("lock");
+    assert!(
+        failed.is_empty(),
+        "{runner} demo: {} of {} runs failed; the first:\n{}",
+        failed.len(),
+        jobs.len(),
+        failed[0]
+    );
 }
 
 /// Both variants, with and without `--dangerously-allow-env-var-interpolation`: since Vector 0.57
-/// the configs must work either way (no `${` in them, the command read through printenv).
+/// the configs must work either way (no `${` in them, the command read through printenv). A run
+/// takes ~0.1 s, so the flagless variants run 300 times.
 #[test]
 fn vector_demo() {
     const FLAG: (&str, &str) = ("VECTOR_FLAGS", "--dangerously-allow-env-var-interpolation");
@@ -598,30 +661,269 @@ fn vector_demo() {
             "{config}: `${{` is interpolated only with the flag, and fails in a comment"
         );
     }
-    demo_if_installed(
-        "vector",
+    if runner("vector", "vector").is_none() {
+        return;
+    }
+    repeat_demo(
         "vector",
         &[
-            &[],
-            &[FLAG],
-            &[("DEMO_VARIANT", "sandwich")],
-            &[("DEMO_VARIANT", "sandwich"), FLAG],
+            (&[], demo_runs(300)),
+            (&[FLAG], demo_runs(50)),
+            (&[("DEMO_VARIANT", "sandwich")], demo_runs(300)),
+            (&[("DEMO_VARIANT", "sandwich"), FLAG], demo_runs(50)),
         ],
     );
 }
 
+/// A run takes ~2 s (one flush, then the shutdown).
 #[test]
 fn fluent_bit_demo() {
-    demo_if_installed(
+    if runner("fluent-bit", "fluent-bit").is_none() {
+        return;
+    }
+    repeat_demo(
         "fluent-bit",
-        "fluent-bit",
-        &[&[], &[("DEMO_CONFIG", "classic")], &[("DEMO_VARIANT", "stdin")]],
+        &[
+            (&[], demo_runs(50)),
+            (&[("DEMO_CONFIG", "classic")], demo_runs(50)),
+            (&[("DEMO_VARIANT", "stdin")], demo_runs(50)),
+            (
+                &[("DEMO_VARIANT", "stdin"), ("DEMO_CONFIG", "classic")],
+                demo_runs(10),
+            ),
+        ],
     );
 }
 
+/// A run takes ~5 s (Fluentd's start, two 1 s flushes before the sentinel's alert, the stop).
 #[test]
 fn fluentd_demo() {
-    demo_if_installed("fluentd", "fluentd", &[&[]]);
+    if runner("fluentd", "fluentd").is_none() {
+        return;
+    }
+    repeat_demo("fluentd", &[(&[], demo_runs(50))]);
+}
+
+// Streaming: an alert written alone, while the runner waits for more input, must come out within
+// what the runner's README promises. Each test feeds attack.ndjson, waits for its alerts, then
+// feeds LONE_THEFTS thefts one at a time and times each from its write to its line in the sink.
+
+/// The latencies promised by pipelines/{vector,fluent-bit,fluentd}/README.md.
+const VECTOR_PROMISE: Duration = Duration::from_millis(500);
+const FLUENT_BIT_PROMISE: Duration = Duration::from_millis(2000);
+const FLUENTD_PROMISE: Duration = Duration::from_millis(3000);
+const LONE_THEFTS: usize = 5;
+
+/// Theft number `n` alone: instance A (locked to 3.3.3.3 by attack.ndjson) calls from 9.9.9.9,
+/// later than every record of the fixture. Its alert's eventID and the line.
+fn lone_theft(n: usize) -> (String, String) {
+    let id = format!("a-thief-alone-{n}");
+    let line = format!(
+        r#"{{"eventTime":"2024-03-01T00:10:{n:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","sourceIPAddress":"9.9.9.9","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/app-role/i-0aaaaaaaaaaaaaaa1"}},"eventID":"{id}","recipientAccountId":"123456789012"}}"#
+    ) + "\n";
+    (id, line)
+}
+
+/// The alerts in the whole lines of every file in `dir` whose name starts with `alerts`.
+fn sink_alerts(what: &str, dir: &Path) -> BTreeSet<String> {
+    let mut got = BTreeSet::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("alerts") || !entry.path().is_file() {
+            continue;
+        }
+        let b = fs::read(entry.path()).unwrap_or_default();
+        // Only whole lines: the file may end in the middle of one being written.
+        let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+        got.extend(id_set(what, &b[..end]));
+    }
+    got
+}
+
+/// Waits until the sink in `dir` holds every alert of `want`; fails after `limit`, showing `log`.
+fn wait_for_alerts(what: &str, dir: &Path, want: &BTreeSet<String>, limit: Duration, log: &Path) -> Duration {
+    let start = Instant::now();
+    loop {
+        if sink_alerts(what, dir).is_superset(want) {
+            return start.elapsed();
+        }
+        if start.elapsed() >= limit {
+            let log = fs::read_to_string(log).unwrap_or_default();
+            panic!(
+                "{what}: after {limit:?} the sink holds {:?}, not all of {want:?}\nrunner log:\n{log}",
+                sink_alerts(what, dir)
+            );
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Feeds the fixture, then the lone thefts, through `feed`, and checks each lone alert's latency
+/// against `promise`.
+fn check_latency(what: &str, dir: &Path, log: &Path, promise: Duration, mut feed: impl FnMut(&[u8])) {
+    let want = direct_attack_alerts();
+    feed(&fs::read(fixture("attack.ndjson")).expect("attack.ndjson"));
+    wait_for_alerts(what, dir, &want, Duration::from_secs(60), log);
+    let mut took = Vec::new();
+    for n in 0..LONE_THEFTS {
+        let (id, line) = lone_theft(n);
+        feed(line.as_bytes());
+        let one = BTreeSet::from([id]);
+        took.push(wait_for_alerts(what, dir, &one, Duration::from_secs(60), log));
+    }
+    let _ = writeln!(std::io::stderr(), "{what}: lone alerts came out after {took:?}");
+    let slowest = took.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest <= promise,
+        "{what}: a lone alert took {slowest:?}, the README promises {promise:?} (all: {took:?})"
+    );
+}
+
+/// A FIFO at `path` that the test writes to and the runner's command reads from. Opened for
+/// reading and writing, so opening does not wait for the reader; dropping it is the end of input.
+fn fifo(path: &Path) -> fs::File {
+    run_ok(
+        "mkfifo",
+        Command::new("mkfifo").arg(path),
+        Duration::from_secs(10),
+    );
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open fifo")
+}
+
+/// `'credtrail' < 'FIFO'`, shell-quoted, for the runners' CREDTRAIL_COMMAND.
+fn credtrail_reading(fifo: &Path) -> String {
+    let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    format!("{} < {}", q(&credtrail()), q(fifo))
+}
+
+/// Starts `cmd` in `dir` in its own process group, its stdout and stderr into `log`.
+fn start_in(dir: &Path, log: &Path, cmd: &mut Command) -> Background {
+    let log = fs::File::create(log).expect("runner log");
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .process_group(0);
+    Background(cmd.spawn().expect("start runner"))
+}
+
+/// The baseline the runners' latencies compare with: credtrail alone, reading a FIFO and writing
+/// a file, flushes whenever its input goes idle.
+#[test]
+fn credtrail_alone_streams_a_lone_alert_at_once() {
+    let tmp = TempDir::new("alone-stream");
+    let path = tmp.path().join("input");
+    let mut input = fifo(&path);
+    let log = tmp.path().join("credtrail.log");
+    let mut cmd = Command::new(credtrail());
+    cmd.stdin(fs::File::open(&path).expect("fifo for reading"))
+        .stdout(fs::File::create(tmp.path().join("alerts.ndjson")).expect("alerts file"))
+        .stderr(fs::File::create(&log).expect("log"))
+        .process_group(0);
+    let _credtrail = Background(cmd.spawn().expect("start credtrail"));
+    check_latency("credtrail alone", tmp.path(), &log, VECTOR_PROMISE, |b| {
+        input.write_all(b).expect("write to the fifo");
+    });
+}
+
+#[test]
+fn vector_streams_a_lone_alert_at_once() {
+    let Some(vector) = runner("vector streaming", "vector") else {
+        return;
+    };
+    let tmp = TempDir::new("vector-stream");
+    let log = tmp.path().join("vector.log");
+    let mut input = fifo(&tmp.path().join("input"));
+    let _vector = start_in(
+        tmp.path(),
+        &log,
+        Command::new(vector)
+            .arg("--config")
+            .arg(pipeline("vector/vector.yaml"))
+            .env("CREDTRAIL_COMMAND", credtrail_reading(&tmp.path().join("input"))),
+    );
+    check_latency("vector streaming", tmp.path(), &log, VECTOR_PROMISE, |b| {
+        input.write_all(b).expect("write to the fifo");
+    });
+}
+
+#[test]
+fn fluent_bit_streams_a_lone_alert_within_its_flush() {
+    let Some(fluent_bit) = runner("fluent-bit streaming", "fluent-bit") else {
+        return;
+    };
+    let tmp = TempDir::new("fluent-bit-stream");
+    let log = tmp.path().join("fluent-bit.log");
+    let mut input = fifo(&tmp.path().join("input"));
+    let _fluent_bit = start_in(
+        tmp.path(),
+        &log,
+        Command::new(fluent_bit)
+            .arg("-c")
+            .arg(pipeline("fluent-bit/fluent-bit.yaml"))
+            .env("CREDTRAIL_COMMAND", credtrail_reading(&tmp.path().join("input"))),
+    );
+    check_latency(
+        "fluent-bit streaming",
+        tmp.path(),
+        &log,
+        FLUENT_BIT_PROMISE,
+        |b| {
+            input.write_all(b).expect("write to the fifo");
+        },
+    );
+}
+
+/// Also: no alert lands in a file dated 1970 (the filter's `reserve_time true`: without it the
+/// EventBridge alert's `"time":"2024-…"` is read as a number and becomes the event time).
+#[test]
+fn fluentd_streams_a_lone_alert_within_its_two_flushes() {
+    let Some(fluentd) = runner("fluentd streaming", "fluentd") else {
+        return;
+    };
+    let tmp = TempDir::new("fluentd-stream");
+    let (state, out) = (tmp.path().join("state"), tmp.path().join("out"));
+    fs::create_dir_all(&state).expect("state dir");
+    fs::create_dir_all(&out).expect("out dir");
+    let input_path = tmp.path().join("input.ndjson");
+    let mut input = fs::File::create(&input_path).expect("input file");
+    let log = tmp.path().join("fluentd.log");
+    let _fluentd = start_in(
+        tmp.path(),
+        &log,
+        Command::new(fluentd)
+            .arg("-c")
+            .arg(pipeline("fluentd/fluent.conf"))
+            .arg("--no-supervisor")
+            .env("CREDTRAIL", credtrail())
+            .env("CREDTRAIL_INPUT", &input_path)
+            .env("CREDTRAIL_STATE_DIR", &state)
+            .env("CREDTRAIL_OUTPUT_DIR", &out),
+    );
+    // in_tail starts following the file only once Fluentd is up: a line written before it
+    // watches is still read (read_from_head), but would time Fluentd's start, not its latency.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("fluentd worker is now running")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "fluentd did not start in 60 s:\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    check_latency("fluentd streaming", &out, &log, FLUENTD_PROMISE, |b| {
+        input.write_all(b).expect("append to the input");
+    });
+    for entry in fs::read_dir(&out).expect("out dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(!name.contains("1970"), "an alert file dated 1970: {name}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -860,6 +1162,40 @@ fn shell_recipe_emit_all_kafka() {
         })
         .collect();
     assert_same_alerts("recipe emit-all-kafka", &compromised, &want);
+}
+
+/// The shipped unit parses as systemd reads it: `systemd-analyze verify` exits 0 even on an unknown
+/// key or a bad value (it only warns), so any output fails the test too. `--man=no`: the
+/// `Documentation=man:credtrail(1)` page need not be installed here.
+#[test]
+fn systemd_unit_verifies() {
+    let Some(analyze) = runner("systemd unit", "systemd-analyze") else {
+        return;
+    };
+    let unit = pipeline("systemd/credtrail.service");
+    let out = run(
+        "systemd-analyze verify",
+        Command::new(analyze).args(["verify", "--man=no"]).arg(&unit),
+        Duration::from_secs(60),
+    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), out.stderr);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify {}: {}\n{said}",
+        unit.display(),
+        out.status
+    );
+    let text = fs::read_to_string(&unit).expect("unit");
+    for needed in [
+        "User=credtrail",
+        "StateDirectory=credtrail",
+        "Restart=always",
+        "--state \"$STATE_DIRECTORY/state.bin\"",
+        "kcat -C",
+        "kcat -P",
+    ] {
+        assert!(text.contains(needed), "credtrail.service lacks {needed}");
+    }
 }
 
 #[test]

@@ -1,19 +1,29 @@
-//! The real captures in ../shared/data/cloudtrail (see its PROVENANCE.md and ground-truth.json):
-//! verdicts as the ground truth says, no alert anywhere else, no crash on any file, in every input
-//! shape, and the same output for every thread count as the sequential reference.
+//! The real captures vendored in tests/data/cloudtrail (its README gives each file's source and
+//! licence; ground-truth.json says which records are the attacker's and why): verdicts as the
+//! ground truth says, no alert anywhere else, no crash on any file, in every input shape, and the
+//! same output for every thread count as the sequential reference.
 
 use crate::common::*;
 use credtrail::{Config, Emit, Input};
 use std::fs;
 use std::path::PathBuf;
 
-fn data(rel: &str) -> PathBuf {
-    shared().join("data/cloudtrail").join(rel)
+fn cloudtrail(rel: &str) -> PathBuf {
+    data("cloudtrail").join(rel)
+}
+
+const OTRF: &str = "otrf-security-datasets/ec2-proxy-s3-exfiltration.ndjson";
+const OTRF_NORMALIZED: &str = "otrf-security-datasets/ec2-proxy-s3-exfiltration.normalized.ndjson";
+const DIGEST: &str = "handwritten/cloudtrail-digest.json";
+const ODD: &str = "handwritten/odd-shapes.ndjson";
+
+fn sample() -> PathBuf {
+    data("sample-attack.ndjson")
 }
 
 fn ground_truth_attackers() -> Vec<String> {
     let gt: serde_json::Value =
-        serde_json::from_slice(&fs::read(data("ground-truth.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(cloudtrail("ground-truth.json")).unwrap()).unwrap();
     gt["scenarios"][0]["attacker_records_eventIDs"]
         .as_array()
         .unwrap()
@@ -25,15 +35,15 @@ fn ground_truth_attackers() -> Vec<String> {
 /// Every NDJSON capture, real and handwritten.
 fn captures() -> Vec<PathBuf> {
     let mut out = vec![
-        data("real/otrf-ec2-proxy-s3-exfiltration.ndjson"),
-        data("real/otrf-ec2-proxy-s3-exfiltration.normalized.ndjson"),
-        data("handwritten/panther-analysis-cloudtrail-tests.ndjson"),
-        data("handwritten/elastic-integrations-cloudtrail-samples.ndjson"),
-        data("handwritten/elastic-cloudtrail-digest-sample.json"),
+        cloudtrail(OTRF),
+        cloudtrail(OTRF_NORMALIZED),
+        cloudtrail("panther-analysis/cloudtrail-tests.ndjson"),
+        cloudtrail(DIGEST),
     ];
-    let mut stratus: Vec<PathBuf> = fs::read_dir(data("real/stratus-red-team-detonations"))
+    let mut stratus: Vec<PathBuf> = fs::read_dir(cloudtrail("stratus-red-team"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
         .collect();
     stratus.sort();
     assert_eq!(stratus.len(), 35);
@@ -59,10 +69,8 @@ fn sequential(input: &[u8], emit: Emit) -> Run {
 
 #[test]
 fn the_sample_is_the_capture_plus_one_instance_call_and_alerts_exactly_the_attacker() {
-    let capture = fs::read_to_string(data("real/otrf-ec2-proxy-s3-exfiltration.normalized.ndjson")).unwrap();
-    let sample =
-        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson"))
-            .unwrap();
+    let capture = fs::read_to_string(cloudtrail(OTRF_NORMALIZED)).unwrap();
+    let sample = fs::read_to_string(sample()).unwrap();
     let mut lines: Vec<&str> = sample.lines().collect();
     let injected = lines.remove(92);
     assert!(injected.contains("00000000-injected-instance-own-call"));
@@ -88,7 +96,7 @@ fn the_sample_is_the_capture_plus_one_instance_call_and_alerts_exactly_the_attac
 #[test]
 fn the_capture_alone_cannot_alert_and_says_the_thief_locked_the_session() {
     // ground-truth.json: "no alert: every call with the instance session comes from one address".
-    let capture = fs::read(data("real/otrf-ec2-proxy-s3-exfiltration.normalized.ndjson")).unwrap();
+    let capture = fs::read(cloudtrail(OTRF_NORMALIZED)).unwrap();
     let run = run_lib(&capture, Emit::All, 2);
     assert_eq!(alerts(&run.stdout), Vec::<String>::new());
     let attackers = ground_truth_attackers();
@@ -104,9 +112,7 @@ fn the_capture_alone_cannot_alert_and_says_the_thief_locked_the_session() {
 fn when_the_thief_called_first_the_instance_alert_names_the_thief_lock() {
     // The same injected instance call, delivered after the thief's: the attacker locked the session
     // at 01:00:04Z from 1.2.3.4, and the instance's own call is the one that alerts.
-    let sample =
-        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson"))
-            .unwrap();
+    let sample = fs::read_to_string(sample()).unwrap();
     let mut lines: Vec<&str> = sample.lines().collect();
     let injected = lines.remove(92);
     lines.push(injected);
@@ -124,8 +130,7 @@ fn when_the_thief_called_first_the_instance_alert_names_the_thief_lock() {
 #[test]
 fn stratus_lacks_the_assume_role_so_nothing_is_judged() {
     // ground-truth.json: "no alert possible: the EC2 AssumeRole record is absent".
-    let path =
-        data("real/stratus-red-team-detonations/aws.credential-access.ec2-steal-instance-credentials.ndjson");
+    let path = cloudtrail("stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.ndjson");
     let run = run_lib(&fs::read(path).unwrap(), Emit::All, 2);
     assert_eq!(
         (
@@ -141,11 +146,7 @@ fn stratus_lacks_the_assume_role_so_nothing_is_judged() {
 #[test]
 fn the_raw_capture_without_event_time_is_reported_not_judged() {
     // Logstash replaced eventTime with @timestamp: the detector cannot place those records in time.
-    let run = run_lib(
-        &fs::read(data("real/otrf-ec2-proxy-s3-exfiltration.ndjson")).unwrap(),
-        Emit::Alerts,
-        2,
-    );
+    let run = run_lib(&fs::read(cloudtrail(OTRF)).unwrap(), Emit::Alerts, 2);
     assert_eq!(run.stats.alerts, 0);
     assert_eq!(
         run.stats.malformed, 16,
@@ -156,7 +157,9 @@ fn the_raw_capture_without_event_time_is_reported_not_judged() {
 
 #[test]
 fn the_s3_log_file_body_is_read_as_its_records() {
-    let path = data("format-samples/218007301253_CloudTrail_us-east-1_20230710T1200Z_x9kHmzMa7cx6l9wM.json");
+    let path = cloudtrail(
+        "invictus-ir-aws-dataset/218007301253_CloudTrail_us-east-1_20230710T1200Z_x9kHmzMa7cx6l9wM.json",
+    );
     let body = fs::read(&path).unwrap();
     let run = run_lib(&body, Emit::All, 2);
     assert_eq!(
@@ -205,14 +208,47 @@ fn verdicts(stdout: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Shapes seen in vendors' sanitized samples (whose licence keeps them out of this repository),
+/// written by hand in `handwritten/odd-shapes.ndjson`: an aws-us-gov instance session whose
+/// AssumeRole also has `responseElements.assumedRoleUser`, a `sourceIPAddress` holding two
+/// addresses (`"81.2.69.142, 192.168.10.10"`, as a proxy may write it) and one that is
+/// `redacted`, an `errorCode` of `"200"`, and an Identity Center user with an empty ARN in a
+/// 13-digit account. Expected: the non-addresses neither lock nor get an annotation, the failed-
+/// looking call is judged and locks 81.2.69.142, the Identity Center record passes unjudged, and
+/// the last call, from 198.51.100.20, alerts.
+#[test]
+fn odd_shapes_from_vendor_samples() {
+    let input = fs::read(cloudtrail(ODD)).unwrap();
+    for threads in [1, 2] {
+        let run = run_lib(&input, Emit::All, threads);
+        assert_eq!(
+            verdicts(&run.stdout),
+            [
+                ("locked".to_string(), "\"lock\"".to_string()),
+                ("compromise".to_string(), "\"thief\"".to_string())
+            ],
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            (run.stats.records, run.stats.judged, run.stats.malformed),
+            (6, 2, 0)
+        );
+        let alert = &records(&run.stdout)[5]["credtrail"];
+        assert_eq!(alert["instance_id"], "i-0fedcba9876543210");
+        assert_eq!(alert["locked_ips"][0]["ip"], "81.2.69.142");
+    }
+}
+
 #[test]
 fn every_capture_in_every_shape_at_every_thread_count() {
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson");
-    for path in captures().into_iter().chain([sample.clone()]) {
+    let sample = sample();
+    let odd = cloudtrail(ODD);
+    for path in captures().into_iter().chain([sample.clone(), odd.clone()]) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let ndjson = fs::read(&path).unwrap();
         let reference = sequential(&ndjson, Emit::All);
-        if path != sample {
+        if path != sample && path != odd {
             assert_eq!(
                 reference.stats.alerts, 0,
                 "{name}: no alert in the captures as published"
@@ -262,12 +298,11 @@ fn every_capture_in_every_shape_at_every_thread_count() {
 fn several_files_and_gzip_through_the_binary() {
     let dir = std::env::temp_dir().join(format!("credtrail-real-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
-    let sample =
-        fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson")).unwrap();
+    let sample = fs::read(sample()).unwrap();
     let gz = dir.join("sample.json.gz");
     fs::write(&gz, gzip(&sample)).unwrap();
     let out = bin()
-        .arg(data("handwritten/elastic-cloudtrail-digest-sample.json"))
+        .arg(cloudtrail(DIGEST))
         .arg(&gz)
         .arg(dir.join("missing.json"))
         .output()
@@ -276,7 +311,7 @@ fn several_files_and_gzip_through_the_binary() {
     assert_eq!(alerts(&out.stdout), ground_truth_attackers());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("elastic-cloudtrail-digest-sample.json:1: malformed: not a CloudTrail record"),
+        stderr.contains("cloudtrail-digest.json:1: malformed: not a CloudTrail record"),
         "{stderr}"
     );
     assert!(stderr.contains("missing.json: No such file"), "{stderr}");
@@ -293,8 +328,7 @@ fn several_files_and_gzip_through_the_binary() {
 
 #[test]
 fn the_summary_table_counts_alerts_by_account_role_instance_and_address() {
-    let sample =
-        fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-attack.ndjson")).unwrap();
+    let sample = fs::read(sample()).unwrap();
     for threads in [1, 2] {
         let run = run_lib(&sample, Emit::Alerts, threads);
         assert_eq!(

@@ -3,8 +3,8 @@
 
 use crate::common::trail::*;
 use crate::common::*;
-use credtrail::generator::{GenConfig, generate_to_vec};
 use credtrail::{Config, Emit, Input};
+use credtrail_generate::{GenConfig, generate_to_vec};
 use proptest::prelude::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -410,7 +410,7 @@ fn a_slow_reader_slows_credtrail_instead_of_filling_memory() {
         records: 170_000,
         ..GenConfig::default()
     };
-    credtrail::generator::generate(&cfg, &mut f).unwrap();
+    credtrail_generate::generate(&cfg, &mut f).unwrap();
     f.flush().unwrap();
     drop(f);
     let size = std::fs::metadata(&input).unwrap().len();

@@ -1,0 +1,95 @@
+//! Record contents that used to blind the detector or forge its output.
+
+use crate::common::trail::{call, issue, lines};
+use crate::common::*;
+use credtrail::Emit;
+
+/// A stolen session's call whose request parameters nest 100 000 levels deep (a field the
+/// detector never reads, and one an attacker writes) is judged as any: it alerts. simd-json's
+/// default depth limit (1 024) made it malformed and unjudged. (Mutation: `Buffers::new`, the
+/// default limit, makes it malformed and fails the alert.)
+#[test]
+fn a_record_nested_deeper_than_1024_levels_is_still_judged() {
+    let n = 100_000;
+    let deep = format!("{}1{}", "{\"a\":[".repeat(n), "]}".repeat(n));
+    let mut line = call("theft", 2.0, "203.0.113.9").to_string();
+    line.truncate(line.len() - 1);
+    line.push_str(&format!(",\"requestParameters\":{deep}}}\n"));
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3")]);
+    input.extend_from_slice(line.as_bytes());
+    let run = run_lib(&input, Emit::Alerts, 1);
+    assert_eq!(run.stats.malformed, 0, "{}", run.stderr);
+    assert_eq!(run.stats.alerts, 1, "{}", run.stderr);
+}
+
+/// A role name carrying a window-title escape and a screen clear reaches the alert table (printed
+/// to a terminal) and the malformed-line messages (stderr) as text, never as bytes a terminal
+/// acts on; so does a file name in a message. (Mutation: building the table from the rows as they
+/// are fails on the table; reporting the name as it is fails on stderr.)
+#[test]
+fn escape_codes_in_the_input_never_reach_the_terminal() {
+    use serde_json::json;
+    let role = "app\u{1b}]0;owned\u{7}\u{1b}[2J";
+    let session = format!("arn:aws:sts::123456789012:assumed-role/{role}/i-0123456789abcdef0");
+    let mut records = vec![
+        issue("issue", 0.0),
+        call("lock", 1.0, "3.3.3.3"),
+        call("theft", 2.0, "203.0.113.9"),
+    ];
+    records[0]["requestParameters"]["roleArn"] = json!(format!("arn:aws:iam::123456789012:role/{role}"));
+    for r in &mut records[1..] {
+        r["userIdentity"]["arn"] = json!(session);
+    }
+    let mut input = lines(&records);
+    input.extend_from_slice(b"not json\n");
+    // A file name is input too (an archive's names are whoever wrote it).
+    let run = run_cfg(credtrail::Config {
+        inputs: vec![credtrail::Input::Memory("in\u{1b}[2Jput".into(), input)],
+        threads: 1,
+        ..credtrail::Config::default()
+    });
+    assert_eq!(run.stats.alerts, 1, "{}", run.stderr);
+    let table = run.stats.alert_table_text();
+    assert!(table.contains("app\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{table}");
+    assert!(!table.contains('\u{1b}') && !table.contains('\u{7}'), "{table:?}");
+    assert_eq!(run.stats.malformed, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in\\u{1b}[2Jput:4: malformed"),
+        "{:?}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+}
+
+/// `--emit findings` with 256 decoy addresses before the real theft: the theft's address still
+/// comes out as a finding (of its own, `not_tracked`), and the summary says how many alerts were
+/// shed from incidents. Before, the findings dropped it silently while the alerts output had it.
+/// (Mutation: dropping an alert past the per-session bound, as before, fails the first assertion.)
+#[test]
+fn findings_never_drop_an_alert_past_the_incident_bound() {
+    let mut input = vec![issue("issue", 0.0), call("lock", 1.0, "3.3.3.3")];
+    for i in 0..256 {
+        input.push(call(
+            &format!("decoy-{i}"),
+            2.0,
+            &format!("198.18.{}.{}", i / 200, i % 200 + 1),
+        ));
+    }
+    input.push(call("theft", 3.0, "203.0.113.9"));
+    let run = run_lib(&lines(&input), Emit::Findings, 2);
+    let findings = records(&run.stdout);
+    let theft: Vec<_> = findings
+        .iter()
+        .filter(|f| f["evidences"][0]["src_endpoint"]["ip"] == "203.0.113.9")
+        .collect();
+    assert_eq!(theft.len(), 2, "Create and Close of the shed alert");
+    assert_eq!(theft[1]["unmapped"]["close_reason"], "not_tracked");
+    assert_eq!(run.stats.findings_shed, 1);
+    assert!(
+        run.stats
+            .summary()
+            .contains("1 alerts past the bounds on open incidents"),
+        "{}",
+        run.stats.summary()
+    );
+}
