@@ -331,7 +331,8 @@ impl Default for ChainRoutes {
         ChainRoutes {
             map: HashMap::default(),
             // std's per-process random keys, as its hash maps use against flooding.
-            seed: std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64).max(1),
+            seed: std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64)
+                .max(1),
             swept_at_len: 0,
         }
     }

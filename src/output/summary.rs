@@ -47,7 +47,16 @@ impl Stats {
         let mut rows: Vec<AlertRow> = self
             .alert_table
             .iter()
-            .map(|r| (shown(&r.0), shown(&r.1), r.2.clone(), shown(&r.3), shown(&r.4), r.5))
+            .map(|r| {
+                (
+                    shown(&r.0),
+                    shown(&r.1),
+                    r.2.clone(),
+                    shown(&r.3),
+                    shown(&r.4),
+                    r.5,
+                )
+            })
             .collect();
         rows.sort_by(|a, b| b.5.cmp(&a.5).then_with(|| a.cmp(b)));
         let head = ("account", "role", "kind", "workload", "foreign address", "alerts");
@@ -99,14 +108,20 @@ impl Stats {
     }
 
     pub fn summary(&self) -> String {
+        // Said when there is something to count: a run that judged nothing says so in one line.
+        let seen = self
+            .judged_by_kind
+            .iter()
+            .chain(&self.unjudged_by_kind)
+            .any(|&n| n > 0);
+        let kinds = if seen {
+            self.kinds_line() + "\n"
+        } else {
+            String::new()
+        };
         let mut s = format!(
-            "{}\ncredtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
-            self.kinds_line(),
-            self.records,
-            self.judged,
-            self.alerts,
-            self.malformed,
-            self.sessions
+            "{kinds}credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
+            self.records, self.judged, self.alerts, self.malformed, self.sessions
         );
         if self.evicted > 0 {
             s.push_str(&format!(
