@@ -31,9 +31,12 @@ impl From<Exit> for std::process::ExitCode {
 /// [`Exit`] as `--help` lists it.
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  every input was read (alerts or not); also when the reader of stdout goes away early
+  0  every input was read (alerts or not); also when the reader of stdout goes away early, and
+     after SIGTERM or SIGINT: reading stops, the whole lines read are finished, written and saved
+     (--state), the line being read is left unread (a consumer restarting reads it whole)
   1  an input could not be opened or read to the end, or stdout failed
-  2  usage error (bad option or value)";
+  2  usage error (bad option or value)
+  130, 143  a second SIGINT or SIGTERM: exits at once, saying so, writing and saving nothing more";
 
 /// A command line that names no run: said before any input is read.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,15 @@ pub enum EmitArg {
     Findings,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MalformedArg {
+    /// The line as it came (but for one with a top-level `credtrail` key, always wrapped)
+    Pass,
+    /// `{"credtrail":{"malformed":REASON,"line":TEXT}}` (`line_base64` when not UTF-8), so that
+    /// every output line is JSON for a consumer such as jq
+    Wrap,
+}
+
 /// Detects stolen EC2 instance credentials in CloudTrail records (Netflix's method: a session's
 /// first address locks it; a call from any other address is an alert).
 #[derive(Debug, Parser)]
@@ -78,13 +90,18 @@ pub struct Args {
     pub command: Option<Command>,
 
     /// Files to read in order (gzip is detected by its magic bytes); `-` or nothing reads stdin.
-    /// One record per line, `{"Records":[…]}` log file bodies, or EventBridge envelopes.
+    /// One record per line, `{"Records":[…]}` log file bodies, EventBridge envelopes, or
+    /// `aws cloudtrail lookup-events` output (read oldest first).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
     /// Which records to write.
     #[arg(long, value_enum, default_value_t = EmitArg::Alerts)]
     pub emit: EmitArg,
+
+    /// What --emit all writes for a malformed line.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = MalformedArg::Pass)]
+    pub malformed: MalformedArg,
 
     /// Threads that read, parse and judge, each doing every stage [default: the number of cores].
     #[arg(long, value_name = "N")]
@@ -126,15 +143,31 @@ pub struct Args {
     #[arg(long)]
     pub infer_sessions: bool,
 
-    /// Accounts whose VPC endpoints instances may use besides their own (comma-separated). A call
-    /// through an endpoint of any other account alerts, whatever its address.
+    /// The input is `credtrail key`'s output (one Kafka partition's consumer): apply the
+    /// allocation and interface resolutions it forwards in `credtrail_key`, so that N partition
+    /// consumers resolve address changes as one process would. Without it the field is ignored.
+    #[arg(long)]
+    pub keyed: bool,
+
+    /// Accounts whose VPC endpoints instances may use besides their own and those the trail names
+    /// as `recipientAccountId` (comma-separated 12-digit ids). A call through an endpoint of any
+    /// other account alerts, whatever its address.
     #[arg(long, value_name = "ACCOUNT,...", value_delimiter = ',')]
     pub trusted_accounts: Vec<String>,
 
     /// AWS's published ip-ranges.json: alerts then say whether the foreign address is inside AWS
-    /// (with region and service) or outside it, and their severity follows.
+    /// (with region and service) or outside it, and their severity follows. It is evidence too: a
+    /// session's address of the other family inside AWS's EC2 ranges of its region is accepted,
+    /// and a first call from outside AWS (and outside --trusted-networks) alerts. Lambda
+    /// functions' sessions are judged only with it, by where their calls come from.
     #[arg(long, value_name = "FILE")]
     pub aws_ip_ranges: Option<PathBuf>,
+
+    /// Networks outside AWS that instances legitimately call from (comma-separated CIDR blocks,
+    /// e.g. a corporate proxy reached over Direct Connect): with --aws-ip-ranges, a first call from
+    /// one of them locks as a first call from inside AWS does.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub trusted_networks: Vec<String>,
 
     /// Workload kinds not to judge (comma-separated): task (ECS task roles), pod (EKS Pod
     /// Identity), web_identity (IRSA and other AssumeRoleWithWebIdentity sessions), chained
@@ -242,6 +275,53 @@ fn max_line_bytes(s: &str) -> Result<usize, UsageError> {
     Ok(n)
 }
 
+/// `--trusted-accounts`: each value an account id of 12 digits. Spaces around a value are
+/// dropped ("A, B" is two accounts); anything else is refused rather than silently never matching.
+fn trusted_accounts(values: &[String]) -> Result<Vec<compact_str::CompactString>, UsageError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            if v.len() == 12 && v.bytes().all(|c| c.is_ascii_digit()) {
+                Ok(v.into())
+            } else {
+                Err(value("--trusted-accounts")(format!(
+                    "'{v}': an account id is 12 digits"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `--trusted-networks`: CIDR blocks (or single addresses), spaces around each dropped.
+fn trusted_networks(values: &[String]) -> Result<Vec<crate::parse::addresses::Net>, UsageError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            cidr(v).ok_or_else(|| {
+                value("--trusted-networks")(format!("'{v}': expected a CIDR block such as 192.0.2.0/24"))
+            })
+        })
+        .collect()
+}
+
+/// A CIDR block of any width (a declared network may be large), its host bits cleared.
+fn cidr(s: &str) -> Option<crate::parse::addresses::Net> {
+    use std::net::IpAddr;
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
+        None => {
+            let ip: IpAddr = s.parse().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some(crate::parse::addresses::Net { ip, len })
+}
+
 impl TryFrom<Args> for Config {
     type Error = UsageError;
 
@@ -279,9 +359,10 @@ impl TryFrom<Args> for Config {
                 }
             }
         }
-        let inputs = crate::input::inputs(a.inputs);
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs,
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             emit: match a.emit {
                 EmitArg::Alerts => Emit::Alerts,
                 EmitArg::All => Emit::All,
@@ -293,15 +374,19 @@ impl TryFrom<Args> for Config {
                 change_window,
                 max_sessions,
                 infer_sessions: a.infer_sessions,
-                trusted_accounts: std::sync::Arc::new(
-                    a.trusted_accounts.iter().map(|s| s.as_str().into()).collect(),
-                ),
+                trusted_accounts: std::sync::Arc::new(trusted_accounts(&a.trusted_accounts)?),
+                trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
                 kinds,
                 ranges: None,
+            },
+            malformed: match a.malformed {
+                MalformedArg::Pass => crate::output::wrap::MalformedOutput::Pass,
+                MalformedArg::Wrap => crate::output::wrap::MalformedOutput::Wrap,
             },
             aws_ip_ranges: a.aws_ip_ranges,
             state: a.state,
             state_reset: a.state_reset,
+            keyed: a.keyed,
             checkpoint_interval,
             max_line_bytes,
             ..Config::default()
@@ -314,8 +399,10 @@ impl TryFrom<KeyArgs> for Config {
 
     fn try_from(a: KeyArgs) -> Result<Config, UsageError> {
         let max_line_bytes = max_line_bytes(&a.max_line_bytes)?;
+        let walked = crate::input::walked(a.inputs);
         Ok(Config {
-            inputs: crate::input::inputs(a.inputs),
+            inputs: walked.inputs,
+            digests_skipped: walked.digests,
             max_line_bytes,
             ..Config::default()
         })
@@ -446,6 +533,17 @@ mod tests {
         assert_eq!(c.inputs, vec![Input::Path("a".into()), Input::Stdin]);
     }
 
+    /// "A, B" is two accounts (a space after the comma used to make B an account that never
+    /// matched), and a value that is not an account id is refused. (Mutation: dropping the trim
+    /// fails the first assertion; dropping the length check lets "99" through.)
+    #[test]
+    fn trusted_accounts_are_account_ids() {
+        let c = config(&["--trusted-accounts", "111111111111, 222222222222"]).unwrap();
+        assert_eq!(*c.detector.trusted_accounts, vec!["111111111111", "222222222222"]);
+        let e = config(&["--trusted-accounts", "99"]).unwrap_err();
+        assert_eq!(e, "--trusted-accounts '99': an account id is 12 digits");
+    }
+
     #[test]
     fn bad_values_are_refused_before_reading() {
         for bad in [
@@ -456,6 +554,10 @@ mod tests {
             &["--max-line-bytes", "12XB"],
             &["--max-line-bytes", "10"],
             &["--emit", "some"],
+            &["--trusted-accounts", "99"],
+            &["--trusted-networks", "10.0.0.0/33"],
+            &["--trusted-networks", "proxy"],
+            &["--trusted-accounts", "111111111111,22222222222x"],
         ] {
             assert!(config(bad).is_err(), "{bad:?}");
         }

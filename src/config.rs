@@ -55,8 +55,14 @@ pub struct Config {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// AWS's ip-ranges.json, to classify foreign addresses.
     pub aws_ip_ranges: Option<PathBuf>,
+    /// What `--emit all` does with malformed lines.
+    pub malformed: crate::output::wrap::MalformedOutput,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// CloudTrail digest files left out of the inputs (see [`crate::input::is_digest`]).
+    pub digests_skipped: u64,
+    /// `--keyed`: trust the resolutions `credtrail key` forwards (see [`crate::keying`]).
+    pub keyed: bool,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -77,6 +83,9 @@ impl Default for Config {
             stop: None,
             aws_ip_ranges: None,
             progress: None,
+            malformed: crate::output::wrap::MalformedOutput::Pass,
+            digests_skipped: 0,
+            keyed: false,
         }
     }
 }

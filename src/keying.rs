@@ -7,9 +7,18 @@
 //! through AttachNetworkInterface / RunInstances seen earlier in the same input), the first instance
 //! of a stop/start, the instance a RunInstances response names first (its interfaces must reach that
 //! instance's partition). Records tied to no instance (AllocateAddress, other principals' calls, malformed
-//! lines) get an empty key, which a Kafka partitioner spreads at random: an allocation id another
-//! partition never learns only turns that AssociateAddress into an unnamed change, still accepted
-//! within the address-change window.
+//! lines) get an empty key, which a Kafka partitioner spreads at random.
+//!
+//! What a partition's consumer needs from records keyed elsewhere travels with the record that
+//! needs it: an address change whose allocation id or network interface this stage resolved (from
+//! an AllocateAddress, AttachNetworkInterface or RunInstances earlier in its input, wherever those
+//! were keyed) gets a top-level `credtrail_key` field with the map entries it was resolved by,
+//! `{"allocation":{"id":…,"ip":…},"interface":{"id":…,"instance":…}}`. A consumer run with
+//! `--keyed` learns them just before the change, so it resolves the change as one process over the
+//! whole input would. Without `--keyed` the field is ignored: a record's top-level keys are
+//! CloudTrail's, and only this stage writes this one, so an input that already has it on an
+//! address change is reported and not forwarded (a consumer trusting it would take a forged
+//! address).
 
 use crate::config::Config;
 use crate::detect::{Resolver, Routed};
@@ -18,46 +27,102 @@ use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
 use crate::parse::block::ParsedBlock;
 use crate::parse::record::Fact;
-use crate::stages::{AfterResolver, Ordered, in_order};
+use crate::stages::in_order;
 use std::io::{self, Write};
+
+/// What `credtrail key` writes for one unit.
+#[derive(Default, Clone)]
+struct UnitKey {
+    /// The first instance a fact or a routed step of the unit named.
+    instance: Option<String>,
+    /// The `credtrail_key` object to add, if the unit's address change needed map entries.
+    forwarded: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The input already carried `credtrail_key` on an address change: reported, not forwarded.
+    forged: bool,
+}
 
 /// The stages of `credtrail key` after the resolver: the key of each unit of the block.
 #[derive(Default)]
 struct Keying {
-    /// By unit: the first instance a fact or a routed step of the unit named.
-    keys: Vec<Option<String>>,
+    keys: Vec<UnitKey>,
 }
 
 impl Keying {
-    fn key(&mut self, unit: u32, instance: &str) {
+    fn unit(&mut self, unit: u32) -> &mut UnitKey {
         let unit = unit as usize;
         if self.keys.len() <= unit {
-            self.keys.resize(unit + 1, None);
+            self.keys.resize(unit + 1, UnitKey::default());
         }
-        self.keys[unit].get_or_insert_with(|| instance.to_string());
+        &mut self.keys[unit]
     }
 
-    /// `KEY<TAB>RECORD` for every unit of the block.
-    fn render(&mut self, block: &ParsedBlock, buf: &mut Vec<u8>) {
+    fn key(&mut self, unit: u32, instance: &str) {
+        self.unit(unit)
+            .instance
+            .get_or_insert_with(|| instance.to_string());
+    }
+
+    /// A fact of `unit`, before the resolver takes it: what it needs from the resolver's maps.
+    fn fact(&mut self, unit: u32, fact: &Fact, resolver: &Resolver) {
+        use serde_json::json;
+        match fact {
+            // The interface map must reach the partition of the instance it names.
+            Fact::InterfaceOwner { instance, .. } => self.key(unit, instance),
+            Fact::Forwarded(_) => self.unit(unit).forged = true,
+            Fact::AddressChange { .. } => {
+                for entry in resolver.forwardable(fact) {
+                    let u = self.unit(unit);
+                    let f = u.forwarded.get_or_insert_with(serde_json::Map::new);
+                    match entry {
+                        Fact::Allocation { allocation_id, ip } => {
+                            f.insert(
+                                "allocation".into(),
+                                json!({"id": allocation_id, "ip": ip.to_string()}),
+                            );
+                        }
+                        Fact::InterfaceOwner { interface, instance } => {
+                            f.insert("interface".into(), json!({"id": interface, "instance": instance}));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `KEY<TAB>RECORD` for every unit of the block; the messages for units not forwarded.
+    fn render(&mut self, block: &ParsedBlock, name: &str, buf: &mut Vec<u8>) -> Vec<String> {
         let keys = std::mem::take(&mut self.keys);
         let mut keys = keys.into_iter();
+        let mut messages = Vec::new();
         for u in &block.units {
-            let key = keys.next().flatten();
-            buf.extend_from_slice(key.as_deref().unwrap_or("").as_bytes());
-            buf.push(b'\t');
+            let k = keys.next().unwrap_or_default();
             let bytes = block.bytes(u);
-            buf.extend_from_slice(bytes.strip_suffix(b"\r").unwrap_or(bytes));
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            if k.forged {
+                messages.push(format!(
+                    "credtrail: {name}:{}: an address change that already has credtrail_key, which only \
+                     credtrail key writes: not forwarded",
+                    u.line + 1
+                ));
+                continue;
+            }
+            buf.extend_from_slice(k.instance.as_deref().unwrap_or("").as_bytes());
+            buf.push(b'\t');
+            match &k.forwarded {
+                Some(f) => {
+                    let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
+                    buf.extend_from_slice(&bytes[..close]);
+                    buf.extend_from_slice(b",\"credtrail_key\":");
+                    buf.extend_from_slice(serde_json::Value::Object(f.clone()).to_string().as_bytes());
+                    buf.extend_from_slice(b"}");
+                }
+                None => buf.extend_from_slice(bytes),
+            }
             buf.push(b'\n');
         }
-    }
-}
-
-impl AfterResolver for Keying {
-    fn fact(&mut self, unit: u32, fact: &Fact) {
-        // The interface map must reach the partition of the instance it names.
-        if let Fact::InterfaceOwner { instance, .. } = fact {
-            self.key(unit, instance);
-        }
+        messages
     }
 
     fn routed(&mut self, unit: u32, r: Routed) {
@@ -66,22 +131,34 @@ impl AfterResolver for Keying {
 }
 
 pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {
-    let mut ordered = Ordered {
-        tally: Tally::new(cfg.inputs.iter().map(|i| i.name()).collect(), Reports::Keying),
-        resolver: Resolver::default(),
-        stages: Keying::default(),
-    };
+    let names: Vec<String> = cfg.inputs.iter().map(|i| i.name()).collect();
+    let mut tally = Tally::new(names.clone(), Reports::Keying);
+    let mut resolver = Resolver::default();
+    let mut keying = Keying::default();
     let mut output_closed = false;
+    let mut forged = 0;
     let mut buf = Vec::with_capacity(1 << 20);
     let input_errors = in_order(cfg, |source, mut block, note| {
-        for m in ordered.step(source, block.as_deref_mut(), note) {
+        for m in tally.account(source, block.as_deref(), note) {
             writeln!(err, "{m}")?;
+        }
+        if let Some(block) = block.as_deref_mut() {
+            // As the driver of the filter's stages does, with the resolver's maps at hand for
+            // what each address change needs.
+            for (unit, fact) in std::mem::take(&mut block.facts) {
+                keying.fact(unit, &fact, &resolver);
+                resolver.route(fact, |r| keying.routed(unit, r));
+            }
         }
         // Too long to key or to carry in one Kafka message: reported, not forwarded.
         let Some(block) = block.filter(|b| !matches!(b.kind, BlockKind::Oversized { .. })) else {
             return Ok(true);
         };
-        ordered.stages.render(block, &mut buf);
+        let name = names.get(source as usize).map_or("", String::as_str);
+        for m in keying.render(block, name, &mut buf) {
+            forged += 1;
+            writeln!(err, "{m}")?;
+        }
         let written = out.write_all(&buf).and_then(|()| out.flush());
         buf.clear();
         match written {
@@ -94,10 +171,11 @@ pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
     })?;
     Ok(Stats {
-        records: ordered.tally.records,
-        malformed: ordered.tally.malformed,
+        records: tally.records,
+        malformed: tally.malformed + forged,
         input_errors,
         output_closed,
+        digests_skipped: cfg.digests_skipped,
         ..Stats::default()
     })
 }

@@ -23,6 +23,7 @@ use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
 use crate::output::render::{self, render, render_all, write_all_vectored, written};
 use crate::output::summary::Stats;
+use crate::output::wrap::{MalformedOutput, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::stages::{Judging, Ordered};
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);
     let turn = Turn {
         emit: cfg.emit,
+        malformed: cfg.malformed,
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,
@@ -90,7 +92,11 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     });
     let reader = crew.reader.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut turn = crew.turn.into_inner().unwrap_or_else(|e| e.into_inner());
-    turn.finish(cfg, reader.errors())
+    let stats = turn.finish(cfg, reader.errors())?;
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }
 
 /// What the threads share.
@@ -242,6 +248,7 @@ fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
 /// The ordered stages, run by whichever thread holds the turn, and where their output goes.
 struct Turn<'a> {
     emit: Emit,
+    malformed: MalformedOutput,
     ordered: Ordered<Judging>,
     buf: Vec<u8>,
     out: &'a mut (dyn Write + Send),
@@ -269,7 +276,10 @@ impl Turn<'_> {
         for m in self.ordered.step(p.source, p.block.as_mut(), p.note.take()) {
             let _ = writeln!(self.err, "{m}");
         }
-        let Some(block) = p.block else { return };
+        let Some(mut block) = p.block else { return };
+        if self.emit == Emit::All {
+            wrap_malformed(&mut block, self.malformed);
+        }
         let js = std::mem::take(&mut self.ordered.stages.js);
         if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
             // Every byte goes out again: written from where it lies, not copied into `buf` first.
@@ -328,7 +338,7 @@ impl Turn<'_> {
         if self.saver.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let snap = state::snapshot(&self.ordered.resolver, self.ordered.stages.shard.export());
+        let snap = state::snapshot(&self.ordered.resolver, &self.ordered.stages.shard);
         let path = path.clone();
         self.saver = Some(thread::spawn(move || {
             if let Err(e) = state::save_snapshot(&path, snap) {

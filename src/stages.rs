@@ -105,10 +105,12 @@ impl Ordered<Judging> {
         if notable_only {
             shard.notable_only();
         }
-        let resolver = Resolver::import(&snapshot);
-        for (instance, rows) in snapshot.rows {
-            shard.import(instance, rows, |k| resolver.route_of(k));
-        }
+        let mut resolver = Resolver::import(&snapshot);
+        resolver.trust_forwarded = cfg.keyed;
+        shard.import(snapshot.rows, &snapshot.estate.contested, |k| {
+            resolver.route_of(k)
+        });
+        shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         Ordered {
             tally: Tally::new(
@@ -157,15 +159,14 @@ impl Ordered<Judging> {
             judged_by_kind: shard.judged_by_kind(),
             unjudged_by_kind: shard.unjudged_by_kind(),
             kinds: shard.kinds(),
+            ..Stats::default()
         }
     }
 
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
         match &cfg.state {
-            Some(path) => {
-                state::save_snapshot(path, state::snapshot(&self.resolver, self.stages.shard.export()))
-            }
+            Some(path) => state::save_snapshot(path, state::snapshot(&self.resolver, &self.stages.shard)),
             None => Ok(()),
         }
     }
@@ -202,6 +203,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
             writeln!(err, "{m}")?;
         }
         if let Some(block) = block {
+            if cfg.emit == Emit::All {
+                crate::output::wrap::wrap_malformed(block, cfg.malformed);
+            }
             render::render(cfg.emit, block, &ordered.stages.js, &mut buf);
             ordered.stages.js.clear();
             out.write_all(&buf)?;
@@ -213,5 +217,9 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    Ok(ordered.stats(input_errors, false))
+    let stats = ordered.stats(input_errors, false);
+    Ok(Stats {
+        digests_skipped: cfg.digests_skipped,
+        ..stats
+    })
 }

@@ -1,5 +1,5 @@
 //! Which records the method reads, and as what: the README's "How it decides", items 1, 3, 6, 7
-//! and 14 to 18. The parser asks here, then reads the fields the answer needs.
+//! and 18 to 22. The parser asks here, then reads the fields the answer needs.
 
 use crate::detect::workload::Kind;
 use crate::parse::session_key::{SessionKey, is_instance_id};
@@ -13,13 +13,13 @@ pub enum Event {
     /// AssumeRole: issues or refreshes a workload's session when an AWS service made it for one
     /// (1, 14, 15, 17).
     Issue,
-    /// AssumeRoleWithWebIdentity: a workload's own session (16).
+    /// AssumeRoleWithWebIdentity: a workload's own session (20).
     WebIdentity,
-    /// RunTask: which network interfaces belong to which task (14).
+    /// RunTask: which network interfaces belong to which task (18).
     TaskLaunch,
-    /// StopTask: the task's session ends (14).
+    /// StopTask: the task's session ends (18).
     TaskStop,
-    /// CreateFunction / UpdateFunctionConfiguration: whether a Lambda function is in a VPC (17).
+    /// CreateFunction / UpdateFunctionConfiguration: whether a Lambda function is in a VPC (21).
     FunctionConfig,
     /// An address attached to an instance or to a network interface of one (6). `maps_interface`:
     /// the record also says which instance the interface belongs to; `may_name_address`: it may
@@ -32,8 +32,15 @@ pub enum Event {
     Restart,
     /// AllocateAddress: which Elastic IP an allocation id stands for (6).
     Allocation,
-    /// RunInstances: which network interfaces belong to which instance (6).
+    /// RunInstances: which network interfaces and addresses belong to which instance (6, 14).
     Launch,
+    /// CreateNetworkInterface: the addresses of a new interface (14).
+    InterfaceCreated,
+    /// CreateNatGateway, AssociateNatGatewayAddress, DisassociateNatGatewayAddress: a NAT
+    /// gateway's public addresses (15).
+    NatGateway,
+    /// DisassociateAddress: the instance gets a new, automatically assigned address (16).
+    Disassociation,
 }
 
 /// What `eventSource` and `eventName` make of a record. A failed call (`errorCode`) changes
@@ -63,9 +70,14 @@ pub fn event(source: &str, name: &str, failed: bool) -> Option<Event> {
         (EC2, "AssociateAddress") => change(false, true),
         (EC2, "AttachNetworkInterface") => change(true, false),
         (EC2, "AssignPrivateIpAddresses" | "AssignIpv6Addresses") => change(false, false),
-        (EC2, "StopInstances" | "StartInstances") => Some(Event::Restart),
+        (EC2, "StopInstances" | "StartInstances" | "BidEvictedEvent") => Some(Event::Restart),
         (EC2, "AllocateAddress") => Some(Event::Allocation),
         (EC2, "RunInstances") => Some(Event::Launch),
+        (EC2, "CreateNetworkInterface") => Some(Event::InterfaceCreated),
+        (EC2, "CreateNatGateway" | "AssociateNatGatewayAddress" | "DisassociateNatGatewayAddress") => {
+            Some(Event::NatGateway)
+        }
+        (EC2, "DisassociateAddress") => Some(Event::Disassociation),
         _ => None,
     }
 }
@@ -87,7 +99,7 @@ pub fn judged_session(identity_type: Option<&str>, arn: Option<&str>) -> Option<
     arn.and_then(SessionKey::from_session_arn)
 }
 
-/// A call that returns a session of its own, chained to the caller's (18). AssumeRoleWithWebIdentity
+/// A call that returns a session of its own, chained to the caller's (22). AssumeRoleWithWebIdentity
 /// and GetFederationToken are not here: CloudTrail records the first with no caller session (its
 /// `userIdentity` is the web identity), and STS refuses the second to assumed-role sessions.
 pub fn chains(source: &str, name: &str, failed: bool) -> bool {

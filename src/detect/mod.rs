@@ -7,6 +7,10 @@
 //! 3. Exceptions: AWS services calling on the session's behalf; a VPC endpoint's private address,
 //!    which has a slot of its own; an address newly attached to the instance; a stop/start.
 //!
+//! Beyond the blog, what a real estate needs ([`ties`]): addresses the trail ties to the instance,
+//! a NAT gateway's several addresses, the other address family, and evidence against a first call
+//! from outside AWS.
+//!
 //! The state is split in two so that it can be spread over threads without changing a verdict:
 //! [`Resolver`] holds what must be seen in input order across all instances (which allocation id
 //! is which address, which interface belongs to which instance, the event-time watermark) and
@@ -14,6 +18,7 @@
 //! instances and applies steps to them. A sequential pass is one resolver feeding one shard.
 
 pub mod dense;
+mod egress;
 pub mod events;
 pub mod peers;
 mod resolver;
@@ -21,6 +26,7 @@ mod rows;
 pub mod state;
 pub mod state_file;
 mod table;
+mod ties;
 pub mod workload;
 
 pub use resolver::{Resolver, Routed, Step};
@@ -28,6 +34,7 @@ pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
 
 use crate::output::ip_ranges::AwsRanges;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::{HOUR, Millis};
 use crate::parse::issuer::Issued;
 use crate::parse::record::CallContext;
@@ -39,6 +46,7 @@ use smallvec::SmallVec;
 use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
+use ties::{Accepted, Evidence};
 use workload::{Kind, Kinds, MAX_CHAIN_DEPTH, Parent, Workload};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
@@ -65,12 +73,15 @@ pub struct DetectorConfig {
     /// Track instance sessions from their first call (`ec2RoleDelivery` set) when their AssumeRole
     /// was never seen. Off by default: the blog's method judges only sessions it saw issued.
     pub infer_sessions: bool,
-    /// Accounts whose VPC endpoints an instance may use besides its own.
+    /// Accounts whose VPC endpoints an instance may use besides its own and the trail's.
     pub trusted_accounts: Arc<Vec<CompactString>>,
     /// Which workload kinds are judged (`--no-workload`; Lambda functions need the ranges).
     pub kinds: Kinds,
-    /// `--aws-ip-ranges`: where a Lambda function's calls may come from.
+    /// `--aws-ip-ranges`, as evidence of which addresses are AWS's (rules 14 and 17), and where a
+    /// Lambda function's calls may come from (21).
     pub ranges: Option<Arc<AwsRanges>>,
+    /// `--trusted-networks`: declared egress of the estate outside AWS (17).
+    pub trusted_networks: Arc<Vec<Net>>,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -87,6 +98,7 @@ impl Default for DetectorConfig {
             trusted_accounts: Arc::default(),
             kinds: Kinds::default(),
             ranges: None,
+            trusted_networks: Arc::default(),
         }
     }
 }
@@ -141,14 +153,51 @@ pub struct Verdict {
     pub foreign_endpoint: Option<CompactString>,
     /// Whose credentials these are: the kind, a name for the workload, the chain back to it.
     pub workload: Workload,
+    /// Why a rule beyond the lock decided (rules 14 to 17).
+    pub why: Option<Why>,
+    /// A call from the lock of a session for which another address alerted (17).
+    pub contested: bool,
     pub time: Millis,
     pub context: CallContext,
 }
 
-/// An alert, or a first lock or an added address, which the writer tells same-account peers
-/// about: the verdicts that alerts and findings act on (see [`Shard::notable_only`]).
-pub fn notable(kind: VerdictKind, first_lock: bool) -> bool {
-    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock
+/// The evidence a verdict rests on when a rule beyond the lock decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// `ip_added`: the trail ties the address to the instance (14).
+    Tied,
+    /// `ip_added`: another public address of the NAT gateway of a locked address (15).
+    SameGateway,
+    /// `ip_added`: the other address family inside AWS's EC2 ranges of the lock's region (14).
+    OtherFamily,
+    /// `compromise`: a first call from outside AWS and outside `--trusted-networks` (17).
+    OutsideAws,
+    /// `compromise`: a private address the trail does not tie to the instance, while it ties
+    /// others (14).
+    UntiedPrivate,
+    /// `ip_added`: the trail ties the address to the instance, and the locked address, which it
+    /// does not, moved out of the lock (17).
+    LockMoved(IpAddr),
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Tied => "tied",
+            Why::SameGateway => "nat_gateway",
+            Why::OtherFamily => "other_family",
+            Why::OutsideAws => "outside_aws",
+            Why::UntiedPrivate => "untied_private",
+            Why::LockMoved(_) => "lock_moved",
+        }
+    }
+}
+
+/// An alert, a first lock, an added address or a call from the lock of a contested session: the
+/// verdicts that alerts and findings act on (see [`Shard::notable_only`]), and that the writer
+/// tells same-account peers about.
+pub fn notable(kind: VerdictKind, first_lock: bool, contested: bool) -> bool {
+    matches!(kind, VerdictKind::Compromise | VerdictKind::IpAdded) || first_lock || contested
 }
 
 impl Table {
@@ -198,6 +247,7 @@ impl Table {
                 source_text,
                 via_endpoint,
                 context,
+                egress,
             } => {
                 let call = Call {
                     session,
@@ -205,8 +255,13 @@ impl Table {
                     source,
                     source_text,
                     via_endpoint,
+                    egress,
                 };
                 self.call(call, context, wm)
+            }
+            Step::Tie { instance, nets } => {
+                self.ties.add(instance, nets);
+                None
             }
             Step::Change {
                 instance,
@@ -228,7 +283,7 @@ impl Table {
         }
     }
 
-    /// (1, 2, 14 to 17) A workload's issue creates a row live until `time + ttl` (or the
+    /// (1, 2, 18 to 21) A workload's issue creates a row live until `time + ttl` (or the
     /// credentials' own expiration, when the record gives it for a workload other than an
     /// instance), or refreshes it.
     fn issue(&mut self, session: SessionKey, time: Millis, issued: Issued, wm: Millis) {
@@ -288,6 +343,8 @@ impl Table {
                 row.expires = expires;
                 row.locks.clear();
                 row.pending.clear();
+                row.inferred = false;
+                row.contested = false;
             }
             row.inferred = false;
             add(row);
@@ -325,13 +382,14 @@ impl Table {
             pending: PendingList::default(),
             inferred: false,
             judged: false,
+            contested: false,
         };
         add(&mut row);
         self.rows.entry(session.instance).push(row);
         self.added_row(wm);
     }
 
-    /// (18) A live session's AssumeRole: the session it returned inherits its locks and lives
+    /// (22) A live session's AssumeRole: the session it returned inherits its locks and lives
     /// until its own expiration, to [`MAX_CHAIN_DEPTH`] sessions below the workload's.
     fn chain(
         &mut self,
@@ -368,7 +426,7 @@ impl Table {
         self.upsert(child, expires, workload, &locks, time, wm);
     }
 
-    /// (14) StopTask: the task's session ends; its later calls are not judged.
+    /// (18) StopTask: the task's session ends; its later calls are not judged.
     fn end(&mut self, task: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
         for row in self.rows_of(task, account, time, wm) {
             if row.ident.workload.kind == Kind::Task {
@@ -403,6 +461,14 @@ impl Table {
             row.judged = true;
             self.judged_sessions[row.ident.workload.kind as usize] += 1;
         }
+        let evidence = Evidence::new(
+            &self.ties,
+            &c.session.instance,
+            c.egress.as_deref(),
+            self.cfg.ranges.as_deref(),
+            &self.cfg.trusted_networks,
+        )
+        .for_kind(row.ident.workload.kind);
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context
@@ -416,6 +482,7 @@ impl Table {
                     slot: Slot::Private,
                     first_lock: false,
                     change: None,
+                    why: None,
                 };
                 let mut v = verdict(outcome, c, row);
                 v.foreign_endpoint = foreign_endpoint;
@@ -426,15 +493,19 @@ impl Table {
                     .vpc_functions
                     .contains(&(row.ident.account.clone(), c.session.instance.clone()));
                 let j = function_outcome(row, &c, self.cfg.ranges.as_deref(), attached)?;
-                if self.notable_only && !notable(j.kind, j.first_lock) {
+                if self.notable_only && !notable(j.kind, j.first_lock, false) {
                     self.quiet += 1;
                     return None;
                 }
                 verdict(j, c, row)
             }
             None => {
-                let j = address_outcome(row, &c, self.cfg.change_window)?;
-                if self.notable_only && !notable(j.kind, j.first_lock) {
+                let j = address_outcome(row, &c, self.cfg.change_window, &evidence)?;
+                if j.kind == VerdictKind::Compromise {
+                    row.contested = true;
+                }
+                let contested = row.contested && j.kind == VerdictKind::Locked;
+                if self.notable_only && !notable(j.kind, j.first_lock, contested) {
                     self.quiet += 1;
                     return None;
                 }
@@ -484,10 +555,12 @@ impl Table {
         }
     }
 
-    /// (7) A stop or start: the instance comes back with a new address, so both slots are emptied.
+    /// (7, 16) A stop or start, by anyone or by EC2 itself (a Spot interruption): the instance
+    /// comes back with a new address, so both slots are emptied.
     fn restart(&mut self, instance: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
         for row in self.rows_of(instance, account, time, wm) {
             row.locks.clear();
+            row.contested = false;
         }
     }
 }
@@ -499,9 +572,10 @@ struct Outcome {
     slot: Slot,
     first_lock: bool,
     change: Option<(Millis, bool)>,
+    why: Option<Why>,
 }
 
-/// (17) A Lambda function's call, judged by where it came from: its session is shared by every
+/// (21) A Lambda function's call, judged by where it came from: its session is shared by every
 /// execution environment of the function, which call from many AWS addresses, so there is no
 /// lock. An AWS address of the function's region is its own; an address outside AWS or of another
 /// region alerts; a private address is the function's only through a VPC endpoint, and only when
@@ -512,6 +586,7 @@ fn function_outcome(row: &Row, c: &Call, ranges: Option<&AwsRanges>, vpc_attache
         slot: Slot::Public,
         first_lock: false,
         change: None,
+        why: None,
     };
     let ip = match &c.source {
         Source::Ip(ip) => *ip,
@@ -542,12 +617,13 @@ fn function_outcome(row: &Row, c: &Call, ranges: Option<&AwsRanges>, vpc_attache
 
 /// Judges a call's address against its live row, and updates the row's locks and pending
 /// changes.
-fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
+fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
     let plain = |kind, slot| Outcome {
         kind,
         slot,
         first_lock: false,
         change: None,
+        why: None,
     };
     let ip = match &c.source {
         Source::Ip(ip) => *ip,
@@ -559,37 +635,95 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
         return Some(plain(VerdictKind::Locked, slot));
     }
+    let alert = |why| {
+        Some(Outcome {
+            why,
+            ..plain(VerdictKind::Compromise, slot)
+        })
+    };
     if !row.locks.iter().any(|l| l.slot == slot) {
+        // (14) The trail names the instance's private addresses: the endpoint slot takes only
+        // those, instead of whoever uses the endpoint first.
+        if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+            return alert(Some(Why::UntiedPrivate));
+        }
+        // (17) An EC2 instance does not call from outside AWS, unless through a declared network.
+        if slot == Slot::Public && ev.outside(ip) {
+            return alert(Some(Why::OutsideAws));
+        }
+        let origin = if ev.tied(ip) {
+            LockOrigin::Tied
+        } else {
+            LockOrigin::FirstUse
+        };
         row.locks.push(Lock {
             ip,
             slot,
             since: time,
-            origin: LockOrigin::FirstUse,
+            origin,
         });
         return Some(Outcome {
             first_lock: true,
             ..plain(VerdictKind::Locked, slot)
         });
     }
+    if slot == Slot::Private && ev.ties_private() && !ev.tied(ip) {
+        return alert(Some(Why::UntiedPrivate));
+    }
     // A change that named this address wins; otherwise the open window that closes first.
-    let named = row.pending.iter().position(|p| p.ip == Some(ip));
-    let unnamed = || {
-        row.pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
-            .min_by_key(|(_, p)| p.at)
-            .map(|(i, _)| i)
+    let pending = |row: &Row| {
+        let named = row.pending.iter().position(|p| p.ip == Some(ip));
+        named.or_else(|| {
+            row.pending
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.ip.is_none() && p.at <= time && time <= p.at.saturating_add(window))
+                .min_by_key(|(_, p)| p.at)
+                .map(|(i, _)| i)
+        })
     };
-    let Some(used) = named.or_else(unnamed) else {
-        return Some(plain(VerdictKind::Compromise, slot));
+    if let Some(a) = ev.accepts(ip, slot, &row.locks) {
+        let (origin, mut why) = match a {
+            Accepted::Tied => (LockOrigin::Tied, Why::Tied),
+            Accepted::SameGateway => (LockOrigin::SameGateway, Why::SameGateway),
+            Accepted::OtherFamily => (LockOrigin::OtherFamily, Why::OtherFamily),
+        };
+        if a == Accepted::Tied {
+            // The change that brought the tied address (an interface attached) is used up by it,
+            // so its window is no free slot for another address.
+            if let Some(used) = pending(row) {
+                row.pending.remove(used);
+            }
+            // (17) The thief who called first: the trail ties this address to the instance, and
+            // the first lock of its family is neither tied nor one of the instance's other
+            // egresses, so that lock is the thief's. It leaves the lock, and its later calls alert.
+            if let Some(i) = ev.thief_lock(ip, slot, &row.locks) {
+                let thief = row.locks.remove(i);
+                why = Why::LockMoved(thief.ip);
+            }
+        }
+        add_lock(row, ip, slot, time, origin);
+        return Some(Outcome {
+            why: Some(why),
+            ..plain(VerdictKind::IpAdded, slot)
+        });
+    }
+    let Some(used) = pending(row) else {
+        return alert(None);
     };
     let change = row.pending.remove(used);
+    add_lock(row, ip, slot, time, LockOrigin::AddressChange);
+    Some(Outcome {
+        change: Some((change.at, change.ip.is_some())),
+        ..plain(VerdictKind::IpAdded, slot)
+    })
+}
+
+/// An accepted address joins the lock; past [`MAX_LOCKS`] the oldest accepted one is forgotten
+/// (a first lock stays).
+fn add_lock(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, origin: LockOrigin) {
     if row.locks.len() >= MAX_LOCKS
-        && let Some(oldest) = row
-            .locks
-            .iter()
-            .position(|l| l.origin == LockOrigin::AddressChange)
+        && let Some(oldest) = row.locks.iter().position(|l| l.origin != LockOrigin::FirstUse)
     {
         row.locks.remove(oldest);
     }
@@ -597,12 +731,8 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis) -> Option<Outcome> {
         ip,
         slot,
         since: time,
-        origin: LockOrigin::AddressChange,
+        origin,
     });
-    Some(Outcome {
-        change: Some((change.at, change.ip.is_some())),
-        ..plain(VerdictKind::IpAdded, slot)
-    })
 }
 
 /// The slot an address is locked in: private when seen through a VPC endpoint (5).
@@ -620,6 +750,7 @@ struct Call {
     source: Source,
     source_text: CompactString,
     via_endpoint: bool,
+    egress: Option<Arc<[IpAddr]>>,
 }
 
 fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
@@ -639,6 +770,8 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         inferred: row.inferred,
         foreign_endpoint: None,
         workload: row.ident.workload.clone(),
+        why: o.why,
+        contested: row.contested && o.kind == VerdictKind::Locked,
         time: 0,
         context: CallContext::default(),
     }

@@ -97,7 +97,7 @@ impl Peers {
     /// locked to its address, if there is one.
     pub fn observe(&mut self, v: &Verdict, watermark: Millis) -> Option<Peer> {
         // Most verdicts are a call from the locked address: nothing to tell.
-        if !notable(v.kind, v.first_lock) {
+        if !notable(v.kind, v.first_lock, v.contested) {
             return None;
         }
         let ip = v.ip?;
@@ -218,6 +218,8 @@ mod tests {
             inferred: false,
             foreign_endpoint: None,
             workload: Default::default(),
+            why: None,
+            contested: false,
             time,
             context: CallContext::default(),
         }

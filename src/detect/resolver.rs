@@ -2,15 +2,18 @@
 //! belongs to which instance, and the event-time watermark. It turns each [`Fact`] into
 //! [`Routed`] steps about one instance, which a shard of the table applies.
 
+use super::egress::Egress;
 use super::{LATE_GRACE, MAX_MAP_ENTRIES};
+use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
 use crate::parse::issuer::Issued;
 use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A step about one instance, with the event-time watermark of the input up to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +37,8 @@ pub enum Step {
         source_text: CompactString,
         via_endpoint: bool,
         context: CallContext,
+        /// The other public addresses of the NAT gateway the call's address belongs to (15).
+        egress: Option<Arc<[IpAddr]>>,
     },
     Issue {
         session: SessionKey,
@@ -67,6 +72,8 @@ pub enum Step {
         account: Option<CompactString>,
         time: Millis,
     },
+    /// These addresses are the instance's, as the trail says (14).
+    Tie { instance: CompactString, nets: Vec<Net> },
 }
 
 impl Routed {
@@ -78,7 +85,9 @@ impl Routed {
         match &self.step {
             Step::Call { session, .. } | Step::Issue { session, .. } => &session.instance,
             Step::Chain { parent, .. } => &parent.instance,
-            Step::Change { instance, .. } | Step::Restart { instance, .. } => instance,
+            Step::Change { instance, .. } | Step::Restart { instance, .. } | Step::Tie { instance, .. } => {
+                instance
+            }
             Step::End { task, .. } => task,
             Step::FunctionVpc { function, .. } => function,
         }
@@ -93,7 +102,22 @@ pub struct Resolver {
     /// Chained sessions → the shard key of their chain's root, until they expire.
     chains: ChainRoutes,
     watermark: Option<Millis>,
+    /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
+    pub trust_forwarded: bool,
+    /// Addresses the trail gave network interfaces, for the instance they are (or get) attached
+    /// to (14).
+    interface_nets: BoundedMap<Vec<Net>>,
+    /// AssociateAddress's association ids and Elastic IPs, for DisassociateAddress (16).
+    associations: BoundedMap<ChangeTarget>,
+    eips: BoundedMap<ChangeTarget>,
+    /// NAT gateways' public addresses (15).
+    egress: Egress,
+    /// Accounts the trail names as `recipientAccountId`: the organisation's (9).
+    accounts: HashSet<CompactString, ahash::RandomState>,
 }
+
+/// Accounts of the organisation remembered at most (an organisation has a few thousand).
+const MAX_ACCOUNTS: usize = 1 << 16;
 
 impl Resolver {
     pub fn watermark(&self) -> Option<Millis> {
@@ -105,6 +129,13 @@ impl Resolver {
         into.watermark = self.watermark;
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
+        let e = &mut into.estate;
+        e.interface_nets = self.interface_nets.export();
+        e.associations = self.associations.export();
+        e.eips = self.eips.export();
+        e.gateways = self.egress.export();
+        e.accounts = self.accounts.iter().cloned().collect();
+        e.accounts.sort();
         into.chains = self.chains.export();
         into.chain_seed = self.chains.seed;
     }
@@ -125,6 +156,20 @@ impl Resolver {
         for (k, v) in &s.interfaces {
             r.interfaces.insert(k.clone(), v.clone());
         }
+        let e = &s.estate;
+        for (k, v) in &e.interface_nets {
+            r.interface_nets.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.associations {
+            r.associations.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &e.eips {
+            r.eips.insert(k.clone(), v.clone());
+        }
+        r.egress = Egress::import(&e.gateways);
+        for a in &e.accounts {
+            r.see_account(a);
+        }
         if s.chain_seed != 0 {
             r.chains.seed = s.chain_seed;
         }
@@ -134,8 +179,63 @@ impl Resolver {
         r
     }
 
+    /// What an address change needs from the maps, as the map entries to forward with it to a
+    /// consumer that may not have seen the records they came from (`credtrail key`).
+    pub fn forwardable(&self, fact: &Fact) -> Vec<Fact> {
+        let Fact::AddressChange { target, address, .. } = fact else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let ChangeAddress::Allocation(id) = address
+            && let Some(ip) = self.allocations.get(id)
+        {
+            out.push(Fact::Allocation {
+                allocation_id: id.clone(),
+                ip: *ip,
+            });
+        }
+        if let ChangeTarget::Interface(n) = target
+            && let Some(i) = self.interfaces.get(n)
+        {
+            out.push(Fact::InterfaceOwner {
+                interface: n.clone(),
+                instance: i.clone(),
+            });
+        }
+        out
+    }
+
+    fn see_account(&mut self, a: &str) {
+        if self.accounts.len() < MAX_ACCOUNTS && !self.accounts.contains(a) {
+            self.accounts.insert(a.into());
+        }
+    }
+
+    /// The instance a change target names, when it is known.
+    fn instance_of(&self, target: ChangeTarget) -> Option<CompactString> {
+        match target {
+            ChangeTarget::Instance(i) => Some(i),
+            ChangeTarget::Interface(n) => self.interfaces.get(&n).cloned(),
+        }
+    }
+
+    fn address_of(&self, address: &ChangeAddress) -> Option<IpAddr> {
+        match address {
+            ChangeAddress::Named(ip) => Some(*ip),
+            ChangeAddress::Allocation(id) => self.allocations.get(id).copied(),
+            ChangeAddress::Unnamed => None,
+        }
+    }
+
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
+        if let Fact::Forwarded(entry) = fact {
+            if self.trust_forwarded && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
+            {
+                self.route(*entry, out);
+            }
+            return;
+        }
         self.advance(&fact);
         let watermark = self.watermark.unwrap_or(Millis::MIN);
         if let Some((step, route)) = self.step(fact, watermark) {
@@ -157,8 +257,16 @@ impl Resolver {
             | Fact::Chain { time, .. }
             | Fact::End { time, .. }
             | Fact::AddressChange { time, .. }
-            | Fact::Restart { time, .. } => *time,
-            Fact::Allocation { .. } | Fact::InterfaceOwner { .. } | Fact::FunctionVpc { .. } => return,
+            | Fact::Restart { time, .. }
+            | Fact::Disassociation { time, .. } => *time,
+            Fact::Allocation { .. }
+            | Fact::InterfaceOwner { .. }
+            | Fact::FunctionVpc { .. }
+            | Fact::Forwarded(_)
+            | Fact::Tie { .. }
+            | Fact::NatGateway { .. }
+            | Fact::Association { .. }
+            | Fact::Account(_) => return,
         };
         self.watermark = Some(
             self.watermark
@@ -175,8 +283,20 @@ impl Resolver {
                 source,
                 source_text,
                 via_endpoint,
-                context,
+                mut context,
             } => {
+                // An endpoint of an account of the organisation is trusted like the session's own.
+                if context
+                    .endpoint_account
+                    .as_ref()
+                    .is_some_and(|a| self.accounts.contains(a))
+                {
+                    context.endpoint_account = None;
+                }
+                let egress = match source {
+                    Source::Ip(ip) => self.egress.of(ip),
+                    _ => None,
+                };
                 let route = self.chains.route(&session, watermark);
                 let step = Step::Call {
                     session,
@@ -185,6 +305,7 @@ impl Resolver {
                     source_text,
                     via_endpoint,
                     context,
+                    egress,
                 };
                 return Some((step, route));
             }
@@ -242,30 +363,119 @@ impl Resolver {
                 self.allocations.insert(allocation_id, ip);
                 return None;
             }
-            Fact::InterfaceOwner { interface, instance } => {
-                self.interfaces.insert(interface, instance);
-                return None;
-            }
+            Fact::Forwarded(_) => return None,
             Fact::AddressChange {
                 target,
                 account,
                 time,
                 address,
-            } => Step::Change {
-                instance: match target {
-                    ChangeTarget::Instance(i) => i,
-                    ChangeTarget::Interface(n) => self.interfaces.get(&n)?.clone(),
-                },
-                account,
-                time,
-                address: match address {
-                    ChangeAddress::Named(ip) => Some(ip),
-                    ChangeAddress::Allocation(id) => self.allocations.get(&id).copied(),
-                    ChangeAddress::Unnamed => None,
-                },
+            } => {
+                let Some(instance) = self.instance_of(target) else {
+                    return None;
+                };
+                let address = self.address_of(&address);
+                Step::Change {
+                    instance,
+                    account,
+                    time,
+                    address,
+                }
+            }
+            other => match self.estate(other) {
+                Some(step) => step,
+                None => return None,
             },
         };
         Some((step, None))
+    }
+
+    /// The facts of real estates (rules 9, 14 to 16): most only feed the maps; a tie or a
+    /// disassociation resolved to its instance is a step.
+    fn estate(&mut self, fact: Fact) -> Option<Step> {
+        Some(match fact {
+            Fact::InterfaceOwner { interface, instance } => {
+                let nets = self.interface_nets.get(&interface).cloned();
+                self.interfaces.insert(interface, instance.clone());
+                match nets {
+                    Some(nets) => Step::Tie { instance, nets },
+                    None => return None,
+                }
+            }
+            Fact::Tie { target, nets } => {
+                if let ChangeTarget::Interface(n) = &target {
+                    let mut all = self.interface_nets.get(n).cloned().unwrap_or_default();
+                    for net in &nets {
+                        if !all.contains(net) && all.len() < crate::parse::addresses::MAX_NETS {
+                            all.push(*net);
+                        }
+                    }
+                    self.interface_nets.insert(n.clone(), all);
+                }
+                match self.instance_of(target) {
+                    Some(instance) => Step::Tie { instance, nets },
+                    None => return None,
+                }
+            }
+            Fact::NatGateway {
+                gateway,
+                joined,
+                left,
+            } => {
+                for a in joined {
+                    let ip = a.ip.or_else(|| {
+                        a.allocation_id
+                            .as_ref()
+                            .and_then(|id| self.allocations.get(id).copied())
+                    });
+                    if let Some(ip) = ip {
+                        self.egress.join(&gateway, ip, a.allocation_id, a.association_id);
+                    }
+                }
+                for id in left {
+                    self.egress.leave(&gateway, &id);
+                }
+                return None;
+            }
+            Fact::Association {
+                association_id,
+                target,
+                address,
+            } => {
+                if let Some(id) = association_id {
+                    self.associations.insert(id, target.clone());
+                }
+                if let Some(ip) = self.address_of(&address) {
+                    self.eips.insert(ip.to_string().into(), target);
+                }
+                return None;
+            }
+            Fact::Disassociation {
+                association_id,
+                public_ip,
+                account,
+                time,
+            } => {
+                let target = association_id
+                    .and_then(|id| self.associations.get(&id).cloned())
+                    .or_else(|| public_ip.and_then(|ip| self.eips.get(&ip.to_string()).cloned()));
+                match target.and_then(|t| self.instance_of(t)) {
+                    // The instance gets a new public address it did not choose: one unnamed
+                    // change.
+                    Some(instance) => Step::Change {
+                        instance,
+                        account,
+                        time,
+                        address: None,
+                    },
+                    None => return None,
+                }
+            }
+            Fact::Account(a) => {
+                self.see_account(&a);
+                return None;
+            }
+            _ => return None,
+        })
     }
 }
 

@@ -24,8 +24,29 @@ pub enum LockOrigin {
     FirstUse,
     /// Accepted because an address change for the instance announced it.
     AddressChange,
+    /// Accepted because the trail ties it to the instance (rule 14).
+    Tied,
+    /// Accepted as another public address of the NAT gateway of a locked address (15).
+    SameGateway,
+    /// Accepted as the instance's address of the other family, inside AWS's EC2 ranges of the
+    /// locked address's region (14).
+    OtherFamily,
     /// The address the session's own issuing record came from (AssumeRoleWithWebIdentity).
     Issuer,
+}
+
+impl LockOrigin {
+    /// What the annotation's `locked_ips[].origin` says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockOrigin::FirstUse => "first_use",
+            LockOrigin::AddressChange => "address_change",
+            LockOrigin::Tied => "tied",
+            LockOrigin::SameGateway => "nat_gateway",
+            LockOrigin::OtherFamily => "other_family",
+            LockOrigin::Issuer => "issuer",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +197,10 @@ pub struct Row {
     /// saved: the counts are the run's.
     #[serde(skip)]
     pub(super) judged: bool,
+    /// An address outside the lock alerted for this session: its later calls from the lock say
+    /// so (rule 17). Not saved: a restart forgets it, as it forgets the alerts.
+    #[serde(skip)]
+    pub(super) contested: bool,
 }
 
 impl Row {
@@ -357,6 +382,7 @@ impl From<RowV1> for Row {
             pending: r.pending,
             inferred: r.inferred,
             judged: false,
+            contested: false,
         }
     }
 }
@@ -420,6 +446,7 @@ mod saved_form {
                 pending: PendingList::default(),
                 inferred: false,
                 judged: false,
+                contested: false,
             },
             Row {
                 ident: ident.clone(),
@@ -434,6 +461,7 @@ mod saved_form {
                 pending,
                 inferred: true,
                 judged: false,
+                contested: false,
             },
             Row {
                 ident,
@@ -452,6 +480,7 @@ mod saved_form {
                 pending: PendingList::default(),
                 inferred: false,
                 judged: false,
+                contested: false,
             },
         ]
     }

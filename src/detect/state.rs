@@ -6,9 +6,12 @@
 //! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
 //! file, so a crash leaves either the old or the new state.
 
-use super::{Resolver, Row};
+use super::rows::RowV1;
+use super::{Resolver, Row, Shard};
 use crate::config::Config;
+use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
+use crate::parse::record::ChangeTarget;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -17,8 +20,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-/// 2: sessions carry their workload kind. Version 1 files (every session an instance's) still read.
-const VERSION: u32 = 2;
+/// 2 added [`Estate`] after the rows; 3 gave each session its workload kind and added the
+/// chained sessions' routes. Files of versions 1 and 2 (every session an instance's) still read.
+const VERSION: u32 = 3;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -31,12 +35,61 @@ pub struct Snapshot {
     pub interfaces: Vec<(CompactString, CompactString)>,
     /// Instance id (a session name) → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
+    /// What the rules beyond the blog's remember (rules 9, 14 to 17).
+    pub estate: Estate,
     /// Chained sessions (by the resolver's seeded hash of their key) → the shard key of their
     /// chain's root, and until when.
     pub chains: Vec<(u64, CompactString, Millis)>,
     /// The seed of that hash (0: none yet).
     pub chain_seed: u64,
 }
+
+/// Version 1's payload: a [`Snapshot`] without its [`Estate`], every session an instance's.
+#[derive(Deserialize)]
+struct SnapshotV1 {
+    watermark: Option<Millis>,
+    allocations: Vec<(CompactString, IpAddr)>,
+    interfaces: Vec<(CompactString, CompactString)>,
+    rows: Vec<(CompactString, Vec<RowV1>)>,
+}
+
+/// Version 2's: version 1's and the [`Estate`].
+#[derive(Deserialize)]
+struct SnapshotV2 {
+    watermark: Option<Millis>,
+    allocations: Vec<(CompactString, IpAddr)>,
+    interfaces: Vec<(CompactString, CompactString)>,
+    rows: Vec<(CompactString, Vec<RowV1>)>,
+    estate: Estate,
+}
+
+fn instance_rows(rows: Vec<(CompactString, Vec<RowV1>)>) -> Vec<(CompactString, Vec<Row>)> {
+    rows.into_iter()
+        .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
+        .collect()
+}
+
+/// The state of the rules for real estates, each list oldest first where order decides what is
+/// forgotten.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estate {
+    /// Rows whose session is contested: instance id and the row's place among its rows.
+    pub contested: Vec<(CompactString, u32)>,
+    /// Addresses tied to each instance, per partition in the order they came.
+    pub ties: Vec<(CompactString, Vec<Net>)>,
+    /// Addresses of network interfaces.
+    pub interface_nets: Vec<(CompactString, Vec<Net>)>,
+    /// AssociateAddress's association ids and Elastic IPs.
+    pub associations: Vec<(CompactString, ChangeTarget)>,
+    pub eips: Vec<(CompactString, ChangeTarget)>,
+    /// NAT gateways: each address with its allocation and association ids.
+    pub gateways: Vec<(CompactString, Vec<GatewayAddress>)>,
+    /// Accounts seen as `recipientAccountId`, sorted.
+    pub accounts: Vec<CompactString>,
+}
+
+/// One address of a NAT gateway, with the allocation and association ids it came with.
+pub type GatewayAddress = (IpAddr, Option<CompactString>, Option<CompactString>);
 
 impl Snapshot {
     pub fn sessions(&self) -> usize {
@@ -84,7 +137,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    if version != VERSION && version != 1 {
+    if !(1..=VERSION).contains(&version) {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -99,32 +152,31 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     if crc32fast::hash(payload) != crc {
         return Err(DecodeError::Checksum);
     }
-    let unreadable = |e: postcard::Error| DecodeError::Payload(e.to_string());
-    if version == 1 {
-        let old: SnapshotV1 = postcard::from_bytes(payload).map_err(unreadable)?;
-        return Ok(Snapshot {
-            watermark: old.watermark,
-            allocations: old.allocations,
-            interfaces: old.interfaces,
-            rows: old
-                .rows
-                .into_iter()
-                .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
-                .collect(),
-            chains: Vec::new(),
-            chain_seed: 0,
-        });
+    let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
+    match version {
+        1 => {
+            let v1: SnapshotV1 = postcard::from_bytes(payload).map_err(payload_error)?;
+            Ok(Snapshot {
+                watermark: v1.watermark,
+                allocations: v1.allocations,
+                interfaces: v1.interfaces,
+                rows: instance_rows(v1.rows),
+                ..Snapshot::default()
+            })
+        }
+        2 => {
+            let v2: SnapshotV2 = postcard::from_bytes(payload).map_err(payload_error)?;
+            Ok(Snapshot {
+                watermark: v2.watermark,
+                allocations: v2.allocations,
+                interfaces: v2.interfaces,
+                rows: instance_rows(v2.rows),
+                estate: v2.estate,
+                ..Snapshot::default()
+            })
+        }
+        _ => postcard::from_bytes(payload).map_err(payload_error),
     }
-    postcard::from_bytes(payload).map_err(unreadable)
-}
-
-/// A [`Snapshot`] as format version 1 saved it.
-#[derive(Deserialize)]
-struct SnapshotV1 {
-    watermark: Option<Millis>,
-    allocations: Vec<(CompactString, IpAddr)>,
-    interfaces: Vec<(CompactString, CompactString)>,
-    rows: Vec<(CompactString, Vec<super::rows::RowV1>)>,
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).
@@ -169,11 +221,12 @@ pub fn load_for(cfg: &Config, err: &mut dyn Write) -> io::Result<Snapshot> {
     }
 }
 
-/// The resolver's maps and the shards' rows as of now, to save.
-pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Snapshot {
+/// The resolver's maps and the shard's rows as of now, to save.
+pub fn snapshot(resolver: &Resolver, shard: &Shard) -> Snapshot {
     let mut snap = Snapshot::default();
     resolver.export(&mut snap);
-    snap.rows = rows;
+    snap.rows = shard.export();
+    snap.estate.ties = shard.export_ties();
     snap
 }
 
@@ -181,6 +234,22 @@ pub fn snapshot(resolver: &Resolver, rows: Vec<(CompactString, Vec<Row>)>) -> Sn
 /// thread of their own).
 pub fn save_snapshot(path: &Path, mut snap: Snapshot) -> io::Result<()> {
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
+    // A row's place counts over every entry of its instance id (a chained session's rows may sit
+    // in another partition under the same name), as [`Shard::import`] counts them.
+    let mut contested = Vec::new();
+    let mut n = 0u32;
+    for (i, (instance, rows)) in snap.rows.iter().enumerate() {
+        if i == 0 || snap.rows[i - 1].0 != *instance {
+            n = 0;
+        }
+        for r in rows {
+            if r.contested {
+                contested.push((instance.clone(), n));
+            }
+            n += 1;
+        }
+    }
+    snap.estate.contested = contested;
     save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
@@ -194,6 +263,11 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            estate: Estate {
+                ties: vec![("i-1".into(), vec![Net::one("2600:1f18::7".parse().unwrap())])],
+                accounts: vec!["123456789012".into()],
+                ..Estate::default()
+            },
             chains: vec![(0x1234_5678_9abc_def0, "t-1".into(), 7)],
             chain_seed: 42,
         }
@@ -202,6 +276,39 @@ mod tests {
     #[test]
     fn round_trip() {
         assert_eq!(decode(&encode(&sample())), Ok(sample()));
+    }
+
+    fn framed(version: u32, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// A file of version 1 (no estate after the rows, no chains) still reads; so does one of
+    /// version 2 (the estate, no chains). Their rows' format is tested in `rows`. (Mutation:
+    /// refusing version 1, or reading version 2 as 3, fails here.)
+    #[test]
+    fn versions_1_and_2_still_read() {
+        let mut old = sample();
+        old.estate = Estate::default();
+        old.chains.clear();
+        old.chain_seed = 0;
+        let v1 = (&old.watermark, &old.allocations, &old.interfaces, &old.rows);
+        let payload = postcard::to_stdvec(&v1).unwrap();
+        assert_eq!(decode(&framed(1, &payload)), Ok(old.clone()));
+        old.estate = sample().estate;
+        let v2 = (
+            &old.watermark,
+            &old.allocations,
+            &old.interfaces,
+            &old.rows,
+            &old.estate,
+        );
+        let payload = postcard::to_stdvec(&v2).unwrap();
+        assert_eq!(decode(&framed(2, &payload)), Ok(old));
     }
 
     #[test]

@@ -117,30 +117,59 @@ impl Shard {
         out
     }
 
-    /// Takes rows saved by [`Shard::export`] (of any shard: each goes to its partition, a chained
-    /// session's to its chain root's, which `route_of` says).
+    /// The addresses tied to instances, partition by partition, oldest first in each.
+    pub fn export_ties(&self) -> Vec<(CompactString, Vec<crate::parse::addresses::Net>)> {
+        self.tables.iter().flat_map(|t| t.ties.export()).collect()
+    }
+
+    /// Takes the ties of a saved [`super::state::Estate`].
+    pub fn import_estate(&mut self, e: &super::state::Estate) {
+        for (instance, nets) in &e.ties {
+            self.tables[partition_of(instance)]
+                .ties
+                .add(instance.clone(), nets.clone());
+        }
+    }
+
+    /// Takes rows saved by [`Shard::export`] and sorted by instance (of any shard: each goes to its
+    /// partition, a chained session's to its chain root's, which `route_of` says). `contested`
+    /// names rows by instance and place among the rows of that instance id, counted over the
+    /// entries of the same id (a chained session may share its name with a row of another
+    /// partition).
     pub fn import<'a>(
         &mut self,
-        instance: CompactString,
-        rows: Vec<Row>,
+        saved: Vec<(CompactString, Vec<Row>)>,
+        contested: &[(CompactString, u32)],
         route_of: impl Fn(&SessionKey) -> Option<&'a str>,
     ) {
-        for mut r in rows {
-            let key = &r.ident;
-            let route = (key.workload.kind == Kind::Chained)
-                .then(|| {
-                    route_of(&SessionKey {
-                        partition: key.partition,
-                        account: key.account.clone(),
-                        role: key.role.clone(),
-                        instance: instance.clone(),
+        let contested: HashSet<(&str, u32), ahash::RandomState> =
+            contested.iter().map(|(i, n)| (i.as_str(), *n)).collect();
+        let mut previous: Option<CompactString> = None;
+        let mut n = 0u32;
+        for (instance, rows) in saved {
+            if previous.as_ref() != Some(&instance) {
+                n = 0;
+                previous = Some(instance.clone());
+            }
+            for mut r in rows {
+                r.contested = contested.contains(&(instance.as_str(), n));
+                n += 1;
+                let key = &r.ident;
+                let route = (key.workload.kind == Kind::Chained)
+                    .then(|| {
+                        route_of(&SessionKey {
+                            partition: key.partition,
+                            account: key.account.clone(),
+                            role: key.role.clone(),
+                            instance: instance.clone(),
+                        })
                     })
-                })
-                .flatten();
-            let t = &mut self.tables[partition_of(route.unwrap_or(&instance))];
-            t.live_rows += 1;
-            r.ident = intern(&mut t.idents, (*r.ident).clone());
-            t.rows.entry(instance.clone()).push(r);
+                    .flatten();
+                let t = &mut self.tables[partition_of(route.unwrap_or(&instance))];
+                t.live_rows += 1;
+                r.ident = intern(&mut t.idents, (*r.ident).clone());
+                t.rows.entry(instance.clone()).push(r);
+            }
         }
     }
 }
@@ -168,6 +197,8 @@ pub(super) struct Table {
     pub(super) unjudged_issues: [u64; KINDS.len()],
     /// Lambda functions attached to a VPC: (account, function name).
     pub(super) vpc_functions: HashSet<(CompactString, CompactString), ahash::RandomState>,
+    /// Addresses the trail tied to this partition's instances.
+    pub(super) ties: super::ties::Ties,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -191,6 +222,7 @@ impl Table {
             judged_sessions: [0; KINDS.len()],
             unjudged_issues: [0; KINDS.len()],
             vpc_functions: HashSet::default(),
+            ties: Default::default(),
         }
     }
 

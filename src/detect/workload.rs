@@ -1,5 +1,5 @@
 //! The kinds of workload whose credentials the method judges, and what a session of each kind
-//! carries beside its key: the README's "How it decides", items 14 to 18.
+//! carries beside its key: the README's "How it decides", items 18 to 22.
 //!
 //! Every kind gets its session from a record that can be told apart from a person's AssumeRole: an
 //! AWS service acting for an instance, a task, a pod or a function, the workload's own

@@ -8,6 +8,8 @@
 
 use crate::parse::shape::DepthScan;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockKind {
@@ -79,6 +81,8 @@ pub struct FrameReader<R> {
     max_line: usize,
     eof: bool,
     state: State,
+    /// Set by a signal: read no more, and leave the line being read unread (see [`Self::stop_on`]).
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -96,13 +100,37 @@ impl<R: Read> FrameReader<R> {
             max_line: max_line.max(1),
             eof: false,
             state: State::Normal,
+            stop: None,
         }
+    }
+
+    /// Ends the input as soon as `stop` is set. The whole lines read by then are still handed on;
+    /// the line (or pretty-printed document) being read is dropped, neither passed on nor counted:
+    /// half a record must not go downstream as if it were the last line of the input, and a
+    /// consumer that restarts reads it again whole.
+    pub fn stop_on(mut self, stop: Option<Arc<AtomicBool>>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// The input ended by a stop: what is pending is the part of a line (or document) read so far.
+    fn end_stopped(&mut self) -> io::Result<bool> {
+        self.eof = true;
+        self.pending.clear();
+        Ok(false)
     }
 
     /// Reads once; returns false at end of input.
     fn fill(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
+        }
+        if self.stopped() {
+            return self.end_stopped();
         }
         let len = self.pending.len();
         // Ask for what the buffer has room for when that is enough: growing it for a carried tail
@@ -121,6 +149,8 @@ impl<R: Read> FrameReader<R> {
             match self.src.read(&mut self.pending[len..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A gzip stream cut short by the stop under it, say: the stop, not a read error.
+                Err(_) if self.stopped() => return self.end_stopped(),
                 Err(e) => {
                     self.pending.truncate(len);
                     return Err(e);
@@ -134,6 +164,9 @@ impl<R: Read> FrameReader<R> {
             (2 * ask).min(self.read_size)
         };
         if n == 0 {
+            if self.stopped() {
+                return self.end_stopped();
+            }
             self.eof = true;
         }
         Ok(n > 0)
@@ -229,6 +262,11 @@ impl<R: Read> FrameReader<R> {
         }
         let (mut scan, scanned) = (*scan, *scanned);
         if !self.fill()? {
+            if self.pending.is_empty() {
+                // A stop dropped the document being read.
+                self.state = State::Normal;
+                return Ok(Next::Frame(None));
+            }
             // The last line may have no newline: it can still close the document.
             let end = self.pending.len();
             scan.feed(&self.pending[scanned..]);
@@ -434,6 +472,60 @@ mod tests {
             }
             assert_eq!(got, written);
         }
+    }
+
+    /// A source that sets `stop` once it has given `before` bytes, as a signal arriving mid-line.
+    struct StopsAfter<'a> {
+        data: &'a [u8],
+        before: usize,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Read for StopsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.before == 0 {
+                self.stop.store(true, Ordering::Relaxed);
+                return Ok(0);
+            }
+            let n = buf.len().min(self.before).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.before -= n;
+            Ok(n)
+        }
+    }
+
+    /// A stop mid-line hands on the whole lines read before it and drops the part of the line (or
+    /// of the pretty-printed document) being read, at every read size. (Mutation: without the
+    /// clearing in `end_stopped` the partial line comes out as a last line.)
+    #[test]
+    fn a_stop_mid_line_leaves_the_line_being_read_unread() {
+        let input = b"{\"a\":1}\n{\"b\":2}\n{\"c\":";
+        let doc = b"{\"a\":1}\n{\n  \"Records\": [\n";
+        for (data, whole) in [(&input[..], 16), (&doc[..], 8)] {
+            for rs in [1, 3, 4096] {
+                let stop = Arc::new(AtomicBool::new(false));
+                let src = StopsAfter {
+                    data,
+                    before: data.len(),
+                    stop: stop.clone(),
+                };
+                let mut r = FrameReader::new(src, rs, 1 << 20).stop_on(Some(stop));
+                let mut got = Vec::new();
+                while let Some(f) = r.next_frame().unwrap() {
+                    got.extend_from_slice(&f.data);
+                }
+                assert_eq!(got, &data[..whole], "read size {rs}");
+            }
+        }
+    }
+
+    /// Without a stop, the same end of input hands the last line on: it is a real last line.
+    #[test]
+    fn a_real_end_hands_the_last_line_on() {
+        let input = b"{\"a\":1}\n{\"c\":";
+        let f = frames(input, 3, 1 << 20);
+        assert_eq!(joined(&f).as_bytes(), input);
     }
 
     #[test]

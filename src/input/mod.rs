@@ -10,7 +10,7 @@ mod walk;
 
 pub use pipe::widen_pipe;
 pub use sources::{Numbered, Sources};
-pub use walk::inputs;
+pub use walk::{Walked, inputs, is_digest, walked};
 
 use crate::config::{Input, Progress};
 use readers::{Counted, Located, Stoppable};

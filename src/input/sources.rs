@@ -65,6 +65,10 @@ impl Sources {
         self.errors
     }
 
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
     fn numbered(&mut self, source: u32, frame: Option<Frame>, note: Option<String>) -> Numbered {
         self.seq += 1;
         Numbered {
@@ -79,6 +83,10 @@ impl Sources {
     pub fn next_block(&mut self) -> Option<Numbered> {
         loop {
             let Some((source, name, frames)) = &mut self.current else {
+                // After a stop no other input is opened.
+                if self.stopped() {
+                    return None;
+                }
                 let (source, input) = self.inputs.next()?;
                 let source = source as u32;
                 let name = input.name();
@@ -93,9 +101,12 @@ impl Sources {
                 match opened {
                     Ok(r) => {
                         let frames =
-                            FrameReader::with_pool(r, self.read_size, self.max_line, self.pool.clone());
+                            FrameReader::with_pool(r, self.read_size, self.max_line, self.pool.clone())
+                                .stop_on(self.stop.clone());
                         self.current = Some((source, name, frames));
                     }
+                    // A file read ahead that the stop cut short: not an error, just the end.
+                    Err(_) if self.stopped() => return None,
                     Err(e) => {
                         self.errors += 1;
                         return Some(self.numbered(source, None, Some(format!("credtrail: {name}: {e}"))));

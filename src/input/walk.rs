@@ -11,28 +11,56 @@ use std::path::{Path, PathBuf};
 /// start with `.` are left out, below the directory given. A file reached twice (through a link,
 /// or under two directories given) is read once. What the walk could not enter (a directory it
 /// may not read, a loop of links) is an [`Input::Unwalkable`] in its place: reported when its
-/// turn comes, counted as an input error, and the rest is read.
+/// turn comes, counted as an input error, and the rest is read. CloudTrail digest files are left
+/// out ([`is_digest`]).
 pub fn inputs(paths: Vec<PathBuf>) -> Vec<Input> {
+    walked(paths).inputs
+}
+
+/// The inputs to read, and how many CloudTrail digest files were left out of them.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub inputs: Vec<Input>,
+    pub digests: u64,
+}
+
+/// [`inputs`], counting the digest files left out.
+pub fn walked(paths: Vec<PathBuf>) -> Walked {
+    let mut w = Walked::default();
     if paths.is_empty() {
-        return vec![Input::Stdin];
+        w.inputs.push(Input::Stdin);
+        return w;
     }
-    let mut out = Vec::new();
     let mut seen = HashSet::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(Input::Stdin);
+            w.inputs.push(Input::Stdin);
         } else if p.is_dir() {
             let mut found = walk(&p, &mut seen);
+            let before = found.len();
+            found.retain(|f| !matches!(f, Found::File(p) if is_digest(p)));
+            w.digests += (before - found.len()) as u64;
             found.sort_by(|a, b| (time_in_name(a.path()), a.path()).cmp(&(time_in_name(b.path()), b.path())));
-            out.extend(found.into_iter().map(|f| match f {
+            w.inputs.extend(found.into_iter().map(|f| match f {
                 Found::File(p) => Input::Path(p),
                 Found::Unwalkable(p, reason) => Input::Unwalkable(p, reason),
             }));
+        } else if is_digest(&p) {
+            w.digests += 1;
         } else {
-            out.push(Input::Path(p));
+            w.inputs.push(Input::Path(p));
         }
     }
-    out
+    w
+}
+
+/// A CloudTrail digest file, by its name: `ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_
+/// 20240301T120000Z[_backfill].json.gz`, delivered beside the logs under `CloudTrail-Digest/`. It
+/// holds the hashes of the log files of an hour for `validate-logs`, no records: read as a trail
+/// it would be one malformed line per file, every hour.
+pub fn is_digest(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("_CloudTrail-Digest_"))
 }
 
 /// What the walk found: a file to read, or a path it could not enter and why.
@@ -110,6 +138,28 @@ fn time_in_name(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Digest files beside the logs are left out by name and counted, anywhere in the tree and when
+    /// named on the command line; a log file whose trail is named `Digest` is not one.
+    #[test]
+    fn digest_files_are_left_out_and_counted() {
+        let root = tree("digest");
+        let digest_dir = root.join("acct/CloudTrail-Digest/us-east-1/2024/03/01");
+        std::fs::create_dir_all(&digest_dir).unwrap();
+        let log = root.join("acct/us-east-1/1_CloudTrail_us-east-1_20240301T1210Z_Digest.json.gz");
+        let digest = digest_dir.join("1_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T130000Z.json.gz");
+        let backfill =
+            digest_dir.join("1_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T140000Z_backfill.json.gz");
+        for f in [&log, &digest, &backfill] {
+            std::fs::write(f, b"").unwrap();
+        }
+        let w = walked(vec![root.clone()]);
+        assert_eq!(w.inputs, [Input::Path(log.clone())]);
+        assert_eq!(w.digests, 2);
+        let w = walked(vec![digest, log.clone()]);
+        assert_eq!((w.inputs, w.digests), (vec![Input::Path(log)], 1));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     fn tree(name: &str) -> PathBuf {
         let root = std::env::temp_dir().join(format!("credtrail-walk-{name}-{}", std::process::id()));

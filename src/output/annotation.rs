@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::detect::peers::Peer;
 use crate::detect::workload::Kind;
-use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind, Why};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, Millis};
 use std::io;
@@ -70,11 +70,7 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
         j.raw(if i == 0 { "{\"ip\":\"" } else { ",{\"ip\":\"" }).ip(l.ip);
         j.raw("\",\"slot\":\"").raw(slot_name(l.slot));
         j.raw("\",\"since\":\"").time(l.since);
-        j.raw(match l.origin {
-            LockOrigin::FirstUse => "\",\"origin\":\"first_use\"}",
-            LockOrigin::AddressChange => "\",\"origin\":\"address_change\"}",
-            LockOrigin::Issuer => "\",\"origin\":\"issuer\"}",
-        });
+        j.raw("\",\"origin\":\"").raw(l.origin.as_str()).raw("\"}");
     }
     j.raw("],\"ttl_expires\":\"").time(v.expires).raw("\"");
     if let Some((at, _)) = v.change {
@@ -86,6 +82,15 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     }
     if let Some(acct) = &v.foreign_endpoint {
         j.raw(",\"vpc_endpoint_account\":\"").text(acct).raw("\"");
+    }
+    if let Some(why) = v.why {
+        j.raw(",\"evidence\":\"").raw(why.as_str()).raw("\"");
+        if let Why::LockMoved(from) = why {
+            j.raw(",\"moved_from\":\"").ip(from).raw("\"");
+        }
+    }
+    if v.contested {
+        j.raw(",\"contested\":true");
     }
     if let Some(p) = peer {
         same_account_peer(p, &mut j);
@@ -256,6 +261,10 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
         function_reason(v, j);
         return;
     }
+    if let Some(text) = evidence_reason(v) {
+        j.text(&text);
+        return;
+    }
     match v.kind {
         VerdictKind::Duplicate => {
             j.raw("CloudTrail delivered this record (same eventID) again; ");
@@ -351,16 +360,69 @@ fn function_reason(v: &Verdict, j: &mut Json) {
     j.raw("Check who holds the function's credentials.");
 }
 
+/// How a lock came to be, in a reason's words.
+fn lock_how(o: LockOrigin) -> &'static str {
+    match o {
+        LockOrigin::FirstUse => "by the session's first call from it",
+        LockOrigin::AddressChange => "after an address change",
+        LockOrigin::Tied => "as an address the trail ties to the instance",
+        LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
+        LockOrigin::OtherFamily => "as the instance's address of the other family",
+        LockOrigin::Issuer => "by the session's own issuing call from it",
+    }
+}
+
+/// The reason of a verdict that a rule beyond the lock decided (rules 14 to 17), the same for
+/// both writers: these are rare, and their words are plain text.
+fn evidence_reason(v: &Verdict) -> Option<String> {
+    let inst = &v.session.instance;
+    let role = &v.session.role;
+    let src = &v.source;
+    // Rules 14 to 17 judge instances and ECS tasks (whose interfaces the trail names too).
+    let noun = v.workload.kind.noun();
+    Some(match (v.kind, v.why) {
+        (VerdictKind::IpAdded, Some(Why::Tied)) => {
+            format!("New address {src} accepted: the trail ties it to {noun} {inst}.")
+        }
+        (VerdictKind::IpAdded, Some(Why::SameGateway)) => format!(
+            "New address {src} accepted: another public address of the NAT gateway the session's \
+             locked address belongs to; one egress."
+        ),
+        (VerdictKind::IpAdded, Some(Why::OtherFamily)) => format!(
+            "New address {src} accepted: the {noun}'s address of the other family, inside AWS's \
+             EC2 ranges of the locked address's region (dual stack)."
+        ),
+        (VerdictKind::IpAdded, Some(Why::LockMoved(thief))) => format!(
+            "New address {src} accepted: the trail ties it to {noun} {inst}, and not the address \
+             {thief} that called first and locked the session. {thief} is taken for the thief's: it \
+             leaves the lock, and its later calls alert."
+        ),
+        (VerdictKind::Compromise, Some(Why::OutsideAws)) => format!(
+            "Credentials of {noun} {inst} (role {role}) were used from {src}, outside AWS and \
+             outside --trusted-networks, by the session's first call from a public address: an EC2 \
+             instance does not call from there. The lock stays empty."
+        ),
+        (VerdictKind::Compromise, Some(Why::UntiedPrivate)) => format!(
+            "Credentials of {noun} {inst} (role {role}) were used through a VPC endpoint from \
+             {src}, a private address the trail does not tie to the {noun}, while it names the \
+             {noun}'s private addresses: another machine reached the account's endpoint."
+        ),
+        (VerdictKind::Locked, _) if v.contested && !v.first_lock => format!(
+            "Call from the {} address the session is locked to ({src}); the session is contested: \
+             another address alerted for it, and nothing in the trail says which is the \
+             {noun}'s.",
+            slot_name(v.slot)
+        ),
+        _ => return None,
+    })
+}
+
 fn describe_locks(locks: &[Lock], slot: Slot, j: &mut Json) {
     let mut any = false;
     for l in locks.iter().filter(|l| l.slot == slot) {
         j.raw(if any { ", " } else { "" }).ip(l.ip);
         j.raw(" (locked ").time(l.since);
-        j.raw(match l.origin {
-            LockOrigin::FirstUse => " by the session's first call from it)",
-            LockOrigin::AddressChange => " after an address change)",
-            LockOrigin::Issuer => " by the session's own issuing call from it)",
-        });
+        j.raw(" ").raw(lock_how(l.origin)).raw(")");
         any = true;
     }
     if !any {
@@ -429,7 +491,7 @@ mod reference {
     use super::Annotator;
     use crate::detect::peers::Peer;
     use crate::detect::workload::Kind;
-    use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind};
+    use crate::detect::{Lock, Slot, Verdict, VerdictKind};
     use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
 
@@ -468,6 +530,12 @@ mod reference {
         inferred: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         vpc_endpoint_account: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        evidence: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        moved_from: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        contested: bool,
     }
 
     #[derive(Serialize)]
@@ -532,11 +600,7 @@ mod reference {
             .iter()
             .filter(|l| l.slot == slot)
             .map(|l| {
-                let how = match l.origin {
-                    LockOrigin::FirstUse => "by the session's first call from it",
-                    LockOrigin::AddressChange => "after an address change",
-                    LockOrigin::Issuer => "by the session's own issuing call from it",
-                };
+                let how = super::lock_how(l.origin);
                 format!(
                     "{} (locked {} {how})",
                     l.ip,
@@ -596,6 +660,9 @@ mod reference {
                     }
                 ),
             };
+        }
+        if let Some(text) = super::evidence_reason(v) {
+            return text;
         }
         match v.kind {
             VerdictKind::Duplicate => format!(
@@ -702,11 +769,7 @@ mod reference {
                     ip: l.ip.to_string(),
                     slot: slot_name(l.slot),
                     since: event_time::format_with_time(l.since),
-                    origin: match l.origin {
-                        LockOrigin::FirstUse => "first_use",
-                        LockOrigin::AddressChange => "address_change",
-                        LockOrigin::Issuer => "issuer",
-                    },
+                    origin: l.origin.as_str(),
                 })
                 .collect(),
             ttl_expires: event_time::format_with_time(v.expires),
@@ -714,6 +777,12 @@ mod reference {
             origin: origin(v, ctx.ranges.as_deref()),
             inferred: v.inferred,
             vpc_endpoint_account: v.foreign_endpoint.as_deref(),
+            evidence: v.why.map(|w| w.as_str()),
+            moved_from: match v.why {
+                Some(crate::detect::Why::LockMoved(ip)) => Some(ip.to_string()),
+                _ => None,
+            },
+            contested: v.contested,
         };
         // Serialising plain strings and vectors into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &a);
@@ -838,7 +907,13 @@ mod tests {
 
     fn lock() -> impl Strategy<Value = Lock> {
         let slot = prop::sample::select(vec![Slot::Public, Slot::Private]);
-        let origin = prop::sample::select(vec![LockOrigin::FirstUse, LockOrigin::AddressChange]);
+        let origin = prop::sample::select(vec![
+            LockOrigin::FirstUse,
+            LockOrigin::AddressChange,
+            LockOrigin::Tied,
+            LockOrigin::SameGateway,
+            LockOrigin::OtherFamily,
+        ]);
         (ip(), slot, millis(), origin).prop_map(|(ip, slot, since, origin)| Lock {
             ip,
             slot,
@@ -872,16 +947,31 @@ mod tests {
         // Kept below the overflow of adding the window: a debug build of the reference panics on it.
         let change = prop::option::of((millis().prop_map(|t| t.min(i64::MAX - MAX_WINDOW)), any::<bool>()));
         let endpoint = prop::option::weighted(0.2, text().prop_map(Into::into));
+        let why = prop::option::weighted(
+            0.3,
+            prop_oneof![
+                prop::sample::select(vec![
+                    Why::Tied,
+                    Why::SameGateway,
+                    Why::OtherFamily,
+                    Why::OutsideAws,
+                    Why::UntiedPrivate,
+                ]),
+                ip().prop_map(Why::LockMoved),
+            ],
+        );
         (
             (kind, session, source, slot, workload()),
             prop::collection::vec(lock(), 0..=3),
             (millis(), any::<bool>(), change, any::<bool>(), endpoint, millis()),
+            (why, any::<bool>()),
         )
             .prop_map(
                 |(
                     (kind, session, source, slot, workload),
                     locks,
                     (expires, first_lock, change, inferred, endpoint, time),
+                    (why, contested),
                 )| {
                     Verdict {
                         kind,
@@ -896,6 +986,8 @@ mod tests {
                         inferred,
                         foreign_endpoint: endpoint,
                         workload,
+                        why,
+                        contested,
                         time,
                         context: Default::default(),
                     }

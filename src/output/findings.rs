@@ -73,7 +73,7 @@
 //!   `peer_note`.
 
 use crate::detect::workload::{Kind, Workload};
-use crate::detect::{LATE_GRACE, Lock, LockOrigin, Slot, Verdict, VerdictKind};
+use crate::detect::{LATE_GRACE, Lock, Slot, Verdict, VerdictKind};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, MINUTE, Millis};
 use crate::parse::session_key::SessionKey;
@@ -267,6 +267,12 @@ pub struct Incident {
     pub closed: Option<(Millis, CloseReason)>,
     /// Whose credentials: the kind, its name, the chain back to the workload.
     pub workload: Workload,
+    /// Calls from the session's lock since this incident opened (a contested session): what the
+    /// other side did meanwhile.
+    pub lock_calls: u64,
+    /// The trail tied this address to the instance and the lock moved to it (rule 17): the
+    /// address named by this finding is the instance's, and the one named here the thief's.
+    pub lock_moved_from: Option<IpAddr>,
 }
 
 /// The lifecycle step a line reports.
@@ -603,11 +609,7 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
                         "ip": l.ip.to_string(),
                         "slot": slot_name(l.slot),
                         "since": l.since,
-                        "origin": match l.origin {
-                            LockOrigin::FirstUse => "first_use",
-                            LockOrigin::AddressChange => "address_change",
-                            LockOrigin::Issuer => "issuer",
-                        },
+                        "origin": l.origin.as_str(),
                     })
                 })
                 .collect(),
@@ -632,6 +634,20 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
     }
     if let Some(n) = &inc.peer_note {
         unmapped.insert("peer_note".into(), json!(n));
+    }
+    if inc.lock_calls > 0 {
+        unmapped.insert("lock_calls_while_contested".into(), json!(inc.lock_calls));
+    }
+    if let Some(thief) = inc.lock_moved_from {
+        unmapped.insert("evidence".into(), json!("lock_moved"));
+        unmapped.insert("moved_from".into(), json!(thief.to_string()));
+        unmapped.insert(
+            "note".into(),
+            json!(format!(
+                "the trail ties {} to the instance; {thief}, which called first and held the lock, is taken for the thief's",
+                inc.foreign_ip
+            )),
+        );
     }
 
     unmapped
@@ -743,7 +759,8 @@ pub struct Incidents {
     cfg: FindingsConfig,
     ranges: Option<Arc<AwsRanges>>,
     open: HashMap<(SessionKey, IpAddr), Open, ahash::RandomState>,
-    per_session: HashMap<SessionKey, usize, ahash::RandomState>,
+    /// The foreign addresses of each session's open incidents.
+    per_session: HashMap<SessionKey, Vec<IpAddr>, ahash::RandomState>,
     /// The earliest close time of the open incidents.
     next_close: Millis,
     /// Sum of the open incidents' [`weight`].
@@ -834,7 +851,7 @@ impl Incidents {
             self.next_close = self.next_close.min(close_at(inc, &cfg));
             return written;
         }
-        let open_here = self.per_session.get(&v.session).copied().unwrap_or(0);
+        let open_here = self.per_session.get(&v.session).map_or(0, Vec::len);
         let mut inc = Incident {
             id: incident_id(&v.session.to_string(), &ip.to_string(), a.time),
             session: v.session.clone(),
@@ -855,6 +872,8 @@ impl Incidents {
             lines: 0,
             closed: None,
             workload: v.workload.clone(),
+            lock_calls: 0,
+            lock_moved_from: None,
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);
@@ -872,7 +891,7 @@ impl Incidents {
         }
         self.open_bytes += bytes;
         self.next_close = self.next_close.min(close_at(&inc, &cfg));
-        *self.per_session.entry(v.session.clone()).or_default() += 1;
+        self.per_session.entry(v.session.clone()).or_default().push(ip);
         self.open.insert(
             key,
             Open {
@@ -882,6 +901,53 @@ impl Incidents {
             },
         );
         written
+    }
+
+    /// A call from the lock of a contested session (rule 17) joins the session's open incidents:
+    /// each counts it, and writes an Update at most every `update_interval` of event time, so the
+    /// analyst sees what both addresses did. Returns the lines written.
+    pub fn lock_call(&mut self, v: &Verdict, time: Millis, out: &mut Vec<u8>) -> usize {
+        let Some(ips) = self.per_session.get(&v.session) else {
+            return 0;
+        };
+        let mut ips = ips.clone();
+        ips.sort();
+        let cfg = self.cfg;
+        let mut written = 0;
+        for ip in ips {
+            let Some(o) = self.open.get_mut(&(v.session.clone(), ip)) else {
+                continue;
+            };
+            let inc = &mut o.incident;
+            inc.lock_calls += 1;
+            inc.locks = v.locks.to_vec();
+            if time >= o.last_line.saturating_add(cfg.update_interval) {
+                write_finding(inc, Phase::Update, out);
+                inc.lines += 1;
+                o.last_line = time;
+                self.lines += 1;
+                written += 1;
+            }
+        }
+        written
+    }
+
+    /// The lock moved to `v.ip`, tied to the instance, away from `thief` (rule 17): the incident
+    /// of `v.ip`, opened while the thief held the lock, is updated to say the address is the
+    /// instance's. Returns the lines written.
+    pub fn lock_moved(&mut self, v: &Verdict, thief: IpAddr, time: Millis, out: &mut Vec<u8>) -> usize {
+        let Some(ip) = v.ip else { return 0 };
+        let Some(o) = self.open.get_mut(&(v.session.clone(), ip)) else {
+            return 0;
+        };
+        let inc = &mut o.incident;
+        inc.lock_moved_from = Some(thief);
+        inc.locks = v.locks.to_vec();
+        write_finding(inc, Phase::Update, out);
+        inc.lines += 1;
+        o.last_line = o.last_line.max(time);
+        self.lines += 1;
+        1
     }
 
     /// Closes the incidents whose session expired before `watermark` (expiry plus grace), in order
@@ -939,9 +1005,9 @@ impl Incidents {
         o.incident.closed = Some((at, reason));
         write_finding(&o.incident, Phase::Close, out);
         self.lines += 1;
-        if let Some(n) = self.per_session.get_mut(&key.0) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(ips) = self.per_session.get_mut(&key.0) {
+            ips.retain(|ip| *ip != key.1);
+            if ips.is_empty() {
                 self.per_session.remove(&key.0);
             }
         }
@@ -1033,7 +1099,7 @@ mod tests {
             ip: ip.parse().unwrap(),
             slot: Slot::Public,
             since,
-            origin: LockOrigin::FirstUse,
+            origin: crate::detect::LockOrigin::FirstUse,
         }
     }
 
@@ -1051,6 +1117,8 @@ mod tests {
             inferred: false,
             foreign_endpoint: None,
             workload: Default::default(),
+            why: None,
+            contested: false,
             time: 0,
             context: Default::default(),
         }
@@ -1838,6 +1906,7 @@ mod tests {
                         source_text: (*ip).into(),
                         via_endpoint: false,
                         context: Default::default(),
+                        egress: None,
                     },
                     watermark: time,
                 })

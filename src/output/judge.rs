@@ -6,7 +6,7 @@ use super::findings::{Alert, Incidents};
 use super::summary::{AlertRow, AlertTable};
 use crate::config::{Emit, Progress};
 use crate::detect::peers::Peer;
-use crate::detect::{Verdict, VerdictKind};
+use crate::detect::{Verdict, VerdictKind, Why};
 use crate::parse::event_time::{MINUTE, Millis};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -117,11 +117,24 @@ impl Judge {
                 let mut buf = Vec::new();
                 inc.alert(&a, &mut buf);
                 push_lines(&buf, unit, 1, out);
+            } else if v.contested {
+                let mut buf = Vec::new();
+                inc.lock_call(v, v.time, &mut buf);
+                push_lines(&buf, unit, 1, out);
+            } else if let Some(Why::LockMoved(thief)) = v.why {
+                let mut buf = Vec::new();
+                inc.lock_moved(v, thief, v.time, &mut buf);
+                push_lines(&buf, unit, 1, out);
             }
             return;
         }
         if alert && v.ip.is_some() {
             self.count(v);
+        }
+        if let (Some(Why::LockMoved(thief)), Some(ip)) = (v.why, v.ip) {
+            let s = &v.session;
+            self.table
+                .lock_moved(&s.account, &s.role, (v.workload.kind, &s.instance), ip, thief);
         }
         if alert || self.emit == Emit::All {
             let mut annotation = Vec::with_capacity(512);
@@ -137,8 +150,13 @@ impl Judge {
     fn count(&mut self, v: &Verdict) {
         if let Some(ip) = v.ip {
             let s = &v.session;
+            let why = match v.why {
+                Some(Why::OutsideAws) => Some("first call, outside AWS"),
+                Some(Why::UntiedPrivate) => Some("private, not the instance's"),
+                _ => None,
+            };
             self.table
-                .count(&s.account, &s.role, v.workload.kind, &s.instance, ip);
+                .count(&s.account, &s.role, (v.workload.kind, &s.instance), ip, why);
         }
         if let Some(p) = &self.progress {
             p.alerts.store(self.table.alerts, Ordering::Relaxed);

@@ -9,3 +9,4 @@ pub mod printable;
 pub mod render;
 pub mod summary;
 pub mod tally;
+pub mod wrap;

@@ -30,6 +30,8 @@ pub struct Stats {
     pub unjudged_by_kind: [u64; KINDS.len()],
     /// The kinds the run judged.
     pub kinds: Kinds,
+    /// CloudTrail digest files left out of a walked tree: not records, not malformed.
+    pub digests_skipped: u64,
 }
 
 /// One row of the alert summary: account, role, workload kind, workload (its session name),
@@ -123,6 +125,9 @@ impl Stats {
             "{kinds}credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
             self.records, self.judged, self.alerts, self.malformed, self.sessions
         );
+        if self.digests_skipped > 0 {
+            s.push_str(&format!(", {} digest files skipped", self.digests_skipped));
+        }
         if self.evicted > 0 {
             s.push_str(&format!(
                 "\ncredtrail: warning: the session table was full (--max-sessions): {} sessions closest \
@@ -148,23 +153,69 @@ pub struct AlertTable {
     rows: BTreeMap<(String, String, String, String, String), u64>,
     /// Alerts counted, whether or not the table had room for their row.
     pub alerts: u64,
+    /// Instances whose lock moved away from a thief who called first, and that thief's address
+    /// (rule 17): their rows say which address is whose.
+    moved: BTreeMap<String, std::net::IpAddr>,
 }
 
 impl AlertTable {
     /// Rows kept at most: a flood of alerts from made-up addresses must not grow it without bound.
     const MAX: usize = 100_000;
 
-    pub fn count(&mut self, account: &str, role: &str, kind: Kind, workload: &str, ip: std::net::IpAddr) {
+    /// One alert; `why` is the evidence that decided it, when a rule of real estates did.
+    pub fn count(
+        &mut self,
+        account: &str,
+        role: &str,
+        (kind, workload): (Kind, &str),
+        ip: std::net::IpAddr,
+        why: Option<&str>,
+    ) {
         self.alerts += 1;
         if self.rows.len() < Self::MAX {
+            let label = match (why, self.moved.get(workload)) {
+                (Some(w), _) => format!("{ip} ({w})"),
+                (None, Some(thief)) if *thief == ip => format!("{ip} (called first, lock moved)"),
+                _ => ip.to_string(),
+            };
             let k = (
                 account.into(),
                 role.into(),
                 kind.as_str().into(),
                 workload.into(),
-                ip.to_string(),
+                label,
             );
             *self.rows.entry(k).or_default() += 1;
+        }
+    }
+
+    /// The lock of `instance` moved to `own`, which the trail ties to it, away from `thief`: the
+    /// alerts counted for `own` while the thief held the lock were the instance's own calls.
+    pub fn lock_moved(
+        &mut self,
+        account: &str,
+        role: &str,
+        (kind, instance): (Kind, &str),
+        own: std::net::IpAddr,
+        thief: std::net::IpAddr,
+    ) {
+        self.moved.insert(instance.into(), thief);
+        let k = (
+            account.into(),
+            role.into(),
+            kind.as_str().into(),
+            instance.into(),
+            own.to_string(),
+        );
+        if let Some(n) = self.rows.remove(&k) {
+            let relabelled = (
+                k.0,
+                k.1,
+                k.2,
+                k.3,
+                format!("{own} (the {}'s own: tied by the trail)", kind.as_str()),
+            );
+            *self.rows.entry(relabelled).or_default() += n;
         }
     }
 

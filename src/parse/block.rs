@@ -2,6 +2,7 @@
 //! its records tell. Stateless, so any number of workers can do it in parallel.
 
 use crate::input::framing::{BlockKind, Frame};
+use crate::parse::lookup_events::{self, Entry};
 use crate::parse::record::{Fact, Malformed, Parser, Shape};
 use crate::parse::shape::{self, BodyEnd};
 use simd_json::INPUT_PADDING;
@@ -49,6 +50,11 @@ pub struct BlockParser {
     elements: Vec<Range<usize>>,
     facts: Vec<Fact>,
     max_line: usize,
+    /// Where [`ParsedBlock::compacted`] will start the records taken out of a lookup-events page:
+    /// after the compacted document, if the block is one.
+    extracted_base: usize,
+    /// One record of a lookup-events page, compacted.
+    one_line: Vec<u8>,
     /// Units and facts of the last block: the next one is sized alike, instead of growing its
     /// vectors by doubling (each doubling copies every fact so far).
     last_len: (usize, usize),
@@ -72,11 +78,14 @@ impl BlockParser {
             elements: Vec::new(),
             facts: Vec::new(),
             max_line,
+            extracted_base: 0,
+            one_line: Vec::new(),
             last_len: (0, 0),
         }
     }
 
     pub fn parse(&mut self, frame: Frame) -> ParsedBlock {
+        self.parser.new_block();
         let mut b = ParsedBlock {
             data: frame.data,
             kind: frame.kind,
@@ -95,6 +104,7 @@ impl BlockParser {
                 // left room for it).
                 const _: () = assert!(INPUT_PADDING <= crate::input::framing::BLOCK_SLACK);
                 data.resize(len + INPUT_PADDING, 0);
+                self.extracted_base = 0;
                 let mut start = 0;
                 while start < len {
                     let (end, escaped) = line_end(&data[..len], start);
@@ -112,7 +122,10 @@ impl BlockParser {
                 shape::compact(&b.data, &mut compacted);
                 let before = (b.units.len(), b.facts.len(), b.malformed.len());
                 let len = compacted.len();
+                self.extracted_base = len;
                 self.line(&mut compacted, 0..len, 0, true, Parse::Copy, &mut b);
+                // Records taken out of a lookup-events page, to go after the document.
+                let extracted = std::mem::take(&mut b.compacted);
                 let whole_doc_failed = b.units.len() == before.0 + 1
                     && b.malformed.len() == before.2 + 1
                     && shape::records_body_start(&compacted).is_none();
@@ -136,6 +149,7 @@ impl BlockParser {
                         Malformed(format!("document over {} lines: {}", b.lines, reason.0)),
                     ));
                 } else {
+                    compacted.extend_from_slice(&extracted);
                     b.compacted = compacted;
                 }
             }
@@ -219,6 +233,10 @@ impl BlockParser {
             }
             return;
         }
+        if lookup_events::is_page(bytes) {
+            self.lookup_page(span, bom, src, line, compacted, b);
+            return;
+        }
         match self.read(src, span.start + bom..span.end, how) {
             Ok(Shape::Record | Shape::EventBridge) => self.record(b, unit(span, line, compacted, true)),
             Ok(Shape::OtherEvent) => {
@@ -226,6 +244,53 @@ impl BlockParser {
                 b.units.push(unit(span, line, compacted, false));
             }
             Err(m) => self.malformed(b, unit(span, line, compacted, false), m),
+        }
+    }
+
+    /// A lookup-events page: its records, oldest first, each a unit of its own in
+    /// [`ParsedBlock::compacted`] (so `--emit all` writes them one per line, like a log file body).
+    fn lookup_page(
+        &mut self,
+        span: Range<usize>,
+        bom: usize,
+        src: &[u8],
+        line: u32,
+        compacted: bool,
+        b: &mut ParsedBlock,
+    ) {
+        let entries = match lookup_events::entries(&src[span.start + bom..span.end]) {
+            Ok(e) => e,
+            Err(why) => return self.malformed(b, unit(span, line, compacted, false), Malformed(why)),
+        };
+        if entries.is_empty() {
+            // No events: nothing to judge, but `--emit all` passes the page on.
+            self.facts.clear();
+            b.units.push(unit(span, line, compacted, false));
+            return;
+        }
+        for entry in entries {
+            let (text, bad) = match &entry {
+                Entry::Record(text) => (text.as_bytes(), None),
+                Entry::Bad(raw, why) => (raw.as_bytes(), Some(why)),
+            };
+            // A record's text may be spread over lines: each output unit is one line.
+            shape::compact(text, &mut self.one_line);
+            let at = self.extracted_base + b.compacted.len();
+            b.compacted.extend_from_slice(&self.one_line);
+            let end = at + self.one_line.len();
+            let u = |record| unit(at..end, line, true, record);
+            if let Some(why) = bad {
+                self.malformed(b, u(false), Malformed(why.clone()));
+                continue;
+            }
+            match self.parser.read(&self.one_line, &mut self.facts) {
+                Ok(Shape::Record) => self.record(b, u(true)),
+                Ok(Shape::EventBridge | Shape::OtherEvent) => {
+                    let m = Malformed("a CloudTrailEvent is an EventBridge event, not a record".into());
+                    self.malformed(b, u(false), m);
+                }
+                Err(m) => self.malformed(b, u(false), Malformed(format!("CloudTrailEvent: {}", m.0))),
+            }
         }
     }
 

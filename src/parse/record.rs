@@ -3,6 +3,7 @@
 
 use crate::detect::events::{self, Event};
 use crate::detect::workload::Kind;
+use crate::parse::addresses::{self, NatAddress, Net};
 use crate::parse::event_time::{self, Millis};
 use crate::parse::issuer::{self, Issued};
 use crate::parse::limits;
@@ -80,7 +81,45 @@ pub enum Fact {
         interface: CompactString,
         instance: CompactString,
     },
+    /// An [`Fact::Allocation`] or [`Fact::InterfaceOwner`] that `credtrail key` forwarded inside
+    /// the address change it needs (`credtrail_key`), for a consumer of one Kafka partition that
+    /// never saw the record it came from. Applied only with `--keyed`.
+    Forwarded(Box<Fact>),
+    /// RunInstances, CreateNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses: these
+    /// addresses (and prefixes) are the instance's, or the interface's.
+    Tie { target: ChangeTarget, nets: Vec<Net> },
+    /// CreateNatGateway, AssociateNatGatewayAddress: these addresses joined the NAT gateway;
+    /// DisassociateNatGatewayAddress: the ones named by these ids (association or allocation)
+    /// left it.
+    NatGateway {
+        gateway: CompactString,
+        joined: Vec<NatAddress>,
+        left: Vec<CompactString>,
+    },
+    /// AssociateAddress's answer: the association id, for a later DisassociateAddress.
+    Association {
+        association_id: Option<CompactString>,
+        target: ChangeTarget,
+        address: ChangeAddress,
+    },
+    /// DisassociateAddress: the instance gets a new public address, automatically assigned.
+    Disassociation {
+        association_id: Option<CompactString>,
+        public_ip: Option<IpAddr>,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+    /// A `recipientAccountId` of the trail: an account of the organisation. Written only for the
+    /// first record of each account in a block, which is enough for the set of accounts seen to be
+    /// the same, at every record, for any block cuts.
+    Account(CompactString),
 }
+
+/// Accounts a block remembers having written (see [`Fact::Account`]); an organisation trail
+/// interleaves many in one block.
+const MAX_BLOCK_ACCOUNTS: usize = 4096;
+
+type Accounts = std::collections::HashSet<CompactString, ahash::RandomState>;
 
 /// What else a call says, for the evasion checks and for findings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,7 +141,7 @@ pub fn event_id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes()).max(1)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ChangeTarget {
     Instance(CompactString),
     Interface(CompactString),
@@ -155,6 +194,8 @@ pub struct Parser {
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
+    /// The `recipientAccountId`s written since [`Parser::new_block`].
+    accounts: Accounts,
 }
 
 impl Default for Parser {
@@ -167,11 +208,17 @@ impl Default for Parser {
             // request parameters) nested deeper.
             buffers: Buffers::with_max_depth(64 * 1024, usize::MAX),
             tape: Some(Tape::null()),
+            accounts: Accounts::default(),
         }
     }
 }
 
 impl Parser {
+    /// A block starts: its accounts are written whatever the last block's were.
+    pub fn new_block(&mut self) {
+        self.accounts.clear();
+    }
+
     /// Parses one JSON value and appends what it says to `facts`.
     pub fn read(&mut self, bytes: &[u8], facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
         self.scratch.clear();
@@ -182,6 +229,7 @@ impl Parser {
             &mut self.tape,
             &mut self.scratch,
             bytes.len(),
+            &mut self.accounts,
             facts,
         )
     }
@@ -197,7 +245,14 @@ impl Parser {
         facts: &mut Vec<Fact>,
     ) -> Result<Shape, Malformed> {
         debug_assert!(memchr::memchr(b'\\', &buf[..len]).is_none());
-        parse_padded(&mut self.buffers, &mut self.tape, buf, len, facts)
+        parse_padded(
+            &mut self.buffers,
+            &mut self.tape,
+            buf,
+            len,
+            &mut self.accounts,
+            facts,
+        )
     }
 }
 
@@ -206,18 +261,23 @@ fn parse_padded(
     slot: &mut Option<Tape<'static>>,
     buf: &mut [u8],
     len: usize,
+    accounts: &mut Accounts,
     facts: &mut Vec<Fact>,
 ) -> Result<Shape, Malformed> {
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), facts),
+        Ok(()) => classify(tape.as_value(), accounts, facts),
         Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
     result
 }
 
-fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+/// Why a value with a top-level `credtrail` key is malformed: that key is credtrail's verdict, and
+/// no input may carry one (see `output::wrap`, which always writes such lines wrapped).
+pub const FORGED_VERDICT: &str = "a top-level credtrail key: only credtrail writes one";
+
+fn classify(root: Value<'_, '_>, accounts: &mut Accounts, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -235,6 +295,7 @@ fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malform
     let mut records = None;
     for (k, v) in obj.iter() {
         match k {
+            "credtrail" => return Err(Malformed(FORGED_VERDICT.into())),
             "detail-type" => detail_type = Some(v),
             "detail" => detail = Some(v),
             "Records" => records = Some(v),
@@ -260,10 +321,10 @@ fn classify(root: Value<'_, '_>, facts: &mut Vec<Fact>) -> Result<Shape, Malform
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, facts)?;
+        read_record(&detail, accounts, facts)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, facts)?;
+    read_record(&obj, accounts, facts)?;
     Ok(Shape::Record)
 }
 
@@ -287,6 +348,10 @@ struct Top<'t, 'i> {
     endpoint_account: Option<&'i str>,
     region: Option<&'i str>,
     role_delivery: bool,
+    /// `credtrail_key`: what `credtrail key` forwarded (read on address changes only).
+    forwarded: Option<Object<'t, 'i>>,
+    /// `serviceEventDetails` of an `AwsServiceEvent` (BidEvictedEvent names its instances there).
+    service_event: Option<Value<'t, 'i>>,
 }
 
 fn opt_str<'i>(field: &str, v: Value<'_, 'i>) -> Result<Option<&'i str>, Malformed> {
@@ -365,6 +430,11 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
                 top.endpoint_account = opt_str(k, v)?;
             }
             "awsRegion" => top.region = opt_str(k, v)?,
+            "credtrail_key" => {
+                once(&mut seen, 1 << 14, k)?;
+                top.forwarded = v.as_object();
+            }
+            "serviceEventDetails" => top.service_event = Some(v),
             "userIdentity" => {
                 once(&mut seen, 1 << 9, k)?;
                 if let Some(id) = opt_obj(k, v)? {
@@ -423,7 +493,11 @@ impl Top<'_, '_> {
     }
 }
 
-fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+fn read_record(
+    obj: &Object<'_, '_>,
+    accounts: &mut Accounts,
+    facts: &mut Vec<Fact>,
+) -> Result<(), Malformed> {
     let top = read_top(obj)?;
     let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
         return Err(Malformed(
@@ -434,6 +508,17 @@ fn read_record(obj: &Object<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malfor
     let result = read_facts(&top, source, name, facts);
     if result.is_err() {
         facts.truncate(start);
+        return result;
+    }
+    // Only a record that was read counts its account: one that failed gives no facts at all.
+    if let Some(a) = non_empty(top.recipient_account)
+        && !accounts.contains(a)
+    {
+        // Past the bound, each record of a further account writes its own.
+        if accounts.len() < MAX_BLOCK_ACCOUNTS {
+            accounts.insert(a.into());
+        }
+        facts.insert(start, Fact::Account(a.into()));
     }
     result
 }
@@ -468,7 +553,7 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
             },
         });
     }
-    // (18) A session's own AssumeRole: what it returns is chained to it.
+    // (22) A session's own AssumeRole: what it returns is chained to it.
     if let Some(parent) = chain_parent
         && let Some(child) = issuer::returned_session(top.response.as_ref())
     {
@@ -493,6 +578,9 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
         Some(Event::Restart) => read_restart(top, facts),
         Some(Event::Allocation) => read_allocation(top, facts),
         Some(Event::Launch) => read_launch(top, facts),
+        Some(Event::InterfaceCreated) => read_interface_created(top, facts),
+        Some(Event::NatGateway) => read_nat_gateway(top, facts),
+        Some(Event::Disassociation) => read_disassociation(top, facts),
         None => Ok(()),
     }
 }
@@ -534,7 +622,7 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
     Ok(())
 }
 
-/// (16) AssumeRoleWithWebIdentity, made by the workload itself: the session it returns is first
+/// (20) AssumeRoleWithWebIdentity, made by the workload itself: the session it returns is first
 /// locked to the address it was made from.
 fn read_web_identity(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let Some(session) = issuer::returned_session(top.response.as_ref()) else {
@@ -565,7 +653,7 @@ fn task_id(s: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains(':')).then_some(id)
 }
 
-/// (14) RunTask: the network interfaces of its tasks (awsvpc mode), named in the attachments'
+/// (18) RunTask: the network interfaces of its tasks (awsvpc mode), named in the attachments'
 /// details, belong to the task as an instance's do to it.
 fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let Some(tasks) = top
@@ -607,7 +695,7 @@ fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malf
     Ok(())
 }
 
-/// (17) CreateFunction / UpdateFunctionConfiguration: a `vpcConfig` with subnets attaches the
+/// (21) CreateFunction / UpdateFunctionConfiguration: a `vpcConfig` with subnets attaches the
 /// function to a VPC, one without detaches it; a configuration change that does not name
 /// `vpcConfig` leaves it as it was. The response says what AWS applied, so it is read first.
 fn read_function_config(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
@@ -645,7 +733,7 @@ fn function_name(s: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(':')).then_some(name)
 }
 
-/// (14) StopTask ends the task's session.
+/// (18) StopTask ends the task's session.
 fn read_task_stop(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     if let Some(task) = top.request_str("task")?.and_then(task_id) {
         facts.push(Fact::End {
@@ -696,11 +784,145 @@ fn read_address_change(
     } else {
         ChangeAddress::Unnamed
     };
+    let time = top.time()?;
+    if let Some(f) = &top.forwarded {
+        read_forwarded(f, facts);
+    }
+    if !may_name_address && let Some(resp) = &top.response {
+        // AssignPrivateIpAddresses / AssignIpv6Addresses: the answer lists what was assigned.
+        let mut nets = Vec::new();
+        addresses::nets_in(resp, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: target.clone(),
+                nets,
+            });
+        }
+    }
+    if may_name_address {
+        let association_id = top
+            .response
+            .as_ref()
+            .and_then(|r| addresses::find_str(r, "associationId"))
+            .map(CompactString::from);
+        facts.push(Fact::Association {
+            association_id,
+            target: target.clone(),
+            address: address.clone(),
+        });
+    }
     facts.push(Fact::AddressChange {
         target,
         account: top.account(),
-        time: top.time()?,
+        time,
         address,
+    });
+    Ok(())
+}
+
+/// `credtrail_key` of an address change, as `credtrail key` writes it:
+/// `{"allocation":{"id":"eipalloc-…","ip":"…"},"interface":{"id":"eni-…","instance":"i-…"}}`,
+/// either part optional. What does not read as that is left out: only `credtrail key` writes
+/// the field, and a consumer without `--keyed` ignores it.
+fn read_forwarded(f: &Object<'_, '_>, facts: &mut Vec<Fact>) {
+    let pair = |part: &str, a: &str, b: &str| {
+        let o = f.get(part)?.as_object()?;
+        let (x, y) = (o.get(a)?.into_string()?, o.get(b)?.into_string()?);
+        let x = limits::resource_id("credtrail_key", x).ok()?;
+        Some((CompactString::from(x), y))
+    };
+    if let Some((id, ip)) = pair("allocation", "id", "ip")
+        && let Ok(ip) = ip.parse()
+    {
+        let f = Fact::Allocation {
+            allocation_id: id,
+            ip,
+        };
+        facts.push(Fact::Forwarded(Box::new(f)));
+    }
+    if let Some((interface, instance)) = pair("interface", "id", "instance")
+        && let Ok(instance) = limits::resource_id("credtrail_key", instance)
+    {
+        let f = Fact::InterfaceOwner {
+            interface,
+            instance: instance.into(),
+        };
+        facts.push(Fact::Forwarded(Box::new(f)));
+    }
+}
+
+fn read_interface_created(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(resp) = &top.response else {
+        return Ok(());
+    };
+    let Some(interface) = addresses::find_str(resp, "networkInterfaceId") else {
+        return Ok(());
+    };
+    let mut nets = Vec::new();
+    addresses::nets_in(resp, &mut nets);
+    if !nets.is_empty() {
+        facts.push(Fact::Tie {
+            target: ChangeTarget::Interface(interface.into()),
+            nets,
+        });
+    }
+    Ok(())
+}
+
+fn read_nat_gateway(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let parts = || top.request.iter().chain(top.response.iter());
+    let Some(gateway) = parts().find_map(|p| addresses::find_str(p, "natGatewayId")) else {
+        return Ok(());
+    };
+    let mut joined = Vec::new();
+    let mut left = Vec::new();
+    if top.event_name == Some("DisassociateNatGatewayAddress") {
+        let mut ids = Vec::new();
+        for p in parts() {
+            addresses::ids_in(p, "eipassoc-", &mut ids);
+            addresses::ids_in(p, "eipalloc-", &mut ids);
+        }
+        left = ids.into_iter().map(CompactString::from).collect();
+    } else {
+        // The answer lists each address with what is known of it; a request's bare allocation
+        // ids count when the answer has no list.
+        if let Some(r) = &top.response {
+            addresses::nat_addresses(r, &mut joined);
+        }
+        if joined.is_empty() {
+            let mut ids = Vec::new();
+            for p in parts() {
+                addresses::ids_in(p, "eipalloc-", &mut ids);
+            }
+            joined = ids
+                .into_iter()
+                .map(|id| NatAddress {
+                    allocation_id: Some(id.into()),
+                    ip: None,
+                    association_id: None,
+                })
+                .collect();
+        }
+    }
+    facts.push(Fact::NatGateway {
+        gateway: gateway.into(),
+        joined,
+        left,
+    });
+    Ok(())
+}
+
+fn read_disassociation(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let association_id = top.request_str("associationId")?.map(CompactString::from);
+    let public_ip = top.request_str("publicIp")?.and_then(|p| p.parse().ok());
+    if association_id.is_none() && public_ip.is_none() {
+        return Ok(());
+    }
+    facts.push(Fact::Disassociation {
+        association_id,
+        public_ip,
+        account: top.account(),
+        time: top.time()?,
     });
     Ok(())
 }
@@ -708,7 +930,28 @@ fn read_address_change(
 fn read_restart(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let time = top.time()?;
     let account = top.account();
-    for instance in instances_set(top.request.as_ref())? {
+    let mut ids = instances_set(top.request.as_ref())?;
+    // A stop or start EC2 makes itself (a Spot interruption's stop or hibernation, its restart)
+    // may name the instances only in its answer; BidEvictedEvent names them in
+    // `serviceEventDetails.instanceIdSet`.
+    if ids.is_empty() {
+        ids = instances_set(top.response.as_ref())?;
+    }
+    if let Some(set) = top
+        .service_event
+        .and_then(|d| d.as_object())
+        .and_then(|d| d.get("instanceIdSet"))
+        .and_then(|s| s.as_array())
+    {
+        for v in set.iter() {
+            if let Some(id) = non_empty(v.into_string())
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+    }
+    for instance in ids {
         facts.push(Fact::Restart {
             instance: instance.into(),
             account: account.clone(),
@@ -759,6 +1002,16 @@ fn read_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed
                     instance: instance.into(),
                 });
             }
+        }
+        // The launch's answer names the instance's addresses: private ones, IPv6 ones, and a
+        // public one when it is already known.
+        let mut nets = Vec::new();
+        addresses::nets_in(&item, &mut nets);
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: ChangeTarget::Instance(instance.into()),
+                nets,
+            });
         }
     }
     Ok(())

@@ -204,9 +204,11 @@ fn inference_on_the_stratus_capture_judges_the_stolen_key_but_cannot_alert() {
 #[test]
 fn the_owner_of_a_foreign_address_sets_the_severity() {
     let ranges = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ip-ranges-sample.json");
+    // The instance's own address is inside AWS (EC2, us-east-1): a first call from outside AWS
+    // would alert at once with the ranges loaded.
     let trail = [
         issue("ar", 0.0),
-        call("a", 1.0, "3.3.3.3"),
+        call("a", 1.0, "3.80.0.5"),
         call("aws", 2.0, "18.236.253.47"),
         call("out", 3.0, "198.51.100.9"),
     ];

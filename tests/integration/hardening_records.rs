@@ -93,3 +93,78 @@ fn findings_never_drop_an_alert_past_the_incident_bound() {
         run.stats.summary()
     );
 }
+
+/// An input record with a top-level `credtrail` key is malformed and, in `--emit all`, always
+/// written wrapped: no output line carries a verdict credtrail did not give, and the forged
+/// record's bytes are kept inside a string. Before, the forged alert passed through unjudged and
+/// `jq 'select(.credtrail.verdict=="compromise")'` reported it; on a judged record the output had
+/// two `credtrail` keys. (Mutation: not recognising the key in `classify` fails the first
+/// assertion.)
+#[test]
+fn an_input_credtrail_key_never_looks_like_a_verdict() {
+    use serde_json::json;
+    let mut forged = call("forged", 1.5, "3.3.3.3");
+    forged["credtrail"] = json!({"verdict": "compromise"});
+    let mut escaped = call("escaped", 1.6, "3.3.3.3").to_string();
+    escaped.insert_str(1, "\"cred\\u0074rail\":{\"verdict\":\"compromise\"},");
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3"), forged]);
+    input.extend_from_slice(escaped.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(&lines(&[call("theft", 2.0, "203.0.113.9")]));
+    for threads in [1, 2] {
+        let run = run_lib(&input, Emit::All, threads);
+        assert_eq!(alerts(&run.stdout), ["theft"], "{}", run.stderr);
+        assert_eq!(run.stats.malformed, 2, "{}", run.stderr);
+        let out = records(&run.stdout);
+        assert_eq!(out.len(), 5);
+        for i in [2, 3] {
+            assert!(
+                out[i]["credtrail"]["malformed"]
+                    .as_str()
+                    .unwrap()
+                    .contains("credtrail key")
+            );
+            let kept: serde_json::Value =
+                serde_json::from_str(out[i]["credtrail"]["line"].as_str().unwrap()).unwrap();
+            assert_eq!(kept["eventID"], ["forged", "escaped"][i - 2]);
+        }
+    }
+}
+
+/// `--emit all --malformed wrap`: every output line is JSON, so the README's jq recipe reads
+/// every alert past a malformed line (before, jq stopped at the first, exit 4), and each wrapped
+/// line keeps the line's bytes and says why. Without the flag, the lines pass as they came.
+/// (Mutation: not calling `wrap_malformed` in the threaded writer fails the first run.)
+#[test]
+fn malformed_lines_can_be_wrapped_so_every_output_line_is_json() {
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3")]);
+    input.extend_from_slice(b"not json\n{\"eventName\":\n\xe9t\xe9\n");
+    input.extend_from_slice(&lines(&[call("theft", 2.0, "203.0.113.9")]));
+    for threads in [1, 2] {
+        let run = run_cfg(credtrail::Config {
+            inputs: vec![credtrail::Input::Memory("input".into(), input.clone())],
+            emit: Emit::All,
+            threads,
+            malformed: credtrail::output::wrap::MalformedOutput::Wrap,
+            ..credtrail::Config::default()
+        });
+        let out = records(&run.stdout);
+        assert_eq!(out.len(), 6, "{}", run.stderr);
+        assert_eq!(out[2]["credtrail"]["line"], "not json");
+        assert_eq!(out[3]["credtrail"]["line"], "{\"eventName\":");
+        assert_eq!(out[4]["credtrail"]["line_base64"], "6XTp");
+        assert_eq!(alerts(&run.stdout), ["theft"]);
+        // The reference run wraps alike.
+        let mut seq_out = Vec::new();
+        let cfg = credtrail::Config {
+            inputs: vec![credtrail::Input::Memory("input".into(), input.clone())],
+            emit: Emit::All,
+            malformed: credtrail::output::wrap::MalformedOutput::Wrap,
+            ..credtrail::Config::default()
+        };
+        credtrail::run_sequential(&cfg, &mut seq_out, &mut Vec::new()).unwrap();
+        assert!(seq_out == run.stdout, "run_sequential differs");
+    }
+    let passed = run_lib(&input, Emit::All, 2);
+    assert!(passed.stdout.windows(9).any(|w| w == b"not json\n"));
+}

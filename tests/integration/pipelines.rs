@@ -578,6 +578,81 @@ fn kafka_scale_out_two_consumers_equal_one() {
     assert_same_alerts("2 consumers x 2 partitions", &union, &want);
 }
 
+/// `pipelines/kafka/detect` over fixed partitions with `FOLLOW=0` (one credtrail reading them one
+/// after another): the eventIDs of its alerts.
+fn detect_alerts(broker: &Broker, topic: &str, parts: &str, tag: &str) -> Vec<String> {
+    let dir = broker._dir.path();
+    let (out_path, err_path) = (dir.join(format!("{tag}.ndjson")), dir.join(format!("{tag}.err")));
+    let mut cmd = Command::new(pipeline("kafka/detect"));
+    broker.envs(&mut cmd);
+    cmd.env("TOPIC", topic)
+        .env("PARTITIONS", parts)
+        .env("FOLLOW", "0")
+        .env("ALERTS_TOPIC", "")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("out"))
+        .stderr(fs::File::create(&err_path).expect("err"))
+        .process_group(0);
+    let mut consumer = Background(cmd.spawn().expect("start consumer"));
+    let status = wait_until(&mut consumer.0, Duration::from_secs(90));
+    let err = fs::read_to_string(&err_path).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("{tag}: still running after 90 s\n{err}"));
+    assert!(status.success(), "{tag}: {status}\n{err}");
+    event_ids(tag, &fs::read(&out_path).expect("consumer output"))
+}
+
+/// A trail whose thefts a partition's consumer only judges right with what `credtrail key`
+/// resolved elsewhere (an allocation id, the interface of an instance another one's RunInstances
+/// launched; see `keyed.rs`), through the real broker: 1, 2 and 4 consumers (`detect` runs
+/// credtrail `--keyed`), one consumer reading the 4 partitions one after another, and one reading
+/// the whole topic as the broker interleaves it: each alert set is one process's.
+#[test]
+fn kafka_keyed_consumers_equal_one() {
+    let Some(tools) = kafka_tools("kafka keyed consumers") else {
+        return;
+    };
+    let broker = Broker::start(&tools);
+    let input = broker._dir.path().join("keyed.ndjson");
+    fs::write(&input, crate::common::trail::lines(&crate::keyed::trail())).expect("write trail");
+    let want = direct_alerts(&input);
+    assert_eq!(want.len(), 2, "the trail has two thefts: {want:?}");
+    broker.create_topic("keyed", 4);
+    broker.produce_keyed(&input, "keyed");
+    for (n, split) in [
+        (1, &["0 1 2 3"][..]),
+        (2, &["0 2", "1 3"][..]),
+        (4, &["0", "1", "2", "3"][..]),
+    ] {
+        let mut union = BTreeSet::new();
+        for (i, parts) in split.iter().enumerate() {
+            for id in detect_alerts(&broker, "keyed", parts, &format!("n{n}-c{i}")) {
+                assert!(union.insert(id.clone()), "{n} consumers: {id} alerted twice");
+            }
+        }
+        assert_same_alerts(&format!("{n} keyed consumers"), &union, &want);
+    }
+    let interleaved = broker.consume_all("keyed");
+    let mut child = Command::new(credtrail())
+        .arg("--keyed")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("credtrail");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&interleaved)
+        .expect("feed");
+    let out = child.wait_with_output().expect("credtrail --keyed");
+    assert!(out.status.success());
+    assert_same_alerts(
+        "the whole topic, interleaved",
+        &id_set("interleaved", &out.stdout),
+        &want,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Vector, Fluent Bit, Fluentd: installed by .ci/install-runners in CI, skipped elsewhere
 

@@ -9,6 +9,7 @@ use std::path::Path;
 /// Where the files that tests, benches, fuzzing, pipelines and CI run live.
 const ROOTS: &[&str] = &[
     "src",
+    "crates",
     "tests",
     "benches",
     "fuzz",
@@ -16,10 +17,6 @@ const ROOTS: &[&str] = &[
     ".ci",
     "Cargo.toml",
 ];
-
-/// CI provisioning installs runners from archives kept beside the CI checkout (no registry has
-/// them); it says so in its header. The tests never read them.
-const PROVISIONING: &[&str] = &[".ci/install-runners"];
 
 fn visit(path: &Path, found: &mut Vec<String>, needles: &[String]) {
     let rel = path
@@ -31,7 +28,7 @@ fn visit(path: &Path, found: &mut Vec<String>, needles: &[String]) {
     let generated = Path::new(&rel)
         .components()
         .any(|c| ["target", "corpus", "artifacts"].contains(&c.as_os_str().to_string_lossy().as_ref()));
-    if PROVISIONING.contains(&rel.as_str()) || rel.ends_with("Cargo.lock") || generated {
+    if rel.ends_with("Cargo.lock") || generated {
         return;
     }
     if path.is_dir() {

@@ -1,4 +1,4 @@
-//! The method extended to every workload credential (README "How it decides", 14 to 18), each kind
+//! The method extended to every workload credential (README "How it decides", 18 to 22), each kind
 //! tested both ways: the alert it now gives, and what it still accepts or does not judge. The
 //! records are built from the shapes AWS documents and captures show (see src/parse/issuer.rs):
 //! services' AssumeRoles carry `userIdentity.type` `AWSService` with `invokedBy` and

@@ -1,7 +1,9 @@
 //! Source addresses. Each kind of caller draws from its own first octets, so a thief's address
 //! can never be one an instance had.
 
-use crate::prelude::*;
+use crate::text::Draw;
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
 
 pub(crate) fn v4(rng: &mut ChaCha8Rng, first: &[u8]) -> String {
     let a = *rng.pick(first);

@@ -1,7 +1,14 @@
 //! Injected credential thefts: a thief's calls with stolen instance credentials, and what they
 //! add to the [`Truth`].
 
-use crate::prelude::*;
+use crate::Incident;
+use crate::calls::{IC, api_call};
+use crate::delivery::Deliver;
+use crate::generator::Gen;
+use crate::record::Who;
+use crate::schedule::Act;
+use crate::text::{Draw, into_string};
+use crate::world::Sess;
 
 pub(crate) struct IncidentState {
     pub(crate) inst: usize,

@@ -1,10 +1,13 @@
 //! API calls: which an instance session makes how often, and the record of each.
 
-use crate::prelude::*;
+use crate::record::{Core, Who};
 use crate::services::{
     autoscaling, cloudformation, dynamodb, ec2, ecr, ecs, iam, kms, logs, route53, s3, secretsmanager, ssm,
     sts,
 };
+use crate::text::Draw;
+use crate::world::Account;
+use rand_chacha::ChaCha8Rng;
 
 /// API calls by instance sessions (and, reusing the shapes, by other sessions).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -1,7 +1,12 @@
 //! Delivery: built records wait for their delivery time (event time plus a bounded delay) and
 //! leave in that order.
 
-use crate::prelude::*;
+use crate::generator::Gen;
+use crate::schedule::slot_time;
+use rand::Rng;
+use std::cmp::Ordering;
+use std::io;
+use std::io::Write;
 
 /// A built record waiting for its delivery time.
 pub(crate) struct Pending {

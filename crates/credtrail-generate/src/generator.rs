@@ -1,7 +1,15 @@
 //! The generator's state and its main loop: one record slot at a time, due actions first,
 //! background traffic otherwise.
 
-use crate::prelude::*;
+use crate::attack::IncidentState;
+use crate::delivery::Pending;
+use crate::record::Core;
+use crate::schedule::{Due, slot_time};
+use crate::world::{Account, Inst, Role};
+use crate::{GenConfig, Truth};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BinaryHeap, HashSet};
 
 pub(crate) struct Gen<'c> {
     pub(crate) cfg: &'c GenConfig,

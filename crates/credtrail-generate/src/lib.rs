@@ -63,26 +63,6 @@ mod text;
 mod traffic;
 mod world;
 
-/// What every module uses: the crate's own items and the few outside ones.
-mod prelude {
-    pub(crate) use crate::addresses::*;
-    pub(crate) use crate::attack::*;
-    pub(crate) use crate::calls::*;
-    pub(crate) use crate::delivery::*;
-    pub(crate) use crate::generator::*;
-    pub(crate) use crate::record::*;
-    pub(crate) use crate::schedule::*;
-    pub(crate) use crate::text::*;
-    pub(crate) use crate::world::*;
-    pub(crate) use crate::{GenConfig, Incident, Truth};
-    pub(crate) use credtrail_time::{event_time_text, expiration_text};
-    pub(crate) use rand::{Rng, RngCore, SeedableRng};
-    pub(crate) use rand_chacha::ChaCha8Rng;
-    pub(crate) use std::cmp::Ordering;
-    pub(crate) use std::collections::{BinaryHeap, HashSet};
-    pub(crate) use std::io::{self, Write};
-}
-
 pub use config::{GenConfig, GenError, MAX_ACCOUNTS, MAX_INSTANCES};
 use generator::Gen;
 use std::io::{self, BufWriter, Write};

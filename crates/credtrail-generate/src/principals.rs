@@ -1,8 +1,13 @@
 //! Traffic of principals other than instance sessions: people at the CLI and in the console,
 //! CI, Lambda functions and ECS tasks, and AWS services' own roles.
 
-use crate::prelude::*;
+use crate::addresses::{POOL_LAMBDA, v4};
+use crate::calls::{IC, api_call};
+use crate::record::{Core, ReqId, Who};
 use crate::services::{ecr, ecs, iam};
+use crate::text::{B32, Draw, push_rand, put, uuid};
+use crate::world::{Account, BROWSER_UAS, CLI_UA, ECS_TASK_UA, LAMBDA_UA, TF_UA};
+use credtrail_time::expiration_text;
 
 /// The admin looking around with the CLI.
 pub(crate) fn admin_cli(c: &mut Core, a: &Account, b: &mut Vec<u8>) {

@@ -1,7 +1,9 @@
 //! Record assembly: the head, ids and tail every CloudTrail record shares, and the caller
 //! ([`Who`]) a record is written for.
 
-use crate::prelude::*;
+use crate::text::{B32, B64, Draw, HEX, HEXU, push_rand, push_u64, put, uuid};
+use credtrail_time::event_time_text;
+use rand_chacha::ChaCha8Rng;
 
 /// The RNG and per-record state the record writers share.
 pub(crate) struct Core {

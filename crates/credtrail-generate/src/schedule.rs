@@ -1,7 +1,12 @@
 //! The schedule: when each record falls in event time, and the actions (credential issues,
 //! launches, address changes, stops and starts, thefts) planned for later and carried out when due.
 
-use crate::prelude::*;
+use crate::GenConfig;
+use crate::delivery::Deliver;
+use crate::generator::Gen;
+use crate::text::{Draw, hex_id};
+use crate::world::{Mode, St};
+use std::cmp::Ordering;
 
 /// Spreads `records` over event time.
 pub(crate) fn slot_time(cfg: &GenConfig, i: usize) -> i64 {

@@ -1,10 +1,17 @@
 //! Properties of the generated stream, checked with a reference implementation of the rules
 //! a first-use detector applies.
 
-use crate::prelude::*;
+use crate::generator::Gen;
+use crate::schedule::slot_time;
+use crate::text::Draw;
+use crate::{GenConfig, Incident};
 use crate::{generate, generate_to_vec};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::io;
+use std::io::Write;
 use std::net::IpAddr;
 
 fn cfg(records: usize) -> GenConfig {

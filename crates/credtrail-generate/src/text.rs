@@ -1,7 +1,8 @@
 //! Random draws and the text they make: ids, UUIDs, numbers, and the `put!` macro that
 //! assembles records from byte pieces.
 
-use crate::prelude::*;
+use rand::{Rng, RngCore};
+use rand_chacha::ChaCha8Rng;
 
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) const HEXU: &[u8; 16] = b"0123456789ABCDEF";

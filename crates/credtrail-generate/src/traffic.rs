@@ -1,9 +1,15 @@
 //! Background traffic: instance sessions' own calls, calls AWS makes on their behalf, and
 //! everyone else (people, CI, Lambda and ECS tasks, services).
 
-use crate::prelude::*;
+use crate::addresses::{POOL_AWS, v4};
+use crate::calls::{IC, api_call, pick_call};
+use crate::delivery::Deliver;
+use crate::generator::Gen;
 use crate::principals;
+use crate::record::{ReqId, Who};
 use crate::services::ecs;
+use crate::text::{Draw, hex_id, put, uuid};
+use crate::world::{CLI_UA, Mode, St, endpoint};
 
 impl Gen<'_> {
     /// One call by an instance's current session from its own address. `primary`: from its

@@ -1,7 +1,13 @@
 //! The world the traffic happens in: accounts, roles, instances and the other principals, built
 //! once before the first record.
 
-use crate::prelude::*;
+use crate::Incident;
+use crate::addresses::{POOL_AWS, POOL_CI, POOL_OFFICE, POOL_THIEF, private_v4, v4, v6};
+use crate::attack::IncidentState;
+use crate::generator::Gen;
+use crate::text::{ALNUM, B32, Draw, hex_id, put, rand_string, uuid_string};
+use credtrail_time::event_time_text;
+use rand_chacha::ChaCha8Rng;
 
 pub(crate) const REGIONS: &[&str] = &[
     "us-east-1",

@@ -1,6 +1,8 @@
 //! Auto Scaling records: an instance asking about its own group.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::put;
 
 /// DescribeAutoScalingInstances.
 pub(crate) fn describe_auto_scaling_instances(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

@@ -1,6 +1,8 @@
 //! CloudFormation records: cfn-init reading its stack resource.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{put, uuid};
 
 /// DescribeStackResource (cfn-init).
 pub(crate) fn describe_stack_resource(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

@@ -1,6 +1,8 @@
 //! DynamoDB records: item reads, writes and queries.
 
-use crate::prelude::*;
+use crate::calls::{Call, IC};
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, HEXU, push_rand, push_u64, put};
 
 /// GetItem, PutItem or Query on one of the account's tables.
 pub(crate) fn item_call(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

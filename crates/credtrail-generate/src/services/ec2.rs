@@ -1,7 +1,13 @@
 //! EC2 control-plane records that change an instance's address: RunInstances, AllocateAddress,
 //! AssociateAddress, AttachNetworkInterface, StopInstances and StartInstances.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::delivery::Deliver;
+use crate::generator::Gen;
+use crate::record::{Core, ReqId};
+use crate::text::{B32, Draw, hex_id, push_u64, put, rand_string, uuid};
+use crate::world::{Account, CLI_UA, Inst, TF_UA};
+use rand::RngCore;
 
 impl Gen<'_> {
     /// Writes an EC2 control-plane record by the admin, CI (Terraform) or the autoscaling

@@ -1,6 +1,9 @@
 //! ECR records: registry logins.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, HEX, push_rand, push_u64, put};
+use crate::world::{APPS, Account, TF_UA};
 
 /// GetAuthorizationToken.
 pub(crate) fn get_authorization_token(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

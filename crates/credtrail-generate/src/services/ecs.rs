@@ -1,6 +1,11 @@
 //! ECS records: the agent registering its container instance, and tasks run by CI.
 
-use crate::prelude::*;
+use crate::addresses::private_v4;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{ALNUM, B64, Draw, HEX, hex_id, push_rand, push_u64, put, uuid};
+use crate::world::{APPS, Account, ECS_UA, TF_UA};
+use credtrail_time::expiration_text;
 
 pub(crate) const ECS_ATTRS: &[&str] = &[
     "ecs.capability.secrets.asm.environment-variables",

@@ -1,6 +1,9 @@
 //! IAM records: calls refused for want of a policy.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, push_u64, put};
+use crate::world::{Account, TF_UA};
 
 /// A call the caller may not make (IAM or Secrets Manager listing): AccessDenied.
 pub(crate) fn denied(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

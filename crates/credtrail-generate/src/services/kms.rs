@@ -1,6 +1,8 @@
 //! KMS records: decryption and data keys, often asked for by S3 or Secrets Manager.
 
-use crate::prelude::*;
+use crate::calls::{Call, IC};
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, put, uuid};
 
 /// Decrypt or GenerateDataKey, for S3 or Secrets Manager when a service calls.
 pub(crate) fn key_use(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

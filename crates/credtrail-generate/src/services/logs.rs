@@ -1,6 +1,8 @@
 //! CloudWatch Logs records.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, put};
 
 /// CreateLogStream.
 pub(crate) fn create_log_stream(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

@@ -1,6 +1,11 @@
 //! Route 53 records: ExternalDNS updating a zone.
 
-use crate::prelude::*;
+use crate::addresses::private_v4;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{B32, Draw, HEX, push_rand, put};
+use crate::world::{APPS, DNS_UA};
+use credtrail_time::expiration_text;
 
 /// ExternalDNS's ChangeResourceRecordSets.
 pub(crate) fn change_resource_record_sets(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

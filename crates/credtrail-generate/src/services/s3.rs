@@ -1,6 +1,8 @@
 //! S3 records: object calls (data events) and bucket listings.
 
-use crate::prelude::*;
+use crate::calls::{Call, IC};
+use crate::record::{Core, ReqId};
+use crate::text::{ALNUM, Draw, push_rand, put};
 
 /// GetObject, PutObject, ListObjects (v2) or HeadObject on one of the account's buckets.
 pub(crate) fn object(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

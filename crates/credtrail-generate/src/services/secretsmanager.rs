@@ -1,6 +1,8 @@
 //! Secrets Manager records.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{Draw, put};
 
 /// GetSecretValue, now and then denied to a thief.
 pub(crate) fn get_secret_value(c: &mut Core, b: &mut Vec<u8>, call: &Call) {

@@ -1,6 +1,9 @@
 //! SSM records: the agent's heartbeat, associations and inventory, and parameter reads.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::record::{Core, ReqId};
+use crate::text::{B64, Draw, push_rand, push_u64, put};
+use crate::world::SSM_UA;
 
 pub(crate) const PACKAGES: &[&str] = &[
     "openssl-libs",

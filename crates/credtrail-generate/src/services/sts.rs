@@ -1,6 +1,12 @@
 //! STS records: the AssumeRole by which EC2 issues and refreshes an instance's credentials.
 
-use crate::prelude::*;
+use crate::calls::Call;
+use crate::delivery::Deliver;
+use crate::generator::Gen;
+use crate::record::{Core, ReqId};
+use crate::text::{B32, Draw, push_rand, put, rand_string};
+use crate::world::Sess;
+use credtrail_time::{event_time_text, expiration_text};
 
 impl Gen<'_> {
     pub(crate) fn new_session(&mut self, inst: usize) -> Sess {
