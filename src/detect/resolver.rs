@@ -327,19 +327,7 @@ impl Resolver {
                 child,
                 time,
                 expires,
-            } => {
-                let route = self.chains.route(&parent, watermark);
-                let to = route.clone().unwrap_or_else(|| parent.instance.clone());
-                let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
-                self.chains.insert(&child, to, until, watermark);
-                let step = Step::Chain {
-                    parent,
-                    child,
-                    time,
-                    expires,
-                };
-                return Some((step, route));
-            }
+            } => return Some(self.chain(parent, child, time, expires, watermark)),
             Fact::End { task, account, time } => Step::End { task, account, time },
             Fact::FunctionVpc {
                 function,
@@ -370,9 +358,7 @@ impl Resolver {
                 time,
                 address,
             } => {
-                let Some(instance) = self.instance_of(target) else {
-                    return None;
-                };
+                let instance = self.instance_of(target)?;
                 let address = self.address_of(&address);
                 Step::Change {
                     instance,
@@ -381,12 +367,31 @@ impl Resolver {
                     address,
                 }
             }
-            other => match self.estate(other) {
-                Some(step) => step,
-                None => return None,
-            },
+            other => self.estate(other)?,
         };
         Some((step, None))
+    }
+
+    /// (22) A chained session's route: where its parent's rows live, until it expires.
+    fn chain(
+        &mut self,
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+        watermark: Millis,
+    ) -> (Step, Option<CompactString>) {
+        let route = self.chains.route(&parent, watermark);
+        let to = route.clone().unwrap_or_else(|| parent.instance.clone());
+        let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
+        self.chains.insert(&child, to, until, watermark);
+        let step = Step::Chain {
+            parent,
+            child,
+            time,
+            expires,
+        };
+        (step, route)
     }
 
     /// The facts of real estates (rules 9, 14 to 16): most only feed the maps; a tie or a
