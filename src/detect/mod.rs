@@ -47,7 +47,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
 use ties::{Accepted, Evidence};
-use workload::{Kind, Kinds, MAX_CHAIN_DEPTH, Parent, Workload};
+use workload::{Kind, Kinds, MAX_CHAIN_DEPTH, Tracked, Up, Workload};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -256,6 +256,7 @@ impl Table {
                     source_text,
                     via_endpoint,
                     egress,
+                    route: r.route,
                 };
                 self.call(call, context, wm)
             }
@@ -294,10 +295,10 @@ impl Table {
         let expires = issued
             .expires
             .unwrap_or_else(|| time.saturating_add(self.cfg.ttl));
-        let workload = Workload {
+        let workload = Tracked {
             kind: issued.kind,
             detail: issued.detail,
-            parent: None,
+            up: None,
         };
         let first: SmallVec<[Lock; 2]> = issued
             .first_lock
@@ -319,7 +320,7 @@ impl Table {
         &mut self,
         session: SessionKey,
         expires: Millis,
-        workload: Workload,
+        workload: Tracked,
         locks: &[Lock],
         time: Millis,
         wm: Millis,
@@ -413,12 +414,13 @@ impl Table {
         if p.ident.workload.depth() + 1 > MAX_CHAIN_DEPTH || p.ident.workload.kind == Kind::Function {
             return;
         }
-        let workload = Workload {
+        // The parent's name is needed only below the first link: the root's is the route's key.
+        let workload = Tracked {
             kind: Kind::Chained,
             detail: None,
-            parent: Some(Arc::new(Parent {
-                arn: compact_str::format_compact!("{parent}"),
-                workload: p.ident.workload.clone(),
+            up: Some(Arc::new(Up {
+                name: (p.ident.workload.kind == Kind::Chained).then(|| parent.instance.clone()),
+                ident: p.ident.clone(),
             })),
         };
         let locks: SmallVec<[Lock; 2]> = p.locks.iter().copied().collect();
@@ -751,6 +753,8 @@ struct Call {
     source_text: CompactString,
     via_endpoint: bool,
     egress: Option<Arc<[IpAddr]>>,
+    /// The name of the session at the root of a chained session's chain.
+    route: Option<CompactString>,
 }
 
 fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
@@ -769,7 +773,7 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,
-        workload: row.ident.workload.clone(),
+        workload: row.ident.workload.named(c.route.as_deref()),
         why: o.why,
         contested: row.contested && o.kind == VerdictKind::Locked,
         time: 0,

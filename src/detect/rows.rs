@@ -68,12 +68,12 @@ pub(super) struct PendingChange {
 /// interned copy: the table's size per session is what decides how many sessions fit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
-    pub(super) partition: crate::parse::session_key::Partition,
-    pub(super) account: CompactString,
-    pub(super) role: CompactString,
-    /// The workload's kind and name: shared as widely as the role for instances and tasks, one per
-    /// pod or chain (see [`super::workload`]).
-    pub(super) workload: super::workload::Workload,
+    pub partition: crate::parse::session_key::Partition,
+    pub account: CompactString,
+    pub role: CompactString,
+    /// The workload's kind and what names it: shared as widely as the role for instances, tasks
+    /// and chained sessions, one per namespace for pods (see [`super::workload::Tracked`]).
+    pub workload: super::workload::Tracked,
 }
 
 /// Pending address changes: usually none, so one pointer until there is one.
@@ -375,7 +375,7 @@ impl From<RowV1> for Row {
                 partition: r.ident.partition,
                 account: r.ident.account,
                 role: r.ident.role,
-                workload: super::workload::Workload::default(),
+                workload: super::workload::Tracked::default(),
             }),
             expires: r.expires,
             locks: r.locks,

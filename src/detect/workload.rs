@@ -7,6 +7,7 @@
 //! kind changes is small: which records issue and end it, what the annotation names, and, for
 //! Lambda, that no first-use lock is taken.
 
+use super::rows::Identity;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -123,6 +124,74 @@ pub struct Parent {
     /// Its ARN (`arn:…:assumed-role/ROLE/SESSION`).
     pub arn: CompactString,
     pub workload: Workload,
+}
+
+/// What a row's identity holds of its workload: a [`Workload`] without the session names that
+/// would make every chained session's identity its own. A chained session keeps its parent's
+/// interned identity and, below the first link, its parent's session name; the name of the session
+/// at the root of the chain is the key its rows are routed by, which the resolver sends with each
+/// of its records. So the children of one role's workloads that assume the same role share one
+/// identity, as the instances of one role do, and a chained session costs about an instance's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Tracked {
+    pub kind: Kind,
+    pub detail: Option<CompactString>,
+    pub up: Option<Arc<Up>>,
+}
+
+/// The session a chained session was issued to, as its row holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Up {
+    /// Its session name; `None` when it is the chain's root, whose name is the route's key.
+    pub name: Option<CompactString>,
+    pub ident: Arc<Identity>,
+}
+
+impl Tracked {
+    /// 0 for a workload's own session, 1 for its child, and so on.
+    pub fn depth(&self) -> u8 {
+        let mut d = 0;
+        let mut p = self.up.as_deref();
+        while let Some(up) = p {
+            d += 1;
+            p = up.ident.workload.up.as_deref();
+        }
+        d
+    }
+
+    /// The workload as verdicts name it, the chain's session ARNs written out; `root` is the name
+    /// of the session at the root of the chain (a chained session's route).
+    pub fn named(&self, root: Option<&str>) -> Workload {
+        Workload {
+            kind: self.kind,
+            detail: self.detail.clone(),
+            parent: self.up.as_ref().map(|u| {
+                let i = &u.ident;
+                let name = u.name.as_deref().or(root).unwrap_or("?");
+                Arc::new(Parent {
+                    arn: compact_str::format_compact!(
+                        "arn:{}:sts::{}:assumed-role/{}/{}",
+                        i.partition.as_str(),
+                        i.account,
+                        i.role,
+                        name
+                    ),
+                    workload: i.workload.named(root),
+                })
+            }),
+        }
+    }
+}
+
+impl From<Workload> for Tracked {
+    /// A workload's own session (no parent).
+    fn from(w: Workload) -> Tracked {
+        Tracked {
+            kind: w.kind,
+            detail: w.detail,
+            up: None,
+        }
+    }
 }
 
 impl Workload {
@@ -264,5 +333,54 @@ mod tests {
         let (root, arn) = two.root();
         assert_eq!(root.kind, Kind::Task);
         assert_eq!(arn, Some("arn:aws:sts::1:assumed-role/app/t1"));
+    }
+
+    /// A chained session's row names neither its own session nor its root's: the children of
+    /// every workload of a role that assume one role share an identity, and the chain is written
+    /// out from the route (the root's name) when a verdict names it. (Mutation: keeping the
+    /// parent's name at the first link makes the two children differ here.)
+    #[test]
+    fn chained_sessions_share_an_identity_and_name_their_chain_from_the_route() {
+        use crate::parse::session_key::Partition;
+        let root = Arc::new(Identity {
+            partition: Partition::Aws,
+            account: "1".into(),
+            role: "app".into(),
+            workload: Tracked {
+                kind: Kind::Task,
+                ..Tracked::default()
+            },
+        });
+        let child = |name: Option<&str>, up: &Arc<Identity>| Tracked {
+            kind: Kind::Chained,
+            detail: None,
+            up: Some(Arc::new(Up {
+                name: name.map(Into::into),
+                ident: up.clone(),
+            })),
+        };
+        let one = child(None, &root);
+        assert_eq!(
+            one,
+            child(None, &root),
+            "one identity for the children of any task"
+        );
+        let below = Arc::new(Identity {
+            account: "2".into(),
+            role: "b".into(),
+            workload: one.clone(),
+            ..(*root).clone()
+        });
+        let two = child(Some("s1"), &below);
+        assert_eq!((one.depth(), two.depth()), (1, 2));
+        let named = two.named(Some("t1"));
+        assert_eq!(
+            named.chain(),
+            [
+                "arn:aws:sts::1:assumed-role/app/t1",
+                "arn:aws:sts::2:assumed-role/b/s1"
+            ]
+        );
+        assert_eq!(named.root().0.kind, Kind::Task);
     }
 }
