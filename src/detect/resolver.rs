@@ -4,6 +4,7 @@
 
 use super::egress::Egress;
 use super::{LATE_GRACE, MAX_MAP_ENTRIES};
+use crate::order::Watermark;
 use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
 use crate::parse::issuer::Issued;
@@ -101,7 +102,10 @@ pub struct Resolver {
     interfaces: BoundedMap<CompactString>,
     /// Chained sessions → the shard key of their chain's root, until they expire.
     chains: ChainRoutes,
-    watermark: Option<Millis>,
+    watermark: Watermark,
+    /// The wall clock, for [`far_future`](crate::order::far_future) records; `None`: not known
+    /// (then no record is far-future).
+    now: Option<Millis>,
     /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
     pub trust_forwarded: bool,
     /// Addresses the trail gave network interfaces, for the instance they are (or get) attached
@@ -121,12 +125,17 @@ const MAX_ACCOUNTS: usize = 1 << 16;
 
 impl Resolver {
     pub fn watermark(&self) -> Option<Millis> {
-        self.watermark
+        self.watermark.get()
+    }
+
+    /// The wall clock now, which bounds how far the watermark may move.
+    pub fn set_now(&mut self, now: Millis) {
+        self.now = Some(now);
     }
 
     /// The maps and watermark into a snapshot (rows are the shards' part).
     pub fn export(&self, into: &mut crate::detect::state::Snapshot) {
-        into.watermark = self.watermark;
+        into.watermark = self.watermark.get();
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
         let e = &mut into.estate;
@@ -147,7 +156,7 @@ impl Resolver {
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
         let mut r = Resolver {
-            watermark: s.watermark,
+            watermark: Watermark(s.watermark),
             ..Resolver::default()
         };
         for (k, v) in &s.allocations {
@@ -237,7 +246,7 @@ impl Resolver {
             return;
         }
         self.advance(&fact);
-        let watermark = self.watermark.unwrap_or(Millis::MIN);
+        let watermark = self.watermark.get().unwrap_or(Millis::MIN);
         if let Some((step, route)) = self.step(fact, watermark) {
             out(Routed {
                 step,
@@ -268,10 +277,7 @@ impl Resolver {
             | Fact::Association { .. }
             | Fact::Account(_) => return,
         };
-        self.watermark = Some(
-            self.watermark
-                .map_or(time, |w| w.max(time.min(w.saturating_add(LATE_GRACE)))),
-        );
+        self.watermark.advance(time, self.now.unwrap_or(Millis::MAX));
     }
 
     /// The step a fact becomes and its route, after what it tells the maps.

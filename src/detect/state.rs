@@ -9,9 +9,14 @@
 use super::rows::RowV1;
 use super::{Resolver, Row, Shard};
 use crate::config::Config;
+use crate::input::framing::BlockKind;
+use crate::order::{Entry, Watermark};
+use crate::output::judge::Judgement;
 use crate::parse::addresses::Net;
+use crate::parse::block::{ParsedBlock, Unit};
 use crate::parse::event_time::Millis;
 use crate::parse::record::ChangeTarget;
+use crate::stages::Held;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -20,9 +25,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-/// 2 added [`Estate`] after the rows; 3 gave each session its workload kind and added the
-/// chained sessions' routes. Files of versions 1 and 2 (every session an instance's) still read.
-const VERSION: u32 = 3;
+/// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
+/// alerted ids, where to resume); 4: each session's workload kind and the chained sessions'
+/// routes. A file of version 3 still reads (every session in it an instance's).
+const VERSION: u32 = 4;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -37,6 +43,10 @@ pub struct Snapshot {
     pub rows: Vec<(CompactString, Vec<Row>)>,
     /// What the rules beyond the blog's remember (rules 9, 14 to 17).
     pub estate: Estate,
+    /// Alerted `eventID`s per partition of the table: `(partition, id hash, eventTime)`.
+    pub alerted: Vec<(u8, u64, Millis)>,
+    /// Where the input stands: the reorder window, the dedupe set, the position.
+    pub order: OrderState,
     /// Chained sessions (by the resolver's seeded hash of their key) → the shard key of their
     /// chain's root, and until when.
     pub chains: Vec<(u64, CompactString, Millis)>,
@@ -44,29 +54,116 @@ pub struct Snapshot {
     pub chain_seed: u64,
 }
 
-/// Version 1's payload: a [`Snapshot`] without its [`Estate`], every session an instance's.
+/// Version 3's payload: a [`Snapshot`] without chains, every session an instance's.
 #[derive(Deserialize)]
-struct SnapshotV1 {
-    watermark: Option<Millis>,
-    allocations: Vec<(CompactString, IpAddr)>,
-    interfaces: Vec<(CompactString, CompactString)>,
-    rows: Vec<(CompactString, Vec<RowV1>)>,
-}
-
-/// Version 2's: version 1's and the [`Estate`].
-#[derive(Deserialize)]
-struct SnapshotV2 {
+struct SnapshotV3 {
     watermark: Option<Millis>,
     allocations: Vec<(CompactString, IpAddr)>,
     interfaces: Vec<(CompactString, CompactString)>,
     rows: Vec<(CompactString, Vec<RowV1>)>,
     estate: Estate,
+    alerted: Vec<(u8, u64, Millis)>,
+    order: OrderState,
 }
 
-fn instance_rows(rows: Vec<(CompactString, Vec<RowV1>)>) -> Vec<(CompactString, Vec<Row>)> {
-    rows.into_iter()
-        .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
-        .collect()
+/// The event-time part of the state (see [`crate::order`]).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// The newest event time read: a consumer's records up to `position` took it here.
+    pub arrived: Watermark,
+    /// The time of the last record released from the window.
+    pub released: Option<Millis>,
+    /// Input lines read by every run so far: where the next run's input starts.
+    pub position: u64,
+    /// `eventID` hashes read within the dedupe horizon, with their event time, in reading order.
+    pub seen: Vec<(u64, Millis)>,
+    /// Facts waiting in the window, in release order.
+    pub window: Vec<Entry>,
+    /// The number of the first held block.
+    pub held_base: u64,
+    /// Blocks whose output waits for facts in the window.
+    pub held: Vec<SavedBlock>,
+}
+
+/// A held block as saved: the bytes of the output units not written yet, one per line, and what
+/// is judged of them so far.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBlock {
+    pub data: Vec<u8>,
+    /// Each unit's span in `data` (empty for those written already) and whether it is a record.
+    pub units: Vec<(u32, u32, bool)>,
+    /// Units written already.
+    pub written: u32,
+    /// A piece of a line over `--max-line-bytes`: `(first, last)`, written as it is.
+    pub oversized: Option<(bool, bool)>,
+    /// Judgements not written yet: `(unit, order, annotation)`.
+    pub js: Vec<(u32, u32, Vec<u8>)>,
+}
+
+impl SavedBlock {
+    pub fn save(h: &Held) -> SavedBlock {
+        let b = &h.block;
+        let js =
+            h.js.iter()
+                .map(|j| (j.unit, j.order, j.annotation.clone()))
+                .collect();
+        if let BlockKind::Oversized { first, last } = b.kind {
+            return SavedBlock {
+                data: b.data.clone(),
+                oversized: Some((first, last)),
+                js,
+                ..SavedBlock::default()
+            };
+        }
+        let mut data = Vec::new();
+        let mut units = Vec::with_capacity(b.units.len());
+        for (i, u) in b.units.iter().enumerate() {
+            let start = data.len() as u32;
+            if i >= h.written as usize {
+                data.extend_from_slice(b.bytes(u));
+            }
+            units.push((start, data.len() as u32, u.record));
+            if i >= h.written as usize {
+                data.push(b'\n');
+            }
+        }
+        SavedBlock {
+            data,
+            units,
+            written: h.written,
+            oversized: None,
+            js,
+        }
+    }
+
+    /// The block again, its units as separate lines (a document's compacted records included).
+    pub fn restore(self) -> Held {
+        let mut block = ParsedBlock::empty();
+        for (line, &(start, end, record)) in self.units.iter().enumerate() {
+            block.units.push(Unit {
+                start,
+                end,
+                compacted: false,
+                record,
+                line: line as u32,
+            });
+        }
+        block.lines = self.units.len() as u32;
+        block.data = self.data;
+        if let Some((first, last)) = self.oversized {
+            block.kind = BlockKind::Oversized { first, last };
+        }
+        let js = self
+            .js
+            .into_iter()
+            .map(|(unit, order, annotation)| Judgement {
+                unit,
+                order,
+                annotation,
+            })
+            .collect();
+        Held::restored(block, js, self.written)
+    }
 }
 
 /// The state of the rules for real estates, each list oldest first where order decides what is
@@ -137,7 +234,9 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    if !(1..=VERSION).contains(&version) {
+    // Versions 1 and 2 lack what event time needs (the window's records, the ids read): a table
+    // without them would judge redelivered and waiting records again, so they are refused.
+    if version != VERSION && version != 3 {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -153,30 +252,25 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::Checksum);
     }
     let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
-    match version {
-        1 => {
-            let v1: SnapshotV1 = postcard::from_bytes(payload).map_err(payload_error)?;
-            Ok(Snapshot {
-                watermark: v1.watermark,
-                allocations: v1.allocations,
-                interfaces: v1.interfaces,
-                rows: instance_rows(v1.rows),
-                ..Snapshot::default()
-            })
-        }
-        2 => {
-            let v2: SnapshotV2 = postcard::from_bytes(payload).map_err(payload_error)?;
-            Ok(Snapshot {
-                watermark: v2.watermark,
-                allocations: v2.allocations,
-                interfaces: v2.interfaces,
-                rows: instance_rows(v2.rows),
-                estate: v2.estate,
-                ..Snapshot::default()
-            })
-        }
-        _ => postcard::from_bytes(payload).map_err(payload_error),
+    if version == 3 {
+        let v3: SnapshotV3 = postcard::from_bytes(payload).map_err(payload_error)?;
+        return Ok(Snapshot {
+            watermark: v3.watermark,
+            allocations: v3.allocations,
+            interfaces: v3.interfaces,
+            rows: v3
+                .rows
+                .into_iter()
+                .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
+                .collect(),
+            estate: v3.estate,
+            alerted: v3.alerted,
+            order: v3.order,
+            chains: Vec::new(),
+            chain_seed: 0,
+        });
     }
+    postcard::from_bytes(payload).map_err(payload_error)
 }
 
 /// Reads a state file. A missing file is an empty table (the first start).
@@ -263,6 +357,12 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            alerted: vec![(3, 42, 1_709_251_200_000)],
+            order: OrderState {
+                position: 7,
+                seen: vec![(9, 1_709_251_100_000)],
+                ..OrderState::default()
+            },
             estate: Estate {
                 ties: vec![("i-1".into(), vec![Net::one("2600:1f18::7".parse().unwrap())])],
                 accounts: vec!["123456789012".into()],
@@ -278,37 +378,44 @@ mod tests {
         assert_eq!(decode(&encode(&sample())), Ok(sample()));
     }
 
-    fn framed(version: u32, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&version.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        bytes.extend_from_slice(payload);
-        bytes
+    /// A file of an earlier version is refused, naming both versions. (Mutation: reading version
+    /// 2 as 3 fails here.)
+    #[test]
+    fn earlier_versions_are_refused() {
+        for old in [1u32, 2] {
+            let mut bytes = encode(&sample());
+            bytes[16..20].copy_from_slice(&old.to_le_bytes());
+            let e = decode(&bytes).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("version {old}")) && e.contains("version 4"),
+                "{e}"
+            );
+        }
     }
 
-    /// A file of version 1 (no estate after the rows, no chains) still reads; so does one of
-    /// version 2 (the estate, no chains). Their rows' format is tested in `rows`. (Mutation:
-    /// refusing version 1, or reading version 2 as 3, fails here.)
+    /// A file of version 3 (no chains, every session an instance's; the rows' own format is tested
+    /// in `rows`) still reads. (Mutation: refusing version 3, or reading it as 4, fails here.)
     #[test]
-    fn versions_1_and_2_still_read() {
+    fn version_3_still_reads() {
         let mut old = sample();
-        old.estate = Estate::default();
         old.chains.clear();
         old.chain_seed = 0;
-        let v1 = (&old.watermark, &old.allocations, &old.interfaces, &old.rows);
-        let payload = postcard::to_stdvec(&v1).unwrap();
-        assert_eq!(decode(&framed(1, &payload)), Ok(old.clone()));
-        old.estate = sample().estate;
-        let v2 = (
+        let v3 = (
             &old.watermark,
             &old.allocations,
             &old.interfaces,
             &old.rows,
             &old.estate,
+            &old.alerted,
+            &old.order,
         );
-        let payload = postcard::to_stdvec(&v2).unwrap();
-        assert_eq!(decode(&framed(2, &payload)), Ok(old));
+        let payload = postcard::to_stdvec(&v3).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        assert_eq!(decode(&bytes), Ok(old));
     }
 
     #[test]

@@ -25,8 +25,9 @@ use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 use std::net::IpAddr;
 
-/// What an issuing record says about the session besides its key.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What an issuing record says about the session besides its key. Saved with the facts waiting
+/// in the reorder window.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Issued {
     pub kind: Kind,
     /// A pod's `namespace/pod`, a function's region.
