@@ -358,6 +358,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::Resolver;
 
     /// XXH3-64 as its specification gives it (the empty input's value is the reference
     /// implementation's test vector), and the partitions of a few instance ids: a change of hash
@@ -374,4 +375,70 @@ mod tests {
     }
 
     const PINNED_PARTITIONS: [usize; 4] = [43, 9, 41, 2];
+
+    /// The children that two instances of one role get by assuming one role share one interned
+    /// identity (a chained session costs an instance's memory), and a child's verdict still names
+    /// its own chain, root first, from the route. (Mutation seen failing here: keeping the
+    /// parent's name at the first link too, `name: Some(parent.instance.clone())`.)
+    #[test]
+    fn chained_children_of_one_role_share_an_identity() {
+        use crate::parse::issuer::Issued;
+        use crate::parse::record::{CallContext, Fact};
+        use crate::parse::session_key::Partition;
+        use crate::parse::source_address::Source;
+        let key = |account: &str, role: &str, name: &str| SessionKey {
+            partition: Partition::Aws,
+            account: account.into(),
+            role: role.into(),
+            instance: name.into(),
+        };
+        let mut resolver = Resolver::default();
+        let mut shard = Shard::new(DetectorConfig::default());
+        let mut verdicts = Vec::new();
+        let mut feed = |fact: Fact| {
+            resolver.route(fact, |r| verdicts.extend(shard.apply(r)));
+        };
+        // Identities are interned per partition, as the rows are: two instances of one partition.
+        let mut same = (0..)
+            .map(|n| format!("i-{n}"))
+            .filter(|i| partition_of(i) == partition_of("i-0"));
+        let (one, two) = (same.next().unwrap(), same.next().unwrap());
+        for (n, i) in [one.as_str(), two.as_str()].into_iter().enumerate() {
+            let t = n as Millis;
+            feed(Fact::Issue {
+                session: key("1", "app", i),
+                time: t,
+                issued: Issued::default(),
+            });
+            feed(Fact::Chain {
+                parent: key("1", "app", i),
+                child: key("2", "deploy", &format!("build-{i}")),
+                time: t,
+                expires: None,
+            });
+        }
+        feed(Fact::Call {
+            session: key("2", "deploy", &format!("build-{two}")),
+            time: 5,
+            source: Source::Ip("3.3.3.3".parse().unwrap()),
+            source_text: "3.3.3.3".into(),
+            via_endpoint: false,
+            context: CallContext::default(),
+        });
+        drop(feed);
+        let ident = |name: &str| {
+            let t = shard.tables.iter().find_map(|t| t.rows.get(name))?;
+            t.iter().next().map(|r| r.ident.clone())
+        };
+        let (a, b) = (
+            ident(&format!("build-{one}")).unwrap(),
+            ident(&format!("build-{two}")).unwrap(),
+        );
+        assert!(Arc::ptr_eq(&a, &b), "{a:?} / {b:?}");
+        let v = verdicts.last().unwrap();
+        assert_eq!(
+            v.workload.chain(),
+            [format!("arn:aws:sts::1:assumed-role/app/{two}")]
+        );
+    }
 }
