@@ -425,7 +425,6 @@ mod tests {
             via_endpoint: false,
             context: CallContext::default(),
         });
-        drop(feed);
         let ident = |name: &str| {
             let t = shard.tables.iter().find_map(|t| t.rows.get(name))?;
             t.iter().next().map(|r| r.ident.clone())
