@@ -5,6 +5,7 @@
 use crate::config::{Config, Emit};
 use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
+use crate::detect::workload::Kind;
 use crate::detect::{Resolver, Routed, Shard};
 use crate::input::Sources;
 use crate::input::framing::BlockKind;
@@ -217,11 +218,12 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        // The ranges loaded once for the annotations are the detector's evidence too.
-        let detector = crate::detect::DetectorConfig {
-            ranges: annotator.ranges.clone(),
-            ..cfg.detector.clone()
-        };
+        // Lambda functions are judged by where their calls come from, which only the ranges say.
+        let mut detector = cfg.detector.clone();
+        detector.ranges = annotator.ranges.clone();
+        if detector.ranges.is_none() {
+            detector.kinds = detector.kinds.with(Kind::Function, false);
+        }
         let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
@@ -236,9 +238,9 @@ impl Ordered<Judging> {
         window.import(order.window);
         let held: VecDeque<Held> = order.held.into_iter().map(state::SavedBlock::restore).collect();
         let held_bytes = held.iter().map(|h| h.block.data.len()).sum();
-        for (instance, rows) in snapshot.rows {
-            shard.import(instance, rows);
-        }
+        shard.import(snapshot.rows, &snapshot.estate.contested, |k| {
+            resolver.route_of(k)
+        });
         shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         let mut ordered = Ordered {
@@ -498,6 +500,9 @@ impl Ordered<Judging> {
             findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
+            judged_by_kind: shard.judged_by_kind(),
+            unjudged_by_kind: shard.unjudged_by_kind(),
+            kinds: shard.kinds(),
             late: arrivals.late,
             far_future: arrivals.far_future,
             duplicates: arrivals.duplicates,

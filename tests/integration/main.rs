@@ -29,3 +29,4 @@ mod self_contained;
 mod signals;
 mod spec_cases;
 mod threads_equal_sequential;
+mod workloads;
