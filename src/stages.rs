@@ -112,6 +112,9 @@ pub struct Judging {
     judge: Judge,
     /// `--emit findings`: when incidents are checked for closing.
     clock: Option<TickClock>,
+    /// `--state` without `--release-at-end`: incidents open at the end of input stay open in the
+    /// state (the next run goes on with them) instead of closing as `end_of_input`.
+    keep_open: bool,
     window: Window,
     seen: Seen,
     /// The newest event time read (the resolver's is that of the records released).
@@ -238,6 +241,17 @@ impl Ordered<Judging> {
         }
         shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
+        let saved = snapshot.judging;
+        let peers = (!findings).then(|| {
+            let mut p = Peers::default();
+            p.import(saved.peers);
+            p
+        });
+        let mut judge = Judge::new(cfg.emit, annotator, cfg.progress.clone());
+        judge.import_incidents(saved.incidents);
+        let clock = findings.then_some(TickClock {
+            next: saved.next_tick,
+        });
         let mut ordered = Ordered {
             tally: Tally::new(
                 cfg.inputs.iter().map(|i| i.name()).collect(),
@@ -248,9 +262,10 @@ impl Ordered<Judging> {
             resolver,
             stages: Judging {
                 shard,
-                peers: (!findings).then(Peers::default),
-                judge: Judge::new(cfg.emit, annotator, cfg.progress.clone()),
-                clock: findings.then(TickClock::default),
+                peers,
+                judge,
+                clock,
+                keep_open: cfg.state.is_some() && !cfg.release_at_end,
                 window,
                 seen,
                 arrived: order.arrived,
@@ -464,6 +479,9 @@ impl Ordered<Judging> {
     /// nothing but their bytes.
     pub fn last_lines(&mut self, buf: &mut Vec<u8>) {
         let mut last = Vec::new();
+        if self.stages.keep_open {
+            return;
+        }
         let wm = self.resolver.watermark().unwrap_or(i64::MIN);
         self.stages.judge.finish(wm, &mut last);
         last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
@@ -519,6 +537,11 @@ impl Ordered<Judging> {
             window: j.window.export(),
             held_base: j.held_base,
             held: j.held.iter().map(state::SavedBlock::save).collect(),
+        };
+        snap.judging = state::JudgingState {
+            peers: j.peers.as_ref().map(Peers::export).unwrap_or_default(),
+            incidents: j.judge.export_incidents(),
+            next_tick: j.clock.as_ref().and_then(|c| c.next),
         };
         snap
     }

@@ -19,6 +19,7 @@ mod malformed;
 mod pipelines;
 mod real_data;
 mod reliability;
+mod restart_state;
 mod rules;
 mod self_contained;
 mod signals;
