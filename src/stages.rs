@@ -126,6 +126,8 @@ pub struct Judging {
     held: VecDeque<Held>,
     held_base: u64,
     held_bytes: usize,
+    /// The most bytes held (blocks and window entries) after a block, with the entries then.
+    peak_held: (usize, usize),
     /// Alerts and findings: the judgements made and not written, with their block, in order.
     made: Vec<(u64, Judgement)>,
     scratch: Vec<Judgement>,
@@ -274,6 +276,7 @@ impl Ordered<Judging> {
                 held,
                 held_base: order.held_base,
                 held_bytes,
+                peak_held: (0, 0),
                 made: Vec::new(),
                 scratch: Vec::new(),
                 emit: cfg.emit,
@@ -355,6 +358,11 @@ impl Ordered<Judging> {
         // Every fact has its record's stamp; should one not, it is judged now rather than lost.
         for (unit, f) in facts {
             self.judge_now(id, unit, f);
+        }
+        let j = &mut self.stages;
+        let bytes = j.held_bytes + j.window.len() * std::mem::size_of::<crate::order::Entry>();
+        if bytes > j.peak_held.1 {
+            j.peak_held = (j.window.len(), bytes);
         }
         messages
     }
@@ -499,6 +507,7 @@ impl Ordered<Judging> {
             arrivals,
             position,
             arrived,
+            peak_held,
             ..
         } = &mut self.stages;
         Stats {
@@ -517,6 +526,8 @@ impl Ordered<Judging> {
             duplicates: arrivals.duplicates,
             forced: arrivals.forced,
             held: window.len() as u64,
+            peak_held_records: peak_held.0 as u64,
+            peak_held_bytes: peak_held.1 as u64,
             position: *position,
             watermark: arrived.get(),
             resume: false,

@@ -33,6 +33,10 @@ pub struct Stats {
     pub forced: u64,
     /// Records left waiting in the window at the end (with `--state`: saved for the next run).
     pub held: u64,
+    /// The most bytes the window held (blocks waiting for output and the entries' facts), and
+    /// the records in the window then: what a held record costs (`cargo bench --bench micro`).
+    pub peak_held_bytes: u64,
+    pub peak_held_records: u64,
     /// Input lines read by this and earlier runs (`--state`): where the next run starts.
     pub position: u64,
     /// The newest event time read.
