@@ -3,8 +3,10 @@
 //!
 //! KEY is the instance id the detector would shard the record by: the session name of an EC2
 //! AssumeRole or an instance session's call, the instance of an address change (interfaces resolved
-//! through AttachNetworkInterface / RunInstances seen earlier in the same input), the first instance
-//! of a stop/start, the instance a RunInstances response names first (its interfaces must reach that
+//! through AttachNetworkInterface / RunInstances seen earlier in the same input), every instance
+//! of a stop/start (the record is written once per instance it names, each line keyed to one, so
+//! that each instance's partition learns of its restart; one consumer reading several partitions
+//! takes the copies as redeliveries of one eventID), the instance a RunInstances response names first (its interfaces must reach that
 //! instance's partition). Records tied to no instance (AllocateAddress, other principals' calls, malformed
 //! lines) get an empty key, which a Kafka partitioner spreads at random.
 //!
@@ -34,6 +36,9 @@ use std::io::{self, Write};
 struct UnitKey {
     /// The first instance a fact or a routed step of the unit named.
     instance: Option<String>,
+    /// The further instances a stop/start names: the record is written once for each, so that
+    /// every instance's partition learns of its restart.
+    also: Vec<String>,
     /// The `credtrail_key` object to add, if the unit's address change needed map entries.
     forwarded: Option<serde_json::Map<String, serde_json::Value>>,
     /// The input already carried `credtrail_key` on an address change: reported, not forwarded.
@@ -68,6 +73,16 @@ impl Keying {
             // The interface map must reach the partition of the instance it names.
             Fact::InterfaceOwner { instance, .. } => self.key(unit, instance),
             Fact::Forwarded(_) => self.unit(unit).forged = true,
+            Fact::Restart { instance, .. } => {
+                let u = self.unit(unit);
+                match &u.instance {
+                    None => u.instance = Some(instance.to_string()),
+                    Some(first) if first != instance.as_str() && !u.also.iter().any(|a| a == instance) => {
+                        u.also.push(instance.to_string());
+                    }
+                    Some(_) => {}
+                }
+            }
             Fact::AddressChange { .. } => {
                 for entry in resolver.forwardable(fact) {
                     let u = self.unit(unit);
@@ -107,19 +122,22 @@ impl Keying {
                 ));
                 continue;
             }
-            buf.extend_from_slice(k.instance.as_deref().unwrap_or("").as_bytes());
-            buf.push(b'\t');
-            match &k.forwarded {
-                Some(f) => {
-                    let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
-                    buf.extend_from_slice(&bytes[..close]);
-                    buf.extend_from_slice(b",\"credtrail_key\":");
-                    buf.extend_from_slice(serde_json::Value::Object(f.clone()).to_string().as_bytes());
-                    buf.extend_from_slice(b"}");
+            let first = k.instance.as_deref().unwrap_or("");
+            for key in std::iter::once(first).chain(k.also.iter().map(String::as_str)) {
+                buf.extend_from_slice(key.as_bytes());
+                buf.push(b'\t');
+                match &k.forwarded {
+                    Some(f) => {
+                        let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
+                        buf.extend_from_slice(&bytes[..close]);
+                        buf.extend_from_slice(b",\"credtrail_key\":");
+                        buf.extend_from_slice(serde_json::Value::Object(f.clone()).to_string().as_bytes());
+                        buf.extend_from_slice(b"}");
+                    }
+                    None => buf.extend_from_slice(bytes),
                 }
-                None => buf.extend_from_slice(bytes),
+                buf.push(b'\n');
             }
-            buf.push(b'\n');
         }
         messages
     }
