@@ -266,7 +266,7 @@ fn event_time_window(corpus: &Corpus) {
         }
     }
     let s = stats.expect("one round");
-    let per_record = s.peak_held_bytes / s.peak_held_records.max(1);
+    let per_record = s.peak_held.bytes / s.peak_held.records.max(1);
     eprintln!(
         "micro: event-time window (default --lateness, 2 threads): {:.2}x the no-window run's \
          throughput ({:.3} s vs {:.3} s); at its peak the window held {} records in {:.1} MB, \
@@ -274,8 +274,8 @@ fn event_time_window(corpus: &Corpus) {
         best[1] / best[0],
         best[0],
         best[1],
-        s.peak_held_records,
-        s.peak_held_bytes as f64 / 1e6,
+        s.peak_held.records,
+        s.peak_held.bytes as f64 / 1e6,
         s.forced,
     );
 }

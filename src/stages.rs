@@ -526,8 +526,10 @@ impl Ordered<Judging> {
             duplicates: arrivals.duplicates,
             forced: arrivals.forced,
             held: window.len() as u64,
-            peak_held_records: peak_held.0 as u64,
-            peak_held_bytes: peak_held.1 as u64,
+            peak_held: crate::output::summary::HeldPeak {
+                bytes: peak_held.1 as u64,
+                records: peak_held.0 as u64,
+            },
             position: *position,
             watermark: arrived.get(),
             resume: false,
