@@ -134,7 +134,8 @@ impl Judge {
         }
         if let (Some(Why::LockMoved(thief)), Some(ip)) = (v.why, v.ip) {
             let s = &v.session;
-            self.table.lock_moved(&s.account, &s.role, &s.instance, ip, thief);
+            self.table
+                .lock_moved(&s.account, &s.role, (v.workload.kind, &s.instance), ip, thief);
         }
         if alert || self.emit == Emit::All {
             let mut annotation = Vec::with_capacity(512);
@@ -167,7 +168,8 @@ impl Judge {
                 Some(Why::UntiedPrivate) => Some("private, not the instance's"),
                 _ => None,
             };
-            self.table.count(&s.account, &s.role, &s.instance, ip, why);
+            self.table
+                .count(&s.account, &s.role, (v.workload.kind, &s.instance), ip, why);
         }
         if let Some(p) = &self.progress {
             p.alerts.store(self.table.alerts, Ordering::Relaxed);

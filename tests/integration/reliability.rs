@@ -370,8 +370,13 @@ fn save_pause_at_one_million_sessions() {
             SessionKey::from_role_arn("arn:aws:iam::123456789012:role/app-role", &format!("i-{n:017x}"))
                 .unwrap();
         shard.apply(Routed {
-            step: Step::Issue { session, time: 0 },
+            step: Step::Issue {
+                session,
+                time: 0,
+                issued: Default::default(),
+            },
             watermark: 0,
+            route: None,
         });
     }
     assert_eq!(shard.sessions(), 1_000_000);
