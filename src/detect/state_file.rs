@@ -2,8 +2,8 @@
 //! before any input is read, and replaced atomically.
 //!
 //! - **Held**: an advisory lock (`flock`) on `.NAME.lock` beside it, for the whole run. A second
-//!   process on the same file stops (after retrying for half a second), naming the holder's pid, instead of both running and
-//!   the last to save losing the other's sessions. The lock is on a file of its own because the
+//!   process on the same file stops (after retrying for half a second), naming the holder's pid,
+//!   instead of both running and the last to save losing the other's sessions. The lock is on a file of its own because the
 //!   state file is replaced by a rename, which would leave a lock on the old inode. The kernel
 //!   drops the lock when its holder dies, even by `kill -9`.
 //! - **Checked up front**: the folder must exist and take a new file, or the run stops before
