@@ -103,6 +103,52 @@ pub fn alerts(stdout: &[u8]) -> Vec<String> {
     ids_with(stdout, "compromise")
 }
 
+/// `(eventID, verdict)` of the alerts (`compromise`) in `stdout`.
+pub fn alert_pairs(stdout: &[u8]) -> std::collections::BTreeSet<(String, String)> {
+    records(stdout)
+        .iter()
+        .filter_map(|r| {
+            let v = r["credtrail"]["verdict"]
+                .as_str()
+                .filter(|v| *v == "compromise")?;
+            Some((r["eventID"].as_str()?.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Runs `pieces` one after another joined by a fresh `--state` (in a scratch folder named after
+/// `name`), piece `i` at `threads[i % threads.len()]` threads, the last one judging what is left
+/// (`--release-at-end`): the alerts of all runs together, each asserted to come out only once.
+pub fn alerts_in_pieces(
+    pieces: &[Vec<u8>],
+    threads: &[usize],
+    name: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    let dir = std::env::temp_dir().join(format!("credtrail-pieces-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.bin");
+    let _ = std::fs::remove_file(&state);
+    let mut all = std::collections::BTreeSet::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let r = run_cfg(Config {
+            inputs: vec![Input::Memory("piece".into(), piece.clone())],
+            emit: Emit::Alerts,
+            threads: threads[i % threads.len()],
+            state: Some(state.clone()),
+            release_at_end: i + 1 == pieces.len(),
+            ..Config::default()
+        });
+        let got = alert_pairs(&r.stdout);
+        assert!(
+            all.is_disjoint(&got),
+            "{name}: an alert came out twice across runs"
+        );
+        all.extend(got);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    all
+}
+
 /// Builders of minimal CloudTrail records, shaped like tests/cases, for small fixtures.
 pub mod trail {
     use serde_json::{Value, json};

@@ -49,15 +49,7 @@ fn sorted(lines: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 fn alert_set(out: &[u8]) -> BTreeSet<(String, String)> {
-    records(out)
-        .iter()
-        .filter_map(|r| {
-            let v = r["credtrail"]["verdict"]
-                .as_str()
-                .filter(|v| *v == "compromise")?;
-            Some((r["eventID"].as_str()?.to_string(), v.to_string()))
-        })
-        .collect()
+    alert_pairs(out)
 }
 
 fn alerts_of(lines: &[Vec<u8>], threads: usize) -> BTreeSet<(String, String)> {
@@ -74,34 +66,13 @@ fn alerts_of(lines: &[Vec<u8>], threads: usize) -> BTreeSet<(String, String)> {
 
 /// `lines` cut at `cuts` and run piece by piece joined by `--state`; every alert once.
 fn in_pieces(lines: &[Vec<u8>], cuts: &[usize], threads: usize, name: &str) -> BTreeSet<(String, String)> {
-    let dir = std::env::temp_dir().join(format!("credtrail-shapes-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let state = dir.join("state.bin");
-    let _ = std::fs::remove_file(&state);
     let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (lines.len() + 1)).collect();
     bounds.push(0);
     bounds.push(lines.len());
     bounds.sort_unstable();
     bounds.dedup();
-    let mut all = BTreeSet::new();
-    for (i, w) in bounds.windows(2).enumerate() {
-        let r = run_cfg(Config {
-            inputs: vec![Input::Memory("piece".into(), joined(&lines[w[0]..w[1]]))],
-            emit: Emit::Alerts,
-            threads,
-            state: Some(state.clone()),
-            release_at_end: i + 2 == bounds.len(),
-            ..Config::default()
-        });
-        let got = alert_set(&r.stdout);
-        assert!(
-            all.is_disjoint(&got),
-            "{name}: an alert came out twice across runs"
-        );
-        all.extend(got);
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-    all
+    let pieces: Vec<Vec<u8>> = bounds.windows(2).map(|w| joined(&lines[w[0]..w[1]])).collect();
+    alerts_in_pieces(&pieces, &[threads], &format!("shapes-{name}"))
 }
 
 proptest! {

@@ -77,10 +77,7 @@ fn verdicts(out: &[u8]) -> BTreeSet<(String, String)> {
 }
 
 fn alert_set(out: &[u8]) -> BTreeSet<(String, String)> {
-    verdicts(out)
-        .into_iter()
-        .filter(|(_, v)| v == "compromise")
-        .collect()
+    alert_pairs(out)
 }
 
 fn run(input: &[u8], emit: Emit, threads: usize) -> Run {
@@ -155,32 +152,10 @@ fn cloudtrail_files(lines: &[String], max_delay: Millis, rng: &mut Rng) -> Vec<S
     landed.into_iter().map(|(_, b)| b).collect()
 }
 
-/// Runs `pieces` one after another joined by a fresh `--state`, the last one judging what is left
-/// (`--release-at-end`); the alerts of all runs together.
+/// Runs `pieces` one after another joined by `--state` (see [`alerts_in_pieces`]).
 fn in_pieces(pieces: &[Vec<String>], threads: &[usize], name: &str) -> BTreeSet<(String, String)> {
-    let dir = std::env::temp_dir().join(format!("credtrail-event-time-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let state = dir.join("state.bin");
-    let _ = std::fs::remove_file(&state);
-    let mut all = BTreeSet::new();
-    for (i, piece) in pieces.iter().enumerate() {
-        let r = run_cfg(Config {
-            inputs: vec![Input::Memory("piece".into(), joined(piece))],
-            emit: Emit::Alerts,
-            threads: threads[i % threads.len()],
-            state: Some(state.clone()),
-            release_at_end: i + 1 == pieces.len(),
-            ..Config::default()
-        });
-        let got = alert_set(&r.stdout);
-        assert!(
-            all.is_disjoint(&got),
-            "{name}: an alert came out twice across runs"
-        );
-        all.extend(got);
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-    all
+    let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| joined(p)).collect();
+    alerts_in_pieces(&pieces, threads, &format!("event-time-{name}"))
 }
 
 proptest! {
