@@ -252,6 +252,10 @@ pub struct GenerateArgs {
     /// Records per second of event time.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
+    /// Workloads besides instances, each with its first one stolen:
+    /// task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
+    #[arg(long, value_name = "KIND=N,...", default_value = "")]
+    pub workloads: String,
 }
 
 /// Why a size was not read.
@@ -459,6 +463,7 @@ impl TryFrom<GenerateArgs> for GenConfig {
             instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
+            workloads: credtrail_generate::Workloads::parse(&a.workloads).map_err(value("--workloads"))?,
             ..GenConfig::default()
         };
         config.validate()?;
