@@ -547,6 +547,13 @@ mod tests {
         let e = generate(&["generate", "--records", "100000000000", "--rate", "1e-9"]).unwrap_err();
         assert!(e.starts_with("--records must be"), "{e}");
         assert_eq!(generate(&["generate", "--instances", "1"]).unwrap().instances, 1);
+        let w = generate(&["generate", "--workloads", "task=2,function=1"]).unwrap();
+        assert_eq!(
+            (w.workloads.task, w.workloads.function, w.workloads.pod),
+            (2, 1, 0)
+        );
+        let e = generate(&["generate", "--workloads", "vm=1"]).unwrap_err();
+        assert!(e.to_string().starts_with("--workloads 'vm'"), "{e}");
     }
 
     #[test]

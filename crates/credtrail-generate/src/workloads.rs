@@ -14,7 +14,7 @@ use crate::addresses::{POOL_AWS, POOL_THIEF, v4};
 use crate::calls::{IC, api_call};
 use crate::delivery::Deliver;
 use crate::generator::Gen;
-use crate::record::{ReqId, Who};
+use crate::record::{Core, ReqId, Who};
 use crate::schedule::Act;
 use crate::text::{B32, Draw, HEX, into_string, push_rand, put, rand_string, uuid};
 use crate::world::role_session;
@@ -284,42 +284,7 @@ impl Gen<'_> {
             Kind::Function => Some("lambda.amazonaws.com"),
             Kind::WebIdentity => None,
         };
-        match service {
-            Some(s) => {
-                let ident = format!("{{\"type\":\"AWSService\",\"invokedBy\":\"{s}\"}}");
-                c.head(
-                    &mut b,
-                    "1.08",
-                    ident.as_bytes(),
-                    None,
-                    "sts.amazonaws.com",
-                    "AssumeRole",
-                    REGION,
-                    s,
-                    &[s],
-                );
-            }
-            None => {
-                let provider = format!(
-                    "arn:aws:iam::{}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/8BA4C1E2",
-                    a.id
-                );
-                let ident = format!(
-                    "{{\"type\":\"WebIdentityUser\",\"principalId\":\"{provider}:sts.amazonaws.com:system:serviceaccount:default:app\",\"userName\":\"system:serviceaccount:default:app\",\"identityProvider\":\"{provider}\"}}"
-                );
-                c.head(
-                    &mut b,
-                    "1.08",
-                    ident.as_bytes(),
-                    None,
-                    "sts.amazonaws.com",
-                    "AssumeRoleWithWebIdentity",
-                    REGION,
-                    &st.own_ips[0],
-                    &[SDK_UA],
-                );
-            }
-        }
+        issue_head(c, &mut b, service, &a.id, &st.own_ips[0]);
         put!(
             b,
             ",\"requestParameters\":{\"roleArn\":\"",
@@ -502,6 +467,47 @@ impl Gen<'_> {
     }
 }
 
+/// The head of an issuing record: an AWS service's AssumeRole for its workload, or (`service`
+/// none) the workload's own AssumeRoleWithWebIdentity from `ip`.
+fn issue_head(c: &mut Core, b: &mut Vec<u8>, service: Option<&str>, acct: &str, ip: &str) {
+    match service {
+        Some(s) => {
+            let ident = format!("{{\"type\":\"AWSService\",\"invokedBy\":\"{s}\"}}");
+            c.head(
+                b,
+                "1.08",
+                ident.as_bytes(),
+                None,
+                "sts.amazonaws.com",
+                "AssumeRole",
+                REGION,
+                s,
+                &[s],
+            );
+        }
+        None => {
+            let provider = format!(
+                "arn:aws:iam::{}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/8BA4C1E2",
+                acct
+            );
+            let ident = format!(
+                "{{\"type\":\"WebIdentityUser\",\"principalId\":\"{provider}:sts.amazonaws.com:system:serviceaccount:default:app\",\"userName\":\"system:serviceaccount:default:app\",\"identityProvider\":\"{provider}\"}}"
+            );
+            c.head(
+                b,
+                "1.08",
+                ident.as_bytes(),
+                None,
+                "sts.amazonaws.com",
+                "AssumeRoleWithWebIdentity",
+                REGION,
+                ip,
+                &[SDK_UA],
+            );
+        }
+    }
+}
+
 /// The `accessKeyId` inside a session identity [`role_session`] wrote.
 fn key_of(ident: &[u8]) -> String {
     let s = String::from_utf8_lossy(ident);
@@ -516,4 +522,49 @@ fn key_of(ident: &[u8]) -> String {
 fn role_and_name(arn: &str) -> (&str, &str) {
     let rest = arn.split_once("assumed-role/").map_or("", |p| p.1);
     rest.split_once('/').unwrap_or((rest, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GenConfig, generate_to_vec};
+
+    #[test]
+    fn counts_parse_and_bad_ones_are_refused() {
+        let w = Workloads::parse("task=2,chained=1").unwrap();
+        assert_eq!((w.task, w.chained, w.pod), (2, 1, 0));
+        assert!(!Workloads::parse("").unwrap().any());
+        for bad in ["task", "task=x", "vm=1", "pod=10001"] {
+            assert!(Workloads::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_kind_is_issued_as_aws_issues_it_and_the_stream_stays_exact() {
+        let cfg = GenConfig {
+            records: 3000,
+            workloads: Workloads::parse("task=1,pod=1,web_identity=1,function=1,chained=1").unwrap(),
+            ..GenConfig::default()
+        };
+        let (out, truth) = generate_to_vec(&cfg);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 3000);
+        for issuer in [
+            "\"sourceIPAddress\":\"ecs-tasks.amazonaws.com\"",
+            "\"sourceIPAddress\":\"pods.eks.amazonaws.com\"",
+            "\"sourceIPAddress\":\"lambda.amazonaws.com\"",
+            "\"eventName\":\"AssumeRoleWithWebIdentity\"",
+            "\"kubernetes-namespace\"",
+            "assumed-role/chained-role-",
+        ] {
+            assert!(text.contains(issuer), "{issuer}");
+        }
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        // Five stolen workloads besides the default config's three instance incidents.
+        assert_eq!(truth.incidents.len(), 8);
+        let again = generate_to_vec(&cfg);
+        assert_eq!(again.1, truth);
+    }
 }
