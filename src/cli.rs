@@ -254,8 +254,8 @@ pub struct GenerateArgs {
     pub rate: f64,
     /// Workloads besides instances, each with its first one stolen:
     /// task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
-    #[arg(long, value_name = "KIND=N,...", default_value = "")]
-    pub workloads: String,
+    #[arg(long, value_name = "KIND=N,...")]
+    pub workloads: Option<String>,
 }
 
 /// Why a size was not read.
@@ -463,7 +463,8 @@ impl TryFrom<GenerateArgs> for GenConfig {
             instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
-            workloads: credtrail_generate::Workloads::parse(&a.workloads).map_err(value("--workloads"))?,
+            workloads: credtrail_generate::Workloads::parse(a.workloads.as_deref().unwrap_or(""))
+                .map_err(value("--workloads"))?,
             ..GenConfig::default()
         };
         config.validate()?;
