@@ -2,8 +2,8 @@
 //! before any input is read, and replaced atomically.
 //!
 //! - **Held**: an advisory lock (`flock`) on `.NAME.lock` beside it, for the whole run. A second
-//!   process on the same file stops at once, naming the holder's pid, instead of both running and
-//!   the last to save losing the other's sessions. The lock is on a file of its own because the
+//!   process on the same file stops (after retrying for half a second), naming the holder's pid,
+//!   instead of both running and the last to save losing the other's sessions. The lock is on a file of its own because the
 //!   state file is replaced by a rename, which would leave a lock on the old inode. The kernel
 //!   drops the lock when its holder dies, even by `kill -9`.
 //! - **Checked up front**: the folder must exist and take a new file, or the run stops before
@@ -56,7 +56,7 @@ pub fn hold(path: &Path) -> io::Result<Held> {
     }
     let lock_path = dir.join(format!(".{name}.lock"));
     let mut lock = open_lock(&lock_path).map_err(named)?;
-    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+    match lock_within(&lock, BUSY_RETRY) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
             let mut holder = String::new();
@@ -89,6 +89,27 @@ pub fn hold(path: &Path) -> io::Result<Held> {
         _lock: lock,
         stale_removed,
     })
+}
+
+/// How long [`hold`] retries a lock held by someone else before refusing. A `flock` belongs to the
+/// open file, and a process that forks (a program embedding the library and spawning a child; a
+/// supervisor restarting credtrail) hands the child a copy of the descriptor that lives until the
+/// child's `exec` closes it: for that moment the lock of a run that has ended still looks held.
+/// Seen as a spurious "in use by process" naming the caller's own pid in a test process that ran
+/// children meanwhile. A real holder keeps it far longer than this.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes the exclusive lock, retrying for `patience` while someone else holds it.
+fn lock_within(lock: &fs::File, patience: std::time::Duration) -> Result<(), rustix::io::Errno> {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        match rustix::fs::flock(lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// [`hold`] of `--state`, if there is one, saying on `err` what leftovers were removed.
@@ -187,6 +208,22 @@ mod tests {
         assert!(e.contains("state.bin"), "{e}");
         drop(first);
         hold(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A lock let go shortly after a second holder asks (a forked child's copy of the descriptor
+    /// closing at its `exec`) is taken, not refused. (Mutation: no retry in `lock_within` refuses.)
+    #[test]
+    fn a_lock_let_go_within_the_retry_is_taken() {
+        let dir = scratch("retry");
+        let path = dir.join("state.bin");
+        let first = hold(&path).unwrap();
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(first);
+        });
+        hold(&path).unwrap();
+        letting_go.join().unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 
