@@ -252,6 +252,10 @@ pub struct GenerateArgs {
     /// Records per second of event time.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
+    /// Workloads besides instances, each with its first one stolen:
+    /// task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
+    #[arg(long, value_name = "KIND=N,...")]
+    pub workloads: Option<String>,
 }
 
 /// Why a size was not read.
@@ -459,6 +463,8 @@ impl TryFrom<GenerateArgs> for GenConfig {
             instances: a.instances,
             attacks: a.attacks,
             events_per_sec: a.rate,
+            workloads: credtrail_generate::Workloads::parse(a.workloads.as_deref().unwrap_or(""))
+                .map_err(value("--workloads"))?,
             ..GenConfig::default()
         };
         config.validate()?;
@@ -542,6 +548,13 @@ mod tests {
         let e = generate(&["generate", "--records", "100000000000", "--rate", "1e-9"]).unwrap_err();
         assert!(e.starts_with("--records must be"), "{e}");
         assert_eq!(generate(&["generate", "--instances", "1"]).unwrap().instances, 1);
+        let w = generate(&["generate", "--workloads", "task=2,function=1"]).unwrap();
+        assert_eq!(
+            (w.workloads.task, w.workloads.function, w.workloads.pod),
+            (2, 1, 0)
+        );
+        let e = generate(&["generate", "--workloads", "vm=1"]).unwrap_err();
+        assert!(e.to_string().starts_with("--workloads 'vm'"), "{e}");
     }
 
     #[test]

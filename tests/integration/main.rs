@@ -31,3 +31,4 @@ mod signals;
 mod spec_cases;
 mod threads_equal_sequential;
 mod workloads;
+mod workloads_generated;

@@ -20,6 +20,9 @@ pub struct GenConfig {
     pub start: i64,
     /// Records per second of event time: record `i` has event time `start + floor(i / rate)`.
     pub events_per_sec: f64,
+    /// Workloads besides instances (ECS tasks, EKS pods, web identities, Lambda functions,
+    /// chained sessions); none by default.
+    pub workloads: crate::Workloads,
 }
 
 impl Default for GenConfig {
@@ -33,6 +36,7 @@ impl Default for GenConfig {
             jitter_secs: 120,
             start: 1_709_251_200, // 2024-03-01T00:00:00Z
             events_per_sec: 50.0,
+            workloads: crate::Workloads::default(),
         }
     }
 }

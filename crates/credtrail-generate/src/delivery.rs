@@ -76,6 +76,8 @@ impl Gen<'_> {
             .filter(|s| s.emitted)
             .map(|s| s.truth.clone())
             .collect();
+        let wl: Vec<_> = self.workload_incidents().collect();
+        self.truth.incidents.extend(wl);
         Ok(())
     }
 

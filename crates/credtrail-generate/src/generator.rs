@@ -28,6 +28,7 @@ pub(crate) struct Gen<'c> {
     pub(crate) seq: u64,
     pub(crate) jitter_ms: u64,
     pub(crate) truth: Truth,
+    pub(crate) workloads: Vec<crate::workloads::WState>,
 }
 
 impl<'c> Gen<'c> {
@@ -55,9 +56,11 @@ impl<'c> Gen<'c> {
             seq: 0,
             jitter_ms: u64::from(cfg.jitter_secs) * 1000,
             truth: Truth::default(),
+            workloads: Vec::new(),
         };
         g.build_world();
         g.plan();
+        g.plan_workloads();
         g
     }
 }

@@ -62,11 +62,13 @@ pub mod shapes;
 mod tests;
 mod text;
 mod traffic;
+mod workloads;
 mod world;
 
 pub use config::{GenConfig, GenError, MAX_ACCOUNTS, MAX_INSTANCES};
 use generator::Gen;
 use std::io::{self, BufWriter, Write};
+pub use workloads::Workloads;
 
 /// What was injected, for tests. Lists are in the order the records were built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,6 +81,8 @@ pub struct Truth {
     pub thief_ips: Vec<String>,
     /// One entry per incident that made at least one call (a stream too short may cut some).
     pub incidents: Vec<Incident>,
+    /// `eventID` of every call a workload of [`GenConfig::workloads`] made itself.
+    pub workload_event_ids: Vec<String>,
 }
 
 /// One injected incident.

@@ -84,6 +84,11 @@ pub(crate) enum Act {
         incident: usize,
         idx: u32,
     },
+    /// A step of a workload of [`crate::Workloads`] (see `workloads.rs`).
+    Workload {
+        w: usize,
+        step: u32,
+    },
 }
 
 pub(crate) struct Due {
@@ -274,6 +279,7 @@ impl Gen<'_> {
             Act::Start { inst } => self.start(inst),
             Act::Resume { inst, epoch } => self.resume(inst, epoch),
             Act::Thief { incident, idx } => self.thief_call(incident, idx),
+            Act::Workload { w, step } => self.workload_step(w, step),
         }
     }
 
