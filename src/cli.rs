@@ -358,6 +358,7 @@ impl TryFrom<Args> for Config {
                 trusted_accounts: std::sync::Arc::new(trusted_accounts(&a.trusted_accounts)?),
                 trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
                 ranges: None,
+                plain_method: false,
             },
             malformed: match a.malformed {
                 MalformedArg::Pass => crate::output::wrap::MalformedOutput::Pass,

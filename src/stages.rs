@@ -105,6 +105,7 @@ impl Ordered<Judging> {
         }
         let mut resolver = Resolver::import(&snapshot);
         resolver.trust_forwarded = cfg.keyed;
+        resolver.plain_method = cfg.detector.plain_method;
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }

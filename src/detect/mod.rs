@@ -73,6 +73,10 @@ pub struct DetectorConfig {
     pub ranges: Option<Arc<AwsRanges>>,
     /// `--trusted-networks`: declared egress of the estate outside AWS (17).
     pub trusted_networks: Arc<Vec<Net>>,
+    /// The ablation of the estate rules (14 to 17 and the organisation's accounts of 9), for the
+    /// estate benchmark's comparison with the blog's method: not a user option.
+    #[doc(hidden)]
+    pub plain_method: bool,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -89,6 +93,7 @@ impl Default for DetectorConfig {
             trusted_accounts: Arc::default(),
             ranges: None,
             trusted_networks: Arc::default(),
+            plain_method: false,
         }
     }
 }
@@ -303,12 +308,13 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        let plain = self.cfg.plain_method;
         let evidence = Evidence::new(
             &self.ties,
             &c.session.instance,
             c.egress.as_deref(),
-            self.cfg.ranges.as_deref(),
-            &self.cfg.trusted_networks,
+            self.cfg.ranges.as_deref().filter(|_| !plain),
+            if plain { &[] } else { &self.cfg.trusted_networks },
         );
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.

@@ -78,6 +78,9 @@ pub struct Resolver {
     watermark: Option<Millis>,
     /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
     pub trust_forwarded: bool,
+    /// [`super::DetectorConfig::plain_method`]: the trail's ties, NAT gateways, disassociations
+    /// and organisation accounts are not learnt.
+    pub plain_method: bool,
     /// Addresses the trail gave network interfaces, for the instance they are (or get) attached
     /// to (14).
     interface_nets: BoundedMap<Vec<Net>>,
@@ -190,6 +193,14 @@ impl Resolver {
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
+        if self.plain_method
+            && matches!(
+                fact,
+                Fact::Tie { .. } | Fact::NatGateway { .. } | Fact::Disassociation { .. } | Fact::Account(_)
+            )
+        {
+            return;
+        }
         let time = match &fact {
             Fact::Call { time, .. }
             | Fact::Issue { time, .. }

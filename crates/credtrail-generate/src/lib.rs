@@ -66,8 +66,8 @@ mod world;
 
 pub use config::{GenConfig, GenError, MAX_ACCOUNTS, MAX_INSTANCES};
 pub use estate::{
-    EstateConfig, EstateError, EstateInstance, EstateTruth, Label, MAX_INSTANCE_DAYS, Shares, Theft, Topology, Whose,
-    generate_estate, generate_estate_to_vec,
+    EstateConfig, EstateError, EstateInstance, EstateTruth, Label, MAX_INSTANCE_DAYS, Shares, Theft,
+    Topology, Whose, generate_estate, generate_estate_to_vec,
 };
 use generator::Gen;
 use std::io::{self, BufWriter, Write};

@@ -168,7 +168,9 @@ pub const MAX_INSTANCE_DAYS: u64 = 20_000;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EstateError {
-    #[error("'{0}': expected TOPOLOGY=WEIGHT, TOPOLOGY one of plain, dual-stack, nat-gateway, spot, eks, auto-scaling, stop-start, central-endpoint")]
+    #[error(
+        "'{0}': expected TOPOLOGY=WEIGHT, TOPOLOGY one of plain, dual-stack, nat-gateway, spot, eks, auto-scaling, stop-start, central-endpoint"
+    )]
     Share(String),
     #[error("every topology has weight 0")]
     NoShare,
@@ -245,6 +247,8 @@ pub struct Theft {
     /// The thief's addresses are inside AWS (the thief's own EC2 instance in another region).
     pub thief_in_aws: bool,
     pub thief_ips: Vec<String>,
+    /// It made at least one call (a stream cut short may leave one without).
+    pub calls: bool,
 }
 
 /// What the estate was, record by record.
@@ -252,7 +256,7 @@ pub struct Theft {
 pub struct EstateTruth {
     pub labels: Vec<Label>,
     pub instances: Vec<EstateInstance>,
-    /// Thefts that made at least one call.
+    /// Every planned theft, indexed by [`Label::theft`].
     pub thefts: Vec<Theft>,
     /// The estate's AWS address blocks, as AWS's `ip-ranges.json` lists them.
     pub ip_ranges: String,

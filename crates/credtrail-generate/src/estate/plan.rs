@@ -292,7 +292,14 @@ impl<'c> Estate<'c> {
 
     /// One instance: its addresses, its credentials (issued soon after it runs, refreshed every
     /// one to five and a half hours), its calls, and its topology's address changes.
-    pub(super) fn plan_node(&mut self, acct: usize, topo: Topology, launched: bool, from: i64, to: i64) -> u32 {
+    pub(super) fn plan_node(
+        &mut self,
+        acct: usize,
+        topo: Topology,
+        launched: bool,
+        from: i64,
+        to: i64,
+    ) -> u32 {
         let r = self.region_of(acct);
         let public = self.fresh_public(r);
         let private = self.fresh(crate::addresses::private_v4);
@@ -301,7 +308,10 @@ impl<'c> Estate<'c> {
         let a = &self.accts[acct];
         let role = *rng.pick(&a.roles);
         let id = hex_id(rng, "i-0", 17);
-        let arn = format!("arn:aws:sts::{}:assumed-role/{}/{}", a.id, self.roles[role].name, id);
+        let arn = format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            a.id, self.roles[role].name, id
+        );
         let node = Node {
             arn,
             acct,
@@ -400,15 +410,17 @@ impl<'c> Estate<'c> {
     fn plan_thefts(&mut self) {
         let t0 = self.cfg.start;
         let span = self.end - t0;
-        for k in 0..self.cfg.thefts {
+        for _ in 0..self.cfg.thefts {
             let first = self.c.rng.below(1000) < u64::from(self.cfg.thief_first_per_mille);
             let in_aws = self.c.rng.per_mille(400);
             let (n, start) = if first {
                 let acct = self.c.rng.below(self.central as u64) as usize;
-                let topo = *self
-                    .c
-                    .rng
-                    .pick(&[Topology::Plain, Topology::DualStack, Topology::NatGateway, Topology::Spot]);
+                let topo = *self.c.rng.pick(&[
+                    Topology::Plain,
+                    Topology::DualStack,
+                    Topology::NatGateway,
+                    Topology::Spot,
+                ]);
                 let from = t0 + span / 10 + self.c.rng.between(0, span * 7 / 10);
                 let n = self.plan_thief_first_node(acct, topo, from);
                 (n, None)
@@ -432,7 +444,8 @@ impl<'c> Estate<'c> {
             let ips = (0..count)
                 .map(|_| {
                     if in_aws {
-                        let other = (r + 1 + self.c.rng.below(REGIONS.len() as u64 - 1) as usize) % REGIONS.len();
+                        let other =
+                            (r + 1 + self.c.rng.below(REGIONS.len() as u64 - 1) as usize) % REGIONS.len();
                         self.fresh_public(other)
                     } else {
                         self.fresh(|g| v4(g, POOL_THIEF))
@@ -446,8 +459,9 @@ impl<'c> Estate<'c> {
                 None => self.first_issue(n) + self.c.rng.between(1, 15),
             };
             let mut t = begin;
+            let k = self.thefts.len() as u32;
             for idx in 0..calls {
-                self.at(t, What::Thief(k as u32, idx));
+                self.at(t, What::Thief(k, idx));
                 t += self.c.rng.between(5, 300);
             }
             self.thefts.push(TheftPlan {

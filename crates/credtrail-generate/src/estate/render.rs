@@ -52,13 +52,13 @@ impl Estate<'_> {
         truth.thefts = self
             .thefts
             .iter()
-            .filter(|t| t.made)
             .map(|t| Theft {
                 instance: t.node,
                 session_arn: self.nodes[t.node as usize].arn.clone(),
                 thief_first: t.first,
                 thief_in_aws: t.in_aws,
                 thief_ips: t.ips.clone(),
+                calls: t.made,
             })
             .collect();
         Ok(truth)
@@ -185,16 +185,21 @@ impl Estate<'_> {
         let a = &self.accts[node.acct];
         let nat = &self.nats[node.acct];
         let rng = &mut self.c.rng;
-        let via_nat = |rng: &mut rand_chacha::ChaCha8Rng| nat.addrs[rng.below(nat.active as u64) as usize].1.clone();
+        let via_nat =
+            |rng: &mut rand_chacha::ChaCha8Rng| nat.addrs[rng.below(nat.active as u64) as usize].1.clone();
         let own = |svc: usize| {
             let (id, acct) = endpoint(a, svc);
             Some((id.to_owned(), acct.to_owned()))
         };
         match node.topo {
-            Topology::Plain | Topology::Spot | Topology::AutoScaling | Topology::StopStart => (node.public.clone(), None),
+            Topology::Plain | Topology::Spot | Topology::AutoScaling | Topology::StopStart => {
+                (node.public.clone(), None)
+            }
             // S3 and EC2 have dual-stack endpoints; the rest are IPv4 only.
             Topology::DualStack => match &node.v6 {
-                Some(v6) if kind.is_s3() || matches!(kind, IC::Ec2DescInst | IC::Ec2DescTags) => (v6.clone(), None),
+                Some(v6) if kind.is_s3() || matches!(kind, IC::Ec2DescInst | IC::Ec2DescTags) => {
+                    (v6.clone(), None)
+                }
                 _ => (node.public.clone(), None),
             },
             Topology::NatGateway => (via_nat(rng), None),
@@ -251,7 +256,14 @@ impl Estate<'_> {
             ident,
             invoked_by: service,
             ip: &ip,
-            ua: [if service.is_some() { "s3.amazonaws.com" } else { node.sdk }, ""],
+            ua: [
+                if service.is_some() {
+                    "s3.amazonaws.com"
+                } else {
+                    node.sdk
+                },
+                "",
+            ],
             vpce: vpce.as_ref().map(|(i, a)| (i.as_str(), a.as_str())),
             arn: &node.arn,
             thief: false,
@@ -265,7 +277,11 @@ impl Estate<'_> {
         let t = &self.thefts[k as usize];
         let node = &self.nodes[t.node as usize];
         let ident = node.sess.as_deref()?;
-        let ip = if idx >= t.calls / 2 { t.ips.last()? } else { t.ips.first()? };
+        let ip = if idx >= t.calls / 2 {
+            t.ips.last()?
+        } else {
+            t.ips.first()?
+        };
         let kind = if idx == 0 {
             IC::StsGci
         } else {
@@ -368,7 +384,16 @@ impl Estate<'_> {
 
     /// An EC2 control-plane record in `acct`'s region.
     #[allow(clippy::too_many_arguments)]
-    fn ec2(&mut self, acct: usize, actor: Actor, cmd: &str, name: &str, params: &[u8], resp: &[u8], b: &mut Vec<u8>) {
+    fn ec2(
+        &mut self,
+        acct: usize,
+        actor: Actor,
+        cmd: &str,
+        name: &str,
+        params: &[u8],
+        resp: &[u8],
+        b: &mut Vec<u8>,
+    ) {
         let a = &self.accts[acct];
         let region = REGIONS[self.region_of(acct)];
         let nat_ip;
@@ -384,19 +409,40 @@ impl Estate<'_> {
                 let node = &self.nodes[n as usize];
                 let nat = &self.nats[node.acct];
                 nat_ip = nat.addrs[self.c.rng.below(nat.active as u64) as usize].1.as_str();
-                (node.sess.as_deref().unwrap_or_default(), nat_ip, None, [node.sdk, ""])
+                (
+                    node.sess.as_deref().unwrap_or_default(),
+                    nat_ip,
+                    None,
+                    [node.sdk, ""],
+                )
             }
         };
         let c = &mut self.c;
         c.head(b, "1.09", ident, by, "ec2.amazonaws.com", name, region, ip, &ua);
-        put!(b, ",\"requestParameters\":", params, ",\"responseElements\":", resp);
+        put!(
+            b,
+            ",\"requestParameters\":",
+            params,
+            ",\"responseElements\":",
+            resp
+        );
         c.ids(b, ReqId::Uuid, false);
         let host: &[&str] = if by.is_some() {
             &[]
         } else {
             &["ec2.", region, ".amazonaws.com"]
         };
-        c.tail(b, "AwsApiCall", true, &a.id, false, None, "Management", host, false);
+        c.tail(
+            b,
+            "AwsApiCall",
+            true,
+            &a.id,
+            false,
+            None,
+            "Management",
+            host,
+            false,
+        );
     }
 
     fn allocate(&mut self, k: usize, alloc: &str, ip: &str, b: &mut Vec<u8>) {
@@ -469,11 +515,24 @@ impl Estate<'_> {
                     "\",\"isPrimary\":true,\"status\":\"succeeded\"}"
                 );
             } else {
-                put!(r, ",{\"allocationId\":\"", alloc, "\",\"isPrimary\":false,\"status\":\"associating\"}");
+                put!(
+                    r,
+                    ",{\"allocationId\":\"",
+                    alloc,
+                    "\",\"isPrimary\":false,\"status\":\"associating\"}"
+                );
             }
         }
         put!(r, "]}}}}");
-        self.ec2(k, Actor::Admin, "ec2.create-nat-gateway", "CreateNatGateway", &p, &r, b);
+        self.ec2(
+            k,
+            Actor::Admin,
+            "ec2.create-nat-gateway",
+            "CreateNatGateway",
+            &p,
+            &r,
+            b,
+        );
     }
 
     fn nat_associate(&mut self, k: usize, b: &mut Vec<u8>) {
@@ -563,11 +622,23 @@ impl Estate<'_> {
             "\",\"primary\":true}]},\"ipv6AddressesSet\":"
         );
         match &node.v6 {
-            Some(v6) => put!(r, "{\"item\":[{\"ipv6Address\":\"", v6, "\",\"isPrimaryIpv6\":false}]}"),
+            Some(v6) => put!(
+                r,
+                "{\"item\":[{\"ipv6Address\":\"",
+                v6,
+                "\",\"isPrimaryIpv6\":false}]}"
+            ),
             None => put!(r, "{}"),
         }
-        put!(r, ",\"attachment\":{\"deviceIndex\":0,\"status\":\"attaching\"}}]}}]}}");
-        let actor = if by_group { Actor::AutoScaling } else { Actor::Admin };
+        put!(
+            r,
+            ",\"attachment\":{\"deviceIndex\":0,\"status\":\"attaching\"}}]}}]}}"
+        );
+        let actor = if by_group {
+            Actor::AutoScaling
+        } else {
+            Actor::Admin
+        };
         self.ec2(node.acct, actor, "ec2.run-instances", "RunInstances", &p, &r, b);
     }
 
@@ -587,11 +658,25 @@ impl Estate<'_> {
         }
         let prefix = (self.nodes[n as usize].prefix.is_none() && self.c.rng.per_mille(300)).then(|| {
             let p = self.c.rng.below(14) as u8 + 1;
-            (format!("{}.{}.{}.{}", 10, 200 + (n % 50), (n / 50) % 256, 16 * u32::from(p)), 28)
+            (
+                format!(
+                    "{}.{}.{}.{}",
+                    10,
+                    200 + (n % 50),
+                    (n / 50) % 256,
+                    16 * u32::from(p)
+                ),
+                28,
+            )
         });
         let node = &self.nodes[n as usize];
         let mut p = Vec::with_capacity(128);
-        put!(p, "{\"networkInterfaceId\":\"", node.eni, "\",\"secondaryPrivateIpAddressCount\":");
+        put!(
+            p,
+            "{\"networkInterfaceId\":\"",
+            node.eni,
+            "\",\"secondaryPrivateIpAddressCount\":"
+        );
         push_u64(&mut p, added.len() as u64);
         put!(p, "}");
         let mut r = Vec::with_capacity(512);
@@ -604,11 +689,22 @@ impl Estate<'_> {
             "\",\"assignedPrivateIpAddressesSet\":{\"item\":["
         );
         for (i, ip) in added.iter().enumerate() {
-            put!(r, if i == 0 { "" } else { "," }, "{\"privateIpAddress\":\"", ip, "\"}");
+            put!(
+                r,
+                if i == 0 { "" } else { "," },
+                "{\"privateIpAddress\":\"",
+                ip,
+                "\"}"
+            );
         }
         put!(r, "]}");
         if let Some((pfx, len)) = &prefix {
-            put!(r, ",\"assignedIpv4PrefixSet\":{\"item\":[{\"ipv4Prefix\":\"", pfx, "/");
+            put!(
+                r,
+                ",\"assignedIpv4PrefixSet\":{\"item\":[{\"ipv4Prefix\":\"",
+                pfx,
+                "/"
+            );
             push_u64(&mut r, u64::from(*len));
             put!(r, "\"}]}");
         }
@@ -629,7 +725,12 @@ impl Estate<'_> {
         let a = &self.accts[node.acct];
         let region = REGIONS[node.region];
         let mut ident = Vec::with_capacity(96);
-        put!(ident, "{\"accountId\":\"", a.id, "\",\"invokedBy\":\"ec2.amazonaws.com\"}");
+        put!(
+            ident,
+            "{\"accountId\":\"",
+            a.id,
+            "\",\"invokedBy\":\"ec2.amazonaws.com\"}"
+        );
         let c = &mut self.c;
         c.head(
             b,
@@ -650,17 +751,38 @@ impl Estate<'_> {
             node.id,
             "\"]}"
         );
-        c.tail(b, "AwsServiceEvent", true, &a.id, false, None, "Management", &[], false);
+        c.tail(
+            b,
+            "AwsServiceEvent",
+            true,
+            &a.id,
+            false,
+            None,
+            "Management",
+            &[],
+            false,
+        );
     }
 
     fn stop_start(&mut self, n: u32, stop: bool, b: &mut Vec<u8>) {
         let node = &self.nodes[n as usize];
         let mut p = Vec::with_capacity(128);
-        put!(p, "{\"instancesSet\":{\"items\":[{\"instanceId\":\"", node.id, "\"}]}}");
+        put!(
+            p,
+            "{\"instancesSet\":{\"items\":[{\"instanceId\":\"",
+            node.id,
+            "\"}]}}"
+        );
         let (cur, prev) = if stop {
-            ("{\"code\":64,\"name\":\"stopping\"}", "{\"code\":16,\"name\":\"running\"}")
+            (
+                "{\"code\":64,\"name\":\"stopping\"}",
+                "{\"code\":16,\"name\":\"running\"}",
+            )
         } else {
-            ("{\"code\":0,\"name\":\"pending\"}", "{\"code\":80,\"name\":\"stopped\"}")
+            (
+                "{\"code\":0,\"name\":\"pending\"}",
+                "{\"code\":80,\"name\":\"stopped\"}",
+            )
         };
         let mut r = Vec::with_capacity(256);
         put!(
@@ -687,7 +809,12 @@ impl Estate<'_> {
     fn terminate(&mut self, n: u32, b: &mut Vec<u8>) {
         let node = &self.nodes[n as usize];
         let mut p = Vec::with_capacity(128);
-        put!(p, "{\"instancesSet\":{\"items\":[{\"instanceId\":\"", node.id, "\"}]}}");
+        put!(
+            p,
+            "{\"instancesSet\":{\"items\":[{\"instanceId\":\"",
+            node.id,
+            "\"}]}}"
+        );
         let mut r = Vec::with_capacity(256);
         put!(
             r,
@@ -726,7 +853,15 @@ impl Estate<'_> {
             "\"}"
         );
         let acct = node.acct;
-        self.ec2(acct, Actor::Admin, "ec2.associate-address", "AssociateAddress", &p, &r, b);
+        self.ec2(
+            acct,
+            Actor::Admin,
+            "ec2.associate-address",
+            "AssociateAddress",
+            &p,
+            &r,
+            b,
+        );
         self.nodes[n as usize].public = ip;
         Some(())
     }
@@ -740,9 +875,22 @@ impl Estate<'_> {
         let mut p = Vec::with_capacity(64);
         put!(p, "{\"associationId\":\"", assoc, "\"}");
         let mut r = Vec::with_capacity(96);
-        put!(r, "{\"requestId\":\"", uuid(&mut self.c.rng), "\",\"_return\":true}");
+        put!(
+            r,
+            "{\"requestId\":\"",
+            uuid(&mut self.c.rng),
+            "\",\"_return\":true}"
+        );
         let acct = node.acct;
-        self.ec2(acct, Actor::Admin, "ec2.disassociate-address", "DisassociateAddress", &p, &r, b);
+        self.ec2(
+            acct,
+            Actor::Admin,
+            "ec2.disassociate-address",
+            "DisassociateAddress",
+            &p,
+            &r,
+            b,
+        );
         self.nodes[n as usize].eip = None;
         Some(())
     }
@@ -751,7 +899,10 @@ impl Estate<'_> {
 /// Address `k` (0 to 15) of a /28 prefix `a.b.c.d`.
 fn prefix_address(p: &str, k: u8) -> String {
     match p.rsplit_once('.') {
-        Some((head, last)) => format!("{head}.{}", last.parse::<u8>().unwrap_or(0).saturating_add(k % 16)),
+        Some((head, last)) => format!(
+            "{head}.{}",
+            last.parse::<u8>().unwrap_or(0).saturating_add(k % 16)
+        ),
         None => p.to_owned(),
     }
 }

@@ -26,7 +26,12 @@ fn every_record_is_labelled_and_parses() {
         last = t;
         if label.whose == Whose::Thief {
             let n = label.instance.unwrap() as usize;
-            assert!(v["userIdentity"]["arn"].as_str().unwrap().ends_with(&truth.instances[n].id));
+            assert!(
+                v["userIdentity"]["arn"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&truth.instances[n].id)
+            );
         }
     }
     assert!(truth.thefts.len() >= 5, "{:?}", truth.thefts);
