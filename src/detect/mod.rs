@@ -171,6 +171,9 @@ pub enum Why {
     /// `ip_added`: the trail ties the address to the instance, and the locked address, which it
     /// does not, moved out of the lock (17).
     LockMoved(IpAddr),
+    /// `ip_added`: with `--aws-ip-ranges`, the address lies in the instance's own region (its
+    /// AssumeRole's) and the locked one, also inside AWS, in another: the lock moved from it (17).
+    OwnRegion(IpAddr),
 }
 
 impl Why {
@@ -182,6 +185,15 @@ impl Why {
             Why::OutsideAws => "outside_aws",
             Why::UntiedPrivate => "untied_private",
             Why::LockMoved(_) => "lock_moved",
+            Why::OwnRegion(_) => "own_region",
+        }
+    }
+
+    /// The address that left the lock as the thief's, when the lock moved.
+    pub fn moved_from(self) -> Option<IpAddr> {
+        match self {
+            Why::LockMoved(ip) | Why::OwnRegion(ip) => Some(ip),
+            _ => None,
         }
     }
 }
@@ -199,8 +211,12 @@ impl Table {
         let wm = r.watermark;
         self.maybe_sweep(wm);
         match r.step {
-            Step::Issue { session, time } => {
-                self.issue(session, time, wm);
+            Step::Issue {
+                session,
+                time,
+                region,
+            } => {
+                self.issue(session, time, region, wm);
                 None
             }
             Step::Call {
@@ -247,7 +263,7 @@ impl Table {
     }
 
     /// (1, 2) The EC2 service's AssumeRole creates a row live until `time + ttl`, or refreshes it.
-    fn issue(&mut self, session: SessionKey, time: Millis, wm: Millis) {
+    fn issue(&mut self, session: SessionKey, time: Millis, region: Option<CompactString>, wm: Millis) {
         let expires = time.saturating_add(self.cfg.ttl);
         let existing = self
             .rows
@@ -274,6 +290,7 @@ impl Table {
                         partition: session.partition,
                         account: session.account,
                         role: session.role,
+                        region,
                     },
                 );
                 let rows = self.rows.entry(session.instance);
@@ -309,12 +326,17 @@ impl Table {
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
         let plain = self.cfg.plain_method;
+        // A copy, not a borrow of the row the rules then change: a region name is stored inline
+        // (the parser keeps only names that fit), so this is a 24-byte copy, and the identity's
+        // reference count, shared by every row of the role across threads, is not touched.
+        let region = row.ident.region.clone();
         let evidence = Evidence::new(
             &self.ties,
             &c.session.instance,
             c.egress.as_deref(),
             self.cfg.ranges.as_deref().filter(|_| !plain),
             if plain { &[] } else { &self.cfg.trusted_networks },
+            region.as_deref(),
         );
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
@@ -361,7 +383,7 @@ impl Table {
 
     /// (11) Creates the row of a session known only from its calls.
     fn infer(&mut self, session: &SessionKey, time: Millis, wm: Millis) {
-        self.issue(session.clone(), time, wm);
+        self.issue(session.clone(), time, None, wm);
         if let Some(row) = self
             .rows
             .get_mut(&session.instance)
@@ -509,6 +531,16 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
         });
     }
     let Some(used) = pending(row) else {
+        // (17) Both addresses inside AWS, the call's in the instance's own region and the lock's
+        // in another: the lock was the thief's (a machine of theirs in AWS), and moves.
+        if let Some(i) = ev.foreign_region_lock(ip, slot, &row.locks) {
+            let thief = row.locks.remove(i);
+            add_lock(row, ip, slot, time, LockOrigin::OwnRegion);
+            return Some(Outcome {
+                why: Some(Why::OwnRegion(thief.ip)),
+                ..plain(VerdictKind::IpAdded, slot)
+            });
+        }
         return alert(None);
     };
     let change = row.pending.remove(used);

@@ -39,6 +39,7 @@ pub enum Step {
     Issue {
         session: SessionKey,
         time: Millis,
+        region: Option<CompactString>,
     },
     Change {
         instance: CompactString,
@@ -52,10 +53,7 @@ pub enum Step {
         time: Millis,
     },
     /// These addresses are the instance's, as the trail says (14).
-    Tie {
-        instance: CompactString,
-        nets: Vec<Net>,
-    },
+    Tie { instance: CompactString, nets: Vec<Net> },
 }
 
 impl Routed {
@@ -256,7 +254,15 @@ impl Resolver {
                     egress,
                 }
             }
-            Fact::Issue { session, time } => Step::Issue { session, time },
+            Fact::Issue {
+                session,
+                time,
+                region,
+            } => Step::Issue {
+                session,
+                time,
+                region,
+            },
             Fact::Restart {
                 instance,
                 account,

@@ -31,6 +31,9 @@ pub enum LockOrigin {
     /// Accepted as the instance's address of the other family, inside AWS's EC2 ranges of the
     /// locked address's region (14).
     OtherFamily,
+    /// Taken from a lock in another region of AWS, as the address in the instance's own region
+    /// (17).
+    OwnRegion,
 }
 
 impl LockOrigin {
@@ -42,6 +45,7 @@ impl LockOrigin {
             LockOrigin::Tied => "tied",
             LockOrigin::SameGateway => "nat_gateway",
             LockOrigin::OtherFamily => "other_family",
+            LockOrigin::OwnRegion => "own_region",
         }
     }
 }
@@ -68,6 +72,10 @@ pub struct Identity {
     pub(super) partition: crate::parse::session_key::Partition,
     pub(super) account: CompactString,
     pub(super) role: CompactString,
+    /// The region of the AssumeRole that created the row: the instance's (evidence for 17). Not
+    /// saved: after a restart the rule has no region until the next new row.
+    #[serde(skip)]
+    pub(super) region: Option<CompactString>,
 }
 
 /// Pending address changes: usually none, so one pointer until there is one.
@@ -383,6 +391,7 @@ mod saved_form {
             partition: crate::parse::session_key::Partition::AwsCn,
             account: "123456789012".into(),
             role: "web-role".into(),
+            region: None,
         });
         let mut pending = PendingList::default();
         pending.push(PendingChange {

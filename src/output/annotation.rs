@@ -81,7 +81,7 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     }
     if let Some(why) = v.why {
         j.raw(",\"evidence\":\"").raw(why.as_str()).raw("\"");
-        if let Why::LockMoved(from) = why {
+        if let Some(from) = why.moved_from() {
             j.raw(",\"moved_from\":\"").ip(from).raw("\"");
         }
     }
@@ -278,6 +278,7 @@ fn lock_how(o: LockOrigin) -> &'static str {
         LockOrigin::Tied => "as an address the trail ties to the instance",
         LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
         LockOrigin::OtherFamily => "as the instance's address of the other family",
+        LockOrigin::OwnRegion => "as the address in the instance's own region",
     }
 }
 
@@ -303,6 +304,12 @@ fn evidence_reason(v: &Verdict) -> Option<String> {
             "New address {src} accepted: the trail ties it to instance {inst}, and not the address \
              {thief} that called first and locked the session. {thief} is taken for the thief's: it \
              leaves the lock, and its later calls alert."
+        ),
+        (VerdictKind::IpAdded, Some(Why::OwnRegion(thief))) => format!(
+            "New address {src} accepted: it lies in AWS's ranges of the instance's own region (its \
+             AssumeRole's), and the address {thief} that called first and locked the session lies \
+             in another region's. {thief} is taken for the thief's: it leaves the lock, and its \
+             later calls alert."
         ),
         (VerdictKind::Compromise, Some(Why::OutsideAws)) => format!(
             "Credentials of instance {inst} (role {role}) were used from {src}, outside AWS and \
@@ -601,10 +608,7 @@ mod reference {
             inferred: v.inferred,
             vpc_endpoint_account: v.foreign_endpoint.as_deref(),
             evidence: v.why.map(|w| w.as_str()),
-            moved_from: match v.why {
-                Some(crate::detect::Why::LockMoved(ip)) => Some(ip.to_string()),
-                _ => None,
-            },
+            moved_from: v.why.and_then(|w| w.moved_from()).map(|ip| ip.to_string()),
             contested: v.contested,
         };
         // Serialising plain strings and vectors into a Vec cannot fail.
@@ -735,6 +739,7 @@ mod tests {
             LockOrigin::Tied,
             LockOrigin::SameGateway,
             LockOrigin::OtherFamily,
+            LockOrigin::OwnRegion,
         ]);
         (ip(), slot, millis(), origin).prop_map(|(ip, slot, since, origin)| Lock {
             ip,
@@ -780,6 +785,7 @@ mod tests {
                     Why::UntiedPrivate,
                 ]),
                 ip().prop_map(Why::LockMoved),
+                ip().prop_map(Why::OwnRegion),
             ],
         );
         (

@@ -1834,6 +1834,7 @@ mod tests {
             step: Step::Issue {
                 session: s.clone(),
                 time: T0,
+                region: None,
             },
             watermark: T0,
         });

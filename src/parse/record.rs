@@ -29,7 +29,12 @@ pub enum Fact {
         context: CallContext,
     },
     /// The EC2 service issued credentials for an instance: create or refresh its row.
-    Issue { session: SessionKey, time: Millis },
+    /// `region`: the AssumeRole's `awsRegion`, the instance's own region (17).
+    Issue {
+        session: SessionKey,
+        time: Millis,
+        region: Option<CompactString>,
+    },
     /// An address was attached to an instance, or to a network interface of one.
     AddressChange {
         target: ChangeTarget,
@@ -547,6 +552,10 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
         facts.push(Fact::Issue {
             session,
             time: top.time()?,
+            // Region names are short; a longer value is no region (and would not be stored inline).
+            region: non_empty(top.region)
+                .filter(|r| r.len() <= 24)
+                .map(CompactString::from),
         });
     }
     Ok(())

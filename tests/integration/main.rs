@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod delivery;
 mod estate;
+mod estate_regions;
 mod evasions;
 mod fuzz_bodies;
 mod generated_traffic;

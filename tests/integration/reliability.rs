@@ -359,7 +359,11 @@ fn save_pause_at_one_million_sessions() {
             SessionKey::from_role_arn("arn:aws:iam::123456789012:role/app-role", &format!("i-{n:017x}"))
                 .unwrap();
         shard.apply(Routed {
-            step: Step::Issue { session, time: 0 },
+            step: Step::Issue {
+                session,
+                time: 0,
+                region: None,
+            },
             watermark: 0,
         });
     }
