@@ -262,7 +262,45 @@ pub struct EstateTruth {
     pub ip_ranges: String,
 }
 
+impl Whose {
+    pub fn name(self) -> &'static str {
+        match self {
+            Whose::Instance => "instance",
+            Whose::Thief => "thief",
+            Whose::Other => "other",
+        }
+    }
+}
+
 impl EstateTruth {
+    /// One line per record, in output order:
+    /// `{"eventID":…,"whose":"instance"|"thief"|"other","instance":…,"topology":…,"theft":N}`
+    /// (the last three when they apply). Every value is ASCII the generator made: no escaping.
+    pub fn write_labels(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut w = BufWriter::new(out);
+        for l in &self.labels {
+            write!(
+                w,
+                "{{\"eventID\":\"{}\",\"whose\":\"{}\"",
+                l.event_id,
+                l.whose.name()
+            )?;
+            if let Some(i) = l.instance.and_then(|i| self.instances.get(i as usize)) {
+                write!(
+                    w,
+                    ",\"instance\":\"{}\",\"topology\":\"{}\"",
+                    i.id,
+                    i.topology.name()
+                )?;
+            }
+            if let Some(t) = l.theft {
+                write!(w, ",\"theft\":{t}")?;
+            }
+            w.write_all(b"}\n")?;
+        }
+        w.flush()
+    }
+
     /// Instance-days the estate ran (the denominator of false alerts per 1 000 instance-days).
     pub fn instance_days(&self) -> f64 {
         self.instances.iter().map(|i| i.seconds as f64).sum::<f64>() / 86_400.0
