@@ -167,6 +167,29 @@ pub struct Args {
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
     pub trusted_networks: Vec<String>,
 
+    /// Event time a record may arrive behind the newest one read and still be judged as if the
+    /// trail had come sorted by eventTime: records wait this long in a reorder window. A record
+    /// later than this is judged when it comes, and counted as late in the summary.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub lateness: String,
+
+    /// Event time behind the newest one read within which a record whose eventID was read already
+    /// is recognised as delivered twice (passed on, never judged again). At least --lateness.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub dedupe_horizon: String,
+
+    /// Wall-clock time an input may wait for more data (a quiet pipe) while records wait in the
+    /// reorder window; then all of them are judged. Records whose earlier-timed peers arrive after
+    /// such a release are late. Set it above the gaps of a bursty delivery to keep its order.
+    #[arg(long, value_name = "DURATION", default_value = "200ms")]
+    pub idle_release: String,
+
+    /// With --state: at the end of input, judge the records still in the reorder window instead
+    /// of saving them for the next run (for a batch over a trail that is complete). Records of a
+    /// later run that are earlier than them are then late.
+    #[arg(long, requires = "state")]
+    pub release_at_end: bool,
+
     /// Wall-clock time between saves of --state while running.
     #[arg(long, value_name = "DURATION", default_value = "60s", requires = "state")]
     pub checkpoint_interval: String,
@@ -350,6 +373,16 @@ impl TryFrom<Args> for Config {
             return Err(bound("--checkpoint-interval", "at least 1s"));
         }
         let checkpoint_interval = std::time::Duration::from_millis(checkpoint_interval as u64);
+        let lateness = parse_duration(&a.lateness).map_err(value("--lateness"))?;
+        let dedupe_horizon = parse_duration(&a.dedupe_horizon).map_err(value("--dedupe-horizon"))?;
+        if dedupe_horizon < lateness {
+            return Err(bound("--dedupe-horizon", "at least --lateness"));
+        }
+        let idle_release = parse_duration(&a.idle_release).map_err(value("--idle-release"))?;
+        if idle_release < 10 {
+            return Err(bound("--idle-release", "at least 10ms"));
+        }
+        let idle_release = std::time::Duration::from_millis(idle_release as u64);
         let threads = match a.threads {
             Some(0) => return Err(bound("--threads", "at least 1")),
             Some(n) if n > 256 => return Err(bound("--threads", "at most 256")),
@@ -386,6 +419,10 @@ impl TryFrom<Args> for Config {
             keyed: a.keyed,
             checkpoint_interval,
             max_line_bytes,
+            lateness,
+            dedupe_horizon,
+            idle_release,
+            release_at_end: a.release_at_end,
             ..Config::default()
         })
     }

@@ -55,6 +55,16 @@ pub struct Config {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// AWS's ip-ranges.json, to classify foreign addresses.
     pub aws_ip_ranges: Option<PathBuf>,
+    /// Event time a record may arrive behind the newest one read and still be judged in its
+    /// place: how long the reorder window holds a record.
+    pub lateness: crate::parse::event_time::Millis,
+    /// Event time behind the newest one read within which a repeated `eventID` is recognised.
+    pub dedupe_horizon: crate::parse::event_time::Millis,
+    /// Wall-clock time an idle input may leave records in the window before all are released.
+    pub idle_release: std::time::Duration,
+    /// With `state`: the records still in the window at the end of input are judged rather than
+    /// saved for the next run.
+    pub release_at_end: bool,
     /// What `--emit all` does with malformed lines.
     pub malformed: crate::output::wrap::MalformedOutput,
     /// Set (by SIGTERM or SIGINT) to stop reading: what was read is finished and flushed.
@@ -81,6 +91,10 @@ impl Default for Config {
             state_reset: false,
             checkpoint_interval: std::time::Duration::from_secs(60),
             stop: None,
+            lateness: 15 * crate::parse::event_time::MINUTE,
+            release_at_end: false,
+            dedupe_horizon: crate::parse::event_time::HOUR,
+            idle_release: std::time::Duration::from_millis(200),
             aws_ip_ranges: None,
             progress: None,
             malformed: crate::output::wrap::MalformedOutput::Pass,

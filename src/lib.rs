@@ -12,6 +12,7 @@ pub mod detect;
 pub mod input;
 pub mod keying;
 pub mod manual;
+pub mod order;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

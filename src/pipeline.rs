@@ -21,13 +21,12 @@ use crate::detect::{state, state_file};
 use crate::input::framing::{BlockKind, BufferPool};
 use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
-use crate::output::render::{self, render, render_all, write_all_vectored, written};
+use crate::output::render::{self, render_all_units, render_units, write_all_vectored, written};
 use crate::output::summary::Stats;
-use crate::output::wrap::{MalformedOutput, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
-use crate::stages::{Judging, Ordered};
+use crate::stages::{Judging, Ordered, Out};
 use std::collections::BTreeMap;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,7 +58,6 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);
     let turn = Turn {
         emit: cfg.emit,
-        malformed: cfg.malformed,
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,
@@ -84,11 +82,17 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
         max_line: cfg.max_line_bytes,
         stop: cfg.stop.clone(),
     };
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| crew.work());
-        }
-        crew.work();
+        let (crew, idle) = (&crew, cfg.idle_release);
+        s.spawn(move || crew.watch_idle(idle, &finished));
+        thread::scope(|w| {
+            for _ in 1..threads {
+                w.spawn(|| crew.work());
+            }
+            crew.work();
+        });
+        drop(done);
     });
     let reader = crew.reader.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut turn = crew.turn.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -148,6 +152,22 @@ impl Crew<'_> {
             let seq = parsed.seq;
             lock(&self.inbox).waiting.insert(seq, parsed);
             self.take_turns();
+        }
+    }
+
+    /// While the run goes on: when an input has waited `idle` for data with records in the
+    /// window, they are all judged and written (the `--idle-release` bound on latency). Only a
+    /// waiting input counts, never a slow machine: a file is never idle.
+    fn watch_idle(&self, idle: Duration, finished: &std::sync::mpsc::Receiver<()>) {
+        let tick = (idle / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
+            let Some(since) = crate::input::waiting_since() else {
+                continue;
+            };
+            if since.elapsed() < idle {
+                continue;
+            }
+            lock(&self.turn).release_idle();
         }
     }
 
@@ -218,6 +238,15 @@ impl Crew<'_> {
     }
 }
 
+/// An output write's result as closed (the reader went away) or failed.
+fn settle(closed: &mut bool, failure: &mut Option<io::Error>, r: io::Result<Option<bool>>) {
+    match r {
+        Ok(Some(true)) => *closed = true,
+        Ok(_) => {}
+        Err(e) => *failure = Some(e),
+    }
+}
+
 fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
     let mut note = w.note;
     let mut lost = false;
@@ -248,7 +277,6 @@ fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
 /// The ordered stages, run by whichever thread holds the turn, and where their output goes.
 struct Turn<'a> {
     emit: Emit,
-    malformed: MalformedOutput,
     ordered: Ordered<Judging>,
     buf: Vec<u8>,
     out: &'a mut (dyn Write + Send),
@@ -273,29 +301,62 @@ impl Turn<'_> {
         if let (Some(pr), Some(b)) = (&self.progress, &p.block) {
             pr.records.fetch_add(u64::from(b.records), Ordering::Relaxed);
         }
-        for m in self.ordered.step(p.source, p.block.as_mut(), p.note.take()) {
+        for m in self.ordered.take(p.source, p.block.take(), p.note.take()) {
             let _ = writeln!(self.err, "{m}");
         }
-        let Some(mut block) = p.block else { return };
-        if self.emit == Emit::All {
-            wrap_malformed(&mut block, self.malformed);
-        }
-        let js = std::mem::take(&mut self.ordered.stages.js);
-        if self.emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
-            // Every byte goes out again: written from where it lies, not copied into `buf` first.
-            self.flush();
-            let mut slices = Vec::with_capacity(2 * js.len() + 8);
-            render_all(&block, &js, &mut slices);
-            self.write_vectored(&mut slices);
-        } else {
-            render(self.emit, &block, &js, &mut self.buf);
-        }
-        self.ordered.stages.js = js;
-        self.ordered.stages.js.clear();
-        self.pool.give(block.data);
+        self.write_ready();
+    }
+
+    /// Writes what the held blocks allow (see [`Ordered::drain`]).
+    fn write_ready(&mut self) {
+        let Turn {
+            ordered,
+            emit,
+            buf,
+            out,
+            pool,
+            closed,
+            failure,
+            ..
+        } = self;
+        ordered.drain(|o| match o {
+            Out::Units(block, js, units) => {
+                if *closed || failure.is_some() {
+                    return;
+                }
+                if *emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
+                    // Every byte goes out again: written from where it lies, not copied into `buf`
+                    // first.
+                    let r = render::flush(*out, buf);
+                    settle(closed, failure, r);
+                    let mut slices = Vec::with_capacity(2 * js.len() + 8);
+                    render_all_units(block, js, units, &mut slices);
+                    if *closed || failure.is_some() {
+                        return;
+                    }
+                    let r = write_all_vectored(*out, &mut slices).and_then(|()| out.flush());
+                    settle(closed, failure, written(r));
+                } else {
+                    render_units(*emit, block, js, units, buf);
+                }
+            }
+            // (Findings hold no bytes: nothing to give back.)
+            Out::Done(block) if block.data.capacity() > 0 => pool.give(block.data),
+            Out::Done(_) => {}
+        });
         if self.buf.len() >= 1 << 20 {
             self.flush();
         }
+    }
+
+    /// The input has been idle for `--idle-release`: every record waiting is judged and written.
+    fn release_idle(&mut self) {
+        if self.ordered.holding() == 0 || self.closed || self.failure.is_some() {
+            return;
+        }
+        self.ordered.release_all();
+        self.write_ready();
+        self.flush();
     }
 
     /// Writes what is buffered: called whenever no further block is ready, so that a lone record
@@ -309,20 +370,8 @@ impl Turn<'_> {
         self.settle(r);
     }
 
-    fn write_vectored(&mut self, slices: &mut [IoSlice<'_>]) {
-        if self.closed || self.failure.is_some() {
-            return;
-        }
-        let r = write_all_vectored(self.out, slices).and_then(|()| self.out.flush());
-        self.settle(written(r));
-    }
-
     fn settle(&mut self, r: io::Result<Option<bool>>) {
-        match r {
-            Ok(Some(true)) => self.closed = true,
-            Ok(_) => {}
-            Err(e) => self.failure = Some(e),
-        }
+        settle(&mut self.closed, &mut self.failure, r);
     }
 
     /// Every `--checkpoint-interval`: a copy of the table now, saved on a thread of its own so that
@@ -338,10 +387,10 @@ impl Turn<'_> {
         if self.saver.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let snap = state::snapshot(&self.ordered.resolver, &self.ordered.stages.shard);
+        let snap = self.ordered.snapshot();
         let path = path.clone();
         self.saver = Some(thread::spawn(move || {
-            if let Err(e) = state::save_snapshot(&path, snap) {
+            if let Err(e) = crate::detect::state::save_snapshot(&path, snap) {
                 eprintln!("credtrail: warning: checkpoint not saved: {e}");
             }
         }));
@@ -351,6 +400,15 @@ impl Turn<'_> {
     fn finish(&mut self, cfg: &Config, read_errors: u64) -> io::Result<Stats> {
         if let Some(e) = self.failure.take() {
             return Err(e);
+        }
+        if !self.closed {
+            if cfg.state.is_none() || cfg.release_at_end {
+                self.ordered.release_all();
+            }
+            self.write_ready();
+            if let Some(e) = self.failure.take() {
+                return Err(e);
+            }
         }
         let mut stats = self.ordered.stats(read_errors, self.closed);
         if !self.closed {
@@ -365,6 +423,7 @@ impl Turn<'_> {
             let _ = h.join();
         }
         self.ordered.save(cfg)?;
+        stats.resume = cfg.state.is_some();
         Ok(stats)
     }
 }

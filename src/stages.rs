@@ -7,7 +7,9 @@ use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
 use crate::detect::{Resolver, Routed, Shard};
 use crate::input::Sources;
+use crate::input::framing::BlockKind;
 use crate::input::framing::BufferPool;
+use crate::order::{Seen, Watermark, Window, wall_clock_now};
 use crate::output::annotation::Annotator;
 use crate::output::judge::{Judge, Judgement, TickClock, judgement_key};
 use crate::output::render;
@@ -16,6 +18,8 @@ use crate::output::tally::{Reports, Tally};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
+use crate::parse::record::Stamp;
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 /// What follows the resolver: the judging stages of the filter, or the keys of `credtrail key`.
@@ -57,8 +61,50 @@ impl<S: AfterResolver> Ordered<S> {
     }
 }
 
-/// The filter's stages after the resolver: the session table, the same-account rule, and what
-/// the verdicts become.
+/// A block whose output waits for the verdicts of its records still in the reorder window.
+pub struct Held {
+    pub block: ParsedBlock,
+    /// `--emit all`: its judgements not written yet.
+    pub js: Vec<Judgement>,
+    /// Its facts still in the window, in all and by unit (empty while none ever was).
+    pending: u32,
+    unit_pending: Vec<u32>,
+    /// Units written already: `--emit all` writes a block up to its first record still waiting.
+    pub written: u32,
+}
+
+/// What [`Ordered::drain`] hands the writer.
+pub enum Out<'b> {
+    /// Write these units of the block, with these judgements of theirs.
+    Units(&'b ParsedBlock, &'b [Judgement], std::ops::Range<usize>),
+    /// The block is written whole: its buffer may be used again.
+    Done(ParsedBlock),
+}
+
+/// What [`Ordered::admit`] makes of a record.
+#[derive(Clone, Copy)]
+enum Admit {
+    Redelivered,
+    Now,
+    Hold(Millis),
+}
+
+/// What happened to records on their way into the window, for the summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Judged when they came: earlier than a record released already.
+    pub late: u64,
+    /// Dated more than an hour past the wall clock: judged when they came, moving no watermark.
+    pub far_future: u64,
+    /// Read already (same `eventID` within the dedupe horizon): passed on, not judged again.
+    pub duplicates: u64,
+    /// Released before their time because the window held too many bytes.
+    pub forced: u64,
+}
+
+/// The filter's stages after the input: the reorder window and the dedupe set (see
+/// [`crate::order`]), then (after the resolver) the session table, the same-account rule, and
+/// what the verdicts become.
 pub struct Judging {
     pub shard: Shard,
     /// `None` for `--emit findings`, which does not name same-account peers.
@@ -66,27 +112,101 @@ pub struct Judging {
     judge: Judge,
     /// `--emit findings`: when incidents are checked for closing.
     clock: Option<TickClock>,
-    /// The judgements of the block being stepped, in output order once it is done.
-    pub js: Vec<Judgement>,
+    window: Window,
+    seen: Seen,
+    /// The newest event time read (the resolver's is that of the records released).
+    arrived: Watermark,
+    /// The time of the last record released from the window: one earlier is late.
+    released: Option<Millis>,
+    lateness: Millis,
+    /// Blocks in input order whose output waits; `held_base` is the number of the first.
+    held: VecDeque<Held>,
+    held_base: u64,
+    held_bytes: usize,
+    /// Alerts and findings: the judgements made and not written, with their block, in order.
+    made: Vec<(u64, Judgement)>,
+    scratch: Vec<Judgement>,
+    emit: Emit,
+    /// What `--emit all` writes for a malformed line.
+    malformed: crate::output::wrap::MalformedOutput,
+    /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
+    pub position: u64,
+    pub arrivals: Arrivals,
 }
 
-impl AfterResolver for Judging {
-    fn routed(&mut self, unit: u32, r: Routed) {
-        let wm = r.watermark;
-        if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
-            self.judge.tick(unit, wm, &mut self.js);
+/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 12
+/// minutes of a trail of 100 records a second of 1.75 KB each. Past it the earliest records are
+/// released early, and counted, so that peak memory stays near 200 MB whatever the rate.
+pub const MAX_HELD_BYTES: usize = 128 << 20;
+
+impl Held {
+    fn new(block: ParsedBlock) -> Held {
+        Held {
+            block,
+            js: Vec::new(),
+            pending: 0,
+            unit_pending: Vec::new(),
+            written: 0,
         }
-        let Some(v) = self.shard.apply(r) else { return };
-        let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
-        self.judge.verdict(unit, wm, &v, peer.as_ref(), &mut self.js);
     }
 
-    fn block_done(&mut self) {
-        // Already in order but for findings closed by the clock: sorting every block's judgements
-        // again (with `--emit all`, one per record) allocated and compared for nothing.
-        if !self.js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
-            self.js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
+    /// A block saved with facts in the window: they are counted again as the window is restored.
+    pub fn restored(block: ParsedBlock, js: Vec<Judgement>, written: u32) -> Held {
+        Held {
+            js,
+            written,
+            ..Held::new(block)
         }
+    }
+
+    fn wait(&mut self, unit: u32, n: u32) {
+        if self.unit_pending.is_empty() {
+            self.unit_pending = vec![0; self.block.units.len()];
+        }
+        if let Some(p) = self.unit_pending.get_mut(unit as usize) {
+            *p += n;
+        }
+        self.pending += n;
+    }
+
+    fn released(&mut self, unit: u32) {
+        if let Some(p) = self.unit_pending.get_mut(unit as usize) {
+            *p = p.saturating_sub(1);
+        }
+        self.pending = self.pending.saturating_sub(1);
+    }
+
+    /// The first unit not written whose record still waits (or the end).
+    fn writable_to(&self) -> usize {
+        let n = self.block.units.len();
+        (self.written as usize..n)
+            .find(|&u| self.unit_pending.get(u).is_some_and(|&p| p > 0))
+            .unwrap_or(n)
+    }
+}
+
+impl Judging {
+    /// One step the resolver routed, for the record at `unit` of block `block`.
+    fn routed(&mut self, block: u64, unit: u32, r: Routed) {
+        let Some(h) = self.held.get_mut((block - self.held_base) as usize) else {
+            return;
+        };
+        let wm = r.watermark;
+        // `--emit all` keeps a block's judgements for its lines; the other modes write them in
+        // the order they are made, which is event-time order whatever the blocks.
+        let js = if self.emit == Emit::All {
+            &mut h.js
+        } else {
+            &mut self.scratch
+        };
+        if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
+            self.judge.tick(unit, wm, js);
+        }
+        if let Some(v) = self.shard.apply(r) {
+            let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
+            self.judge.verdict(unit, wm, &v, peer.as_ref(), js);
+        }
+        self.made.extend(self.scratch.drain(..).map(|j| (block, j)));
     }
 }
 
@@ -106,12 +226,20 @@ impl Ordered<Judging> {
         let mut resolver = Resolver::import(&snapshot);
         resolver.trust_forwarded = cfg.keyed;
         resolver.plain_method = cfg.detector.plain_method;
+        shard.import_alerted(&snapshot.alerted);
+        let order = snapshot.order;
+        let mut seen = Seen::new(cfg.dedupe_horizon);
+        seen.import(&order.seen);
+        let mut window = Window::default();
+        window.import(order.window);
+        let held: VecDeque<Held> = order.held.into_iter().map(state::SavedBlock::restore).collect();
+        let held_bytes = held.iter().map(|h| h.block.data.len()).sum();
         for (instance, rows) in snapshot.rows {
             shard.import(instance, rows);
         }
         shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
-        Ordered {
+        let mut ordered = Ordered {
             tally: Tally::new(
                 cfg.inputs.iter().map(|i| i.name()).collect(),
                 Reports::Lines {
@@ -124,8 +252,212 @@ impl Ordered<Judging> {
                 peers: (!findings).then(Peers::default),
                 judge: Judge::new(cfg.emit, annotator, cfg.progress.clone()),
                 clock: findings.then(TickClock::default),
-                js: Vec::new(),
+                window,
+                seen,
+                arrived: order.arrived,
+                released: order.released,
+                lateness: cfg.lateness,
+                held,
+                held_base: order.held_base,
+                held_bytes,
+                made: Vec::new(),
+                scratch: Vec::new(),
+                emit: cfg.emit,
+                malformed: cfg.malformed,
+                position: order.position,
+                arrivals: Arrivals::default(),
             },
+        };
+        // The pending counts of restored blocks: their facts are in the window.
+        let j = &mut ordered.stages;
+        for e in j.window.export() {
+            if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
+                h.wait(e.unit, 1);
+            }
+        }
+        ordered
+    }
+
+    /// One numbered block (or the note of an input that failed): counted, its records put in
+    /// the window (or judged at once when late, far-future, or read already), and what the
+    /// watermark now allows released. The messages it deserves, for stderr.
+    pub fn take(&mut self, source: u32, block: Option<ParsedBlock>, note: Option<String>) -> Vec<String> {
+        let messages = self.tally.account(source, block.as_ref(), note);
+        let Some(mut block) = block else { return messages };
+        let now = wall_clock_now();
+        self.resolver.set_now(now);
+        let j = &mut self.stages;
+        j.position += match block.kind {
+            BlockKind::Oversized { last, .. } => u64::from(last),
+            _ => u64::from(block.lines),
+        };
+        let facts = std::mem::take(&mut block.facts);
+        let stamps = std::mem::take(&mut block.stamps);
+        let id = j.held_base + j.held.len() as u64;
+        if j.emit == Emit::All {
+            // Rewrites only the block's own units (a function of the block alone), so it is done
+            // once here, before the block is held.
+            crate::output::wrap::wrap_malformed(&mut block, j.malformed);
+        }
+        if j.emit == Emit::Findings {
+            // Findings are written from verdicts, never from the record's bytes: none are held.
+            block.data = Vec::new();
+            block.compacted = Vec::new();
+        }
+        j.held_bytes += block.data.len() + block.compacted.len();
+        j.held.push_back(Held::new(block));
+        let mut facts = facts.into_iter().peekable();
+        for (unit, stamp) in stamps {
+            // Facts of records without a stamp (an account named, nothing else): known at once.
+            while let Some((u, f)) = facts.next_if(|(u, _)| *u < unit) {
+                self.judge_now(id, u, f);
+            }
+            let admit = self.admit(unit, stamp, now);
+            while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
+                // An account the trail names is known from its arrival on: the parser names it once
+                // per block, so only arrival order makes that independent of where blocks are cut.
+                if matches!(f, Fact::Account(_)) {
+                    self.judge_now(id, unit, f);
+                    continue;
+                }
+                match admit {
+                    Admit::Redelivered => {}
+                    Admit::Now => self.judge_now(id, unit, f),
+                    Admit::Hold(time) => {
+                        let j = &mut self.stages;
+                        if let Some(h) = j.held.back_mut() {
+                            h.wait(unit, 1);
+                        }
+                        j.window.push(time, id, unit, f);
+                    }
+                }
+            }
+            // After every record, not every block: where blocks are cut (read sizes, a pipe's
+            // timing) must not decide which records are late.
+            if let Some(w) = self.stages.arrived.get() {
+                self.release(Some(w.saturating_sub(self.stages.lateness)));
+            }
+        }
+        // Every fact has its record's stamp; should one not, it is judged now rather than lost.
+        for (unit, f) in facts {
+            self.judge_now(id, unit, f);
+        }
+        messages
+    }
+
+    /// What becomes of one record's facts: none (read already), judged now, or held.
+    fn admit(&mut self, unit: u32, stamp: Stamp, now: Millis) -> Admit {
+        let j = &mut self.stages;
+        let wm = j.arrived.get().unwrap_or(Millis::MIN);
+        // A record without a time (an AllocateAddress missing eventTime) is put at the watermark.
+        let time = stamp.time.unwrap_or(wm);
+        if stamp.event_id != 0 && !j.seen.first(stamp.event_id, time, wm) {
+            j.arrivals.duplicates += 1;
+            if let Some(h) = j.held.back_mut() {
+                j.judge.redelivered(unit, &mut h.js);
+            }
+            return Admit::Redelivered;
+        }
+        // More than the bound behind the newest record, or behind one released already.
+        let late = time < wm.saturating_sub(j.lateness) || j.released.is_some_and(|r| time < r);
+        if !j.arrived.advance(time, now) {
+            j.arrivals.far_future += 1;
+            Admit::Now
+        } else if late {
+            j.arrivals.late += 1;
+            Admit::Now
+        } else {
+            Admit::Hold(time)
+        }
+    }
+
+    fn judge_now(&mut self, block: u64, unit: u32, fact: Fact) {
+        let stages = &mut self.stages;
+        self.resolver.route(fact, |r| stages.routed(block, unit, r));
+    }
+
+    /// Releases, in event-time order, the records up to `limit` (`None`: all), then as many as
+    /// keep the held bytes under [`MAX_HELD_BYTES`].
+    fn release(&mut self, limit: Option<Millis>) {
+        loop {
+            let j = &mut self.stages;
+            let Some(first) = j.window.first_time() else { break };
+            let due = limit.is_none_or(|l| first <= l);
+            if !due {
+                if j.held_bytes <= MAX_HELD_BYTES {
+                    break;
+                }
+                j.arrivals.forced += 1;
+            }
+            let Some(e) = j.window.pop() else { break };
+            j.released = Some(j.released.map_or(e.time, |r| r.max(e.time)));
+            if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
+                h.released(e.unit);
+            }
+            self.judge_now(e.block, e.unit, e.fact);
+            if !due {
+                self.drop_ready_bytes();
+            }
+        }
+    }
+
+    /// Counts out the bytes of blocks at the front that are ready (for the forced release: the
+    /// caller takes them with [`Ordered::drain`]).
+    fn drop_ready_bytes(&mut self) {
+        let j = &mut self.stages;
+        j.held_bytes = j
+            .held
+            .iter()
+            .skip_while(|h| h.pending == 0)
+            .map(|h| h.block.data.len() + h.block.compacted.len())
+            .sum();
+    }
+
+    /// Releases every record the window holds: at the end of input without `--state`, and when
+    /// an input has been idle for `--idle-release`.
+    pub fn release_all(&mut self) {
+        self.release(None);
+    }
+
+    /// Records waiting in the window.
+    pub fn holding(&self) -> usize {
+        self.stages.window.len()
+    }
+
+    /// What can be written now, handed to `out` in order: every alert or finding made, in the
+    /// order made; with `--emit all`, the lines of the held blocks up to the first record still
+    /// waiting. Then the blocks written whole.
+    pub fn drain(&mut self, mut out: impl FnMut(Out<'_>)) {
+        let j = &mut self.stages;
+        let all = j.emit == Emit::All;
+        for (id, made) in j.made.drain(..) {
+            if let Some(h) = j.held.get((id - j.held_base) as usize) {
+                out(Out::Units(&h.block, std::slice::from_ref(&made), 0..0));
+            }
+        }
+        while let Some(h) = j.held.front_mut() {
+            let n = h.block.units.len();
+            if all {
+                let upto = h.writable_to();
+                if upto > h.written as usize || (n == 0 && h.pending == 0) {
+                    sort_judgements(&mut h.js);
+                    let k = h.js.partition_point(|x| (x.unit as usize) < upto);
+                    out(Out::Units(&h.block, &h.js[..k], h.written as usize..upto));
+                    h.js.drain(..k);
+                    h.written = upto as u32;
+                }
+                if upto < n {
+                    break;
+                }
+            } else if h.pending > 0 {
+                break;
+            }
+            let Some(h) = j.held.pop_front() else { break };
+            j.held_base += 1;
+            j.held_bytes = j
+                .held_bytes
+                .saturating_sub(h.block.data.len() + h.block.compacted.len());
+            out(Out::Done(h.block));
         }
     }
 
@@ -143,7 +475,15 @@ impl Ordered<Judging> {
 
     /// What the run saw.
     pub fn stats(&mut self, input_errors: u64, output_closed: bool) -> Stats {
-        let Judging { shard, judge, .. } = &mut self.stages;
+        let Judging {
+            shard,
+            judge,
+            window,
+            arrivals,
+            position,
+            arrived,
+            ..
+        } = &mut self.stages;
         Stats {
             records: self.tally.records,
             judged: judge.judged + shard.quiet_judged(),
@@ -155,16 +495,61 @@ impl Ordered<Judging> {
             findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
+            late: arrivals.late,
+            far_future: arrivals.far_future,
+            duplicates: arrivals.duplicates,
+            forced: arrivals.forced,
+            held: window.len() as u64,
+            position: *position,
+            watermark: arrived.get(),
+            resume: false,
             ..Stats::default()
         }
     }
 
+    /// Everything later verdicts depend on, as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        let j = &self.stages;
+        let mut snap = state::snapshot(&self.resolver, &j.shard);
+        snap.alerted = j.shard.export_alerted();
+        snap.order = state::OrderState {
+            arrived: j.arrived,
+            released: j.released,
+            position: j.position,
+            seen: j.seen.export(),
+            window: j.window.export(),
+            held_base: j.held_base,
+            held: j.held.iter().map(state::SavedBlock::save).collect(),
+        };
+        snap
+    }
+
     /// Saves the table to `--state`, if there is one.
     pub fn save(&self, cfg: &Config) -> io::Result<()> {
+        // (The summary then names where the next run resumes: see `Stats::resume`.)
         match &cfg.state {
-            Some(path) => state::save_snapshot(path, state::snapshot(&self.resolver, &self.stages.shard)),
+            Some(path) => state::save_snapshot(path, self.snapshot()),
             None => Ok(()),
         }
+    }
+
+    /// After the last block: without `--state` (or with `--release-at-end`), every record still
+    /// waiting is judged; with it, they wait in the state for the next run, so that where the
+    /// input was cut changes no verdict. What can be written is handed to `out`.
+    pub fn end_of_input(&mut self, cfg: &Config, out: impl FnMut(Out<'_>)) {
+        if cfg.state.is_none() || cfg.release_at_end {
+            self.release_all();
+        }
+        self.drain(out);
+    }
+}
+
+/// Judgements in output order. Already in order but for findings closed by the clock and records
+/// released out of arrival order: sorting every block's judgements again (with `--emit all`, one
+/// per record) allocated and compared for nothing.
+fn sort_judgements(js: &mut [Judgement]) {
+    if !js.is_sorted_by(|a, b| judgement_key(a) <= judgement_key(b)) {
+        js.sort_by(|a, b| judgement_key(a).cmp(&judgement_key(b)));
     }
 }
 
@@ -185,6 +570,12 @@ pub fn in_order(
     Ok(sources.errors())
 }
 
+fn write_out(emit: Emit, o: Out<'_>, buf: &mut Vec<u8>) {
+    if let Out::Units(block, js, units) = o {
+        render::render_units(emit, block, js, units, buf);
+    }
+}
+
 /// The same stages in one loop, without threads: the reference the threaded pipeline must equal.
 /// (Every verdict is kept here, where the threaded run skips those that change nothing: the tests
 /// that hold one to the other check that skipping changes nothing.)
@@ -194,26 +585,23 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
-    let input_errors = in_order(cfg, |source, mut block, note| {
-        for m in ordered.step(source, block.as_deref_mut(), note) {
+    let input_errors = in_order(cfg, |source, block, note| {
+        let block = block.map(|b| std::mem::replace(b, ParsedBlock::empty()));
+        for m in ordered.take(source, block, note) {
             writeln!(err, "{m}")?;
         }
-        if let Some(block) = block {
-            if cfg.emit == Emit::All {
-                crate::output::wrap::wrap_malformed(block, cfg.malformed);
-            }
-            render::render(cfg.emit, block, &ordered.stages.js, &mut buf);
-            ordered.stages.js.clear();
-            out.write_all(&buf)?;
-            buf.clear();
-        }
+        ordered.drain(|o| write_out(cfg.emit, o, &mut buf));
+        out.write_all(&buf)?;
+        buf.clear();
         Ok(true)
     })?;
+    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut buf));
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;
     ordered.save(cfg)?;
-    let stats = ordered.stats(input_errors, false);
+    let mut stats = ordered.stats(input_errors, false);
+    stats.resume = cfg.state.is_some();
     Ok(Stats {
         digests_skipped: cfg.digests_skipped,
         ..stats

@@ -7,9 +7,9 @@
 //! 3. Exceptions: AWS services calling on the session's behalf; a VPC endpoint's private address,
 //!    which has a slot of its own; an address newly attached to the instance; a stop/start.
 //!
-//! Beyond the blog, what a real estate needs ([`ties`]): addresses the trail ties to the instance,
-//! a NAT gateway's several addresses, the other address family, and evidence against a first call
-//! from outside AWS.
+//! Beyond the blog, what a real estate needs (the private `ties` module): addresses the trail
+//! ties to the instance, a NAT gateway's several addresses, the other address family, and
+//! evidence against a first call from outside AWS.
 //!
 //! The state is split in two so that it can be spread over threads without changing a verdict:
 //! [`Resolver`] holds what must be seen in input order across all instances (which allocation id

@@ -2,8 +2,9 @@
 //! belongs to which instance, and the event-time watermark. It turns each [`Fact`] into
 //! [`Routed`] steps about one instance, which a shard of the table applies.
 
+use super::MAX_MAP_ENTRIES;
 use super::egress::Egress;
-use super::{LATE_GRACE, MAX_MAP_ENTRIES};
+use crate::order::Watermark;
 use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
 use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
@@ -73,7 +74,10 @@ impl Routed {
 pub struct Resolver {
     allocations: BoundedMap<IpAddr>,
     interfaces: BoundedMap<CompactString>,
-    watermark: Option<Millis>,
+    watermark: Watermark,
+    /// The wall clock, for [`far_future`](crate::order::far_future) records; `None`: not known
+    /// (then no record is far-future).
+    now: Option<Millis>,
     /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
     pub trust_forwarded: bool,
     /// [`super::DetectorConfig::plain_method`]: the trail's ties, NAT gateways, disassociations
@@ -96,12 +100,17 @@ const MAX_ACCOUNTS: usize = 1 << 16;
 
 impl Resolver {
     pub fn watermark(&self) -> Option<Millis> {
-        self.watermark
+        self.watermark.get()
+    }
+
+    /// The wall clock now, which bounds how far the watermark may move.
+    pub fn set_now(&mut self, now: Millis) {
+        self.now = Some(now);
     }
 
     /// The maps and watermark into a snapshot (rows are the shards' part).
     pub fn export(&self, into: &mut crate::detect::state::Snapshot) {
-        into.watermark = self.watermark;
+        into.watermark = self.watermark.get();
         into.allocations = self.allocations.export();
         into.interfaces = self.interfaces.export();
         let e = &mut into.estate;
@@ -115,7 +124,7 @@ impl Resolver {
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
         let mut r = Resolver {
-            watermark: s.watermark,
+            watermark: Watermark(s.watermark),
             ..Resolver::default()
         };
         for (k, v) in &s.allocations {
@@ -217,12 +226,9 @@ impl Resolver {
             // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
             // (year 2099) must not expire every session, and LATE_GRACE is exactly what a live row
             // survives. A real gap in the trail is caught up over a few records.
-            self.watermark = Some(
-                self.watermark
-                    .map_or(t, |w| w.max(t.min(w.saturating_add(LATE_GRACE)))),
-            );
+            self.watermark.advance(t, self.now.unwrap_or(Millis::MAX));
         }
-        let watermark = self.watermark.unwrap_or(Millis::MIN);
+        let watermark = self.watermark.get().unwrap_or(Millis::MIN);
         let step = match fact {
             Fact::Call {
                 session,

@@ -8,9 +8,14 @@
 
 use super::{Resolver, Row, Shard};
 use crate::config::Config;
+use crate::input::framing::BlockKind;
+use crate::order::{Entry, Watermark};
+use crate::output::judge::Judgement;
 use crate::parse::addresses::Net;
+use crate::parse::block::{ParsedBlock, Unit};
 use crate::parse::event_time::Millis;
 use crate::parse::record::ChangeTarget;
+use crate::stages::Held;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -19,8 +24,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
-/// 2 added [`Estate`] after the rows; a file of version 1 still reads (with an empty one).
-const VERSION: u32 = 2;
+/// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
+/// alerted ids, where to resume).
+const VERSION: u32 = 3;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -35,15 +41,110 @@ pub struct Snapshot {
     pub rows: Vec<(CompactString, Vec<Row>)>,
     /// What the rules beyond the blog's remember (rules 9, 14 to 17).
     pub estate: Estate,
+    /// Alerted `eventID`s per partition of the table: `(partition, id hash, eventTime)`.
+    pub alerted: Vec<(u8, u64, Millis)>,
+    /// Where the input stands: the reorder window, the dedupe set, the position.
+    pub order: OrderState,
 }
 
-/// Version 1's payload: a [`Snapshot`] without its [`Estate`].
-#[derive(Deserialize)]
-struct SnapshotV1 {
-    watermark: Option<Millis>,
-    allocations: Vec<(CompactString, IpAddr)>,
-    interfaces: Vec<(CompactString, CompactString)>,
-    rows: Vec<(CompactString, Vec<Row>)>,
+/// The event-time part of the state (see [`crate::order`]).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// The newest event time read: a consumer's records up to `position` took it here.
+    pub arrived: Watermark,
+    /// The time of the last record released from the window.
+    pub released: Option<Millis>,
+    /// Input lines read by every run so far: where the next run's input starts.
+    pub position: u64,
+    /// `eventID` hashes read within the dedupe horizon, with their event time, in reading order.
+    pub seen: Vec<(u64, Millis)>,
+    /// Facts waiting in the window, in release order.
+    pub window: Vec<Entry>,
+    /// The number of the first held block.
+    pub held_base: u64,
+    /// Blocks whose output waits for facts in the window.
+    pub held: Vec<SavedBlock>,
+}
+
+/// A held block as saved: the bytes of the output units not written yet, one per line, and what
+/// is judged of them so far.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedBlock {
+    pub data: Vec<u8>,
+    /// Each unit's span in `data` (empty for those written already) and whether it is a record.
+    pub units: Vec<(u32, u32, bool)>,
+    /// Units written already.
+    pub written: u32,
+    /// A piece of a line over `--max-line-bytes`: `(first, last)`, written as it is.
+    pub oversized: Option<(bool, bool)>,
+    /// Judgements not written yet: `(unit, order, annotation)`.
+    pub js: Vec<(u32, u32, Vec<u8>)>,
+}
+
+impl SavedBlock {
+    pub fn save(h: &Held) -> SavedBlock {
+        let b = &h.block;
+        let js =
+            h.js.iter()
+                .map(|j| (j.unit, j.order, j.annotation.clone()))
+                .collect();
+        if let BlockKind::Oversized { first, last } = b.kind {
+            return SavedBlock {
+                data: b.data.clone(),
+                oversized: Some((first, last)),
+                js,
+                ..SavedBlock::default()
+            };
+        }
+        let mut data = Vec::new();
+        let mut units = Vec::with_capacity(b.units.len());
+        for (i, u) in b.units.iter().enumerate() {
+            let start = data.len() as u32;
+            if i >= h.written as usize {
+                data.extend_from_slice(b.bytes(u));
+            }
+            units.push((start, data.len() as u32, u.record));
+            if i >= h.written as usize {
+                data.push(b'\n');
+            }
+        }
+        SavedBlock {
+            data,
+            units,
+            written: h.written,
+            oversized: None,
+            js,
+        }
+    }
+
+    /// The block again, its units as separate lines (a document's compacted records included).
+    pub fn restore(self) -> Held {
+        let mut block = ParsedBlock::empty();
+        for (line, &(start, end, record)) in self.units.iter().enumerate() {
+            block.units.push(Unit {
+                start,
+                end,
+                compacted: false,
+                record,
+                line: line as u32,
+            });
+        }
+        block.lines = self.units.len() as u32;
+        block.data = self.data;
+        if let Some((first, last)) = self.oversized {
+            block.kind = BlockKind::Oversized { first, last };
+        }
+        let js = self
+            .js
+            .into_iter()
+            .map(|(unit, order, annotation)| Judgement {
+                unit,
+                order,
+                annotation,
+            })
+            .collect();
+        Held::restored(block, js, self.written)
+    }
 }
 
 /// The state of the rules for real estates, each list oldest first where order decides what is
@@ -114,7 +215,9 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::NotState);
     }
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    if version != VERSION && version != 1 {
+    // Versions 1 and 2 lack what event time needs (the window's records, the ids read): a table
+    // without them would judge redelivered and waiting records again, so they are refused.
+    if version != VERSION {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -130,16 +233,6 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::Checksum);
     }
     let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
-    if version == 1 {
-        let v1: SnapshotV1 = postcard::from_bytes(payload).map_err(payload_error)?;
-        return Ok(Snapshot {
-            watermark: v1.watermark,
-            allocations: v1.allocations,
-            interfaces: v1.interfaces,
-            rows: v1.rows,
-            estate: Estate::default(),
-        });
-    }
     postcard::from_bytes(payload).map_err(payload_error)
 }
 
@@ -221,6 +314,12 @@ mod tests {
             allocations: vec![("eipalloc-1".into(), "4.4.4.4".parse().unwrap())],
             interfaces: vec![("eni-1".into(), "i-1".into())],
             rows: Vec::new(),
+            alerted: vec![(3, 42, 1_709_251_200_000)],
+            order: OrderState {
+                position: 7,
+                seen: vec![(9, 1_709_251_100_000)],
+                ..OrderState::default()
+            },
             estate: Estate {
                 ties: vec![("i-1".into(), vec![Net::one("2600:1f18::7".parse().unwrap())])],
                 accounts: vec!["123456789012".into()],
@@ -234,20 +333,19 @@ mod tests {
         assert_eq!(decode(&encode(&sample())), Ok(sample()));
     }
 
-    /// A file of version 1 (no estate after the rows) still reads. (Mutation: refusing version 1
-    /// fails here.)
+    /// A file of an earlier version is refused, naming both versions. (Mutation: reading version
+    /// 2 as 3 fails here.)
     #[test]
-    fn version_1_still_reads() {
-        let mut old = sample();
-        old.estate = Estate::default();
-        let v1 = (&old.watermark, &old.allocations, &old.interfaces, &old.rows);
-        let payload = postcard::to_stdvec(&v1).unwrap();
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&1u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        assert_eq!(decode(&bytes), Ok(old));
+    fn earlier_versions_are_refused() {
+        for old in [1u32, 2] {
+            let mut bytes = encode(&sample());
+            bytes[16..20].copy_from_slice(&old.to_le_bytes());
+            let e = decode(&bytes).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("version {old}")) && e.contains("version 3"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

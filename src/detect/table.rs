@@ -90,6 +90,32 @@ impl Shard {
         out
     }
 
+    /// The alerted ids of every partition, in the order each remembers them: `(partition, id,
+    /// time)`.
+    pub fn export_alerted(&self) -> Vec<(u8, u64, Millis)> {
+        let mut out = Vec::new();
+        for (p, t) in self.tables.iter().enumerate() {
+            out.extend(
+                t.alerted_order
+                    .iter()
+                    .filter(|(id, at)| t.alerted.get(id) == Some(at))
+                    .map(|&(id, at)| (p as u8, id, at)),
+            );
+        }
+        out
+    }
+
+    /// Takes ids saved by [`Shard::export_alerted`].
+    pub fn import_alerted(&mut self, ids: &[(u8, u64, Millis)]) {
+        for &(p, id, at) in ids {
+            if let Some(t) = self.tables.get_mut(usize::from(p))
+                && t.alerted.insert(id, at).is_none()
+            {
+                t.alerted_order.push_back((id, at));
+            }
+        }
+    }
+
     /// The addresses tied to instances, partition by partition, oldest first in each.
     pub fn export_ties(&self) -> Vec<(CompactString, Vec<crate::parse::addresses::Net>)> {
         self.tables.iter().flat_map(|t| t.ties.export()).collect()

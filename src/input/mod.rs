@@ -9,6 +9,7 @@ mod sources;
 mod walk;
 
 pub use pipe::widen_pipe;
+pub use readers::waiting_since;
 pub use sources::{Numbered, Sources};
 pub use walk::{Walked, inputs, is_digest, walked};
 

@@ -5,7 +5,9 @@ use crate::config::Progress;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Counts the bytes read from a file for a progress display.
 pub struct Counted<R> {
@@ -40,8 +42,39 @@ impl<R> Stoppable<R> {
     }
 }
 
+/// When the input being read began to wait for data that has not come: the reorder window's
+/// `--idle-release` reads it. One for the process, as only one input is read at a time.
+static WAITING_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// When the input being read began waiting for data, if it is waiting now.
+pub fn waiting_since() -> Option<Instant> {
+    *WAITING_SINCE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn set_waiting(since: Option<Instant>) {
+    *WAITING_SINCE.lock().unwrap_or_else(|e| e.into_inner()) = since;
+}
+
 impl<R: Read + AsFd> Read for Stoppable<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let asked = Instant::now();
+        let mut waiting = false;
+        let r = self.read_polled(buf, || {
+            if !waiting {
+                waiting = true;
+                set_waiting(Some(asked));
+            }
+        });
+        if waiting {
+            set_waiting(None);
+        }
+        r
+    }
+}
+
+impl<R: Read + AsFd> Stoppable<R> {
+    /// Reads once data is there, calling `idle` after every tick without any.
+    fn read_polled(&mut self, buf: &mut [u8], mut idle: impl FnMut()) -> io::Result<usize> {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
         const TICK: Timespec = Timespec {
             tv_sec: 0,
@@ -53,7 +86,8 @@ impl<R: Read + AsFd> Read for Stoppable<R> {
             }
             let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
             match poll(&mut fds, Some(&TICK)) {
-                Ok(0) | Err(rustix::io::Errno::INTR) => {}
+                Ok(0) => idle(),
+                Err(rustix::io::Errno::INTR) => {}
                 // Ready, or a descriptor poll cannot wait on: the read says which.
                 Ok(_) | Err(_) => return self.inner.read(buf),
             }

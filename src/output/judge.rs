@@ -146,6 +146,18 @@ impl Judge {
         }
     }
 
+    /// A record whose `eventID` was read already: not judged again. `--emit all` says so on its
+    /// line; the other modes have nothing to write.
+    pub fn redelivered(&mut self, unit: u32, out: &mut Vec<Judgement>) {
+        if self.emit == Emit::All {
+            out.push(Judgement {
+                unit,
+                order: 1,
+                annotation: REDELIVERED.to_vec(),
+            });
+        }
+    }
+
     fn count(&mut self, v: &Verdict) {
         if let Some(ip) = v.ip {
             let s = &v.session;
@@ -183,6 +195,10 @@ impl Judge {
 
 /// Finding lines one by one: lines closed by the clock are ordered by their bytes (`order` 0),
 /// those written for one record keep the order they were written in (`order` 1, 2, …).
+/// The annotation of a record delivered again.
+pub const REDELIVERED: &[u8] =
+    br#"{"verdict":"duplicate","reason":"this eventID was read already; not judged again"}"#;
+
 fn push_lines(buf: &[u8], unit: u32, order: u32, out: &mut Vec<Judgement>) {
     for (i, line) in buf.split_inclusive(|&c| c == b'\n').enumerate() {
         let order = if order == 0 { 0 } else { order + i as u32 };

@@ -42,10 +42,21 @@ pub fn write_all_vectored(out: &mut dyn Write, mut slices: &mut [IoSlice<'_>]) -
 /// annotations: runs of lines passed on unchanged are one slice each, newlines included.
 /// `run_sequential` keeps `render`, so the property tests hold the two to the same bytes.
 pub fn render_all<'a>(block: &'a ParsedBlock, js: &'a [Judgement], out: &mut Vec<IoSlice<'a>>) {
+    render_all_units(block, js, 0..block.units.len(), out);
+}
+
+/// [`render_all`] of the units in `units` only (`js` holds theirs): a block is written up to its
+/// first record still waiting in the reorder window.
+pub fn render_all_units<'a>(
+    block: &'a ParsedBlock,
+    js: &'a [Judgement],
+    units: std::ops::Range<usize>,
+    out: &mut Vec<IoSlice<'a>>,
+) {
     // The unchanged run being gathered: a span of `block.data`.
     let mut run: Option<(usize, usize)> = None;
     let mut js = js.iter().peekable();
-    for (i, u) in block.units.iter().enumerate() {
+    for (i, u) in block.units.iter().enumerate().take(units.end).skip(units.start) {
         let annotated = js.next_if(|j| j.unit as usize == i);
         let (start, end) = (u.start as usize, u.end as usize);
         // A line of the block followed by its own newline goes out as it lies, newline and all.
@@ -90,7 +101,22 @@ fn push_slice<'a>(bytes: &'a [u8], out: &mut Vec<IoSlice<'a>>) {
 }
 
 pub fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) {
+    render_units(emit, block, js, 0..block.units.len(), buf);
+}
+
+/// [`render`] of the units in `units` only (`js` holds theirs); an oversized block, which has no
+/// units, goes whole with the range that starts at 0.
+pub fn render_units(
+    emit: Emit,
+    block: &ParsedBlock,
+    js: &[Judgement],
+    units: std::ops::Range<usize>,
+    buf: &mut Vec<u8>,
+) {
     if let BlockKind::Oversized { last, .. } = block.kind {
+        if units.start > 0 {
+            return;
+        }
         if emit == Emit::All {
             buf.extend_from_slice(&block.data);
             if last && block.data.last() != Some(&b'\n') {
@@ -112,7 +138,7 @@ pub fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u
         }
         Emit::All => {
             let mut js = js.iter().peekable();
-            for (i, u) in block.units.iter().enumerate() {
+            for (i, u) in block.units.iter().enumerate().take(units.end).skip(units.start) {
                 let bytes = block.bytes(u);
                 match js.peek() {
                     Some(j) if j.unit as usize == i => {

@@ -23,6 +23,22 @@ pub struct Stats {
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
+    /// Records judged when they came because a later-timed one had been released already.
+    pub late: u64,
+    /// Records dated more than an hour past the wall clock (judged when they came).
+    pub far_future: u64,
+    /// Records whose `eventID` was read already: passed on, not judged again.
+    pub duplicates: u64,
+    /// Records released from the reorder window early because it held too many bytes.
+    pub forced: u64,
+    /// Records left waiting in the window at the end (with `--state`: saved for the next run).
+    pub held: u64,
+    /// Input lines read by this and earlier runs (`--state`): where the next run starts.
+    pub position: u64,
+    /// The newest event time read.
+    pub watermark: Option<crate::parse::event_time::Millis>,
+    /// The run saved a `--state`: the summary says where the next one resumes.
+    pub resume: bool,
     /// CloudTrail digest files left out of a walked tree: not records, not malformed.
     pub digests_skipped: u64,
 }
@@ -70,6 +86,24 @@ impl Stats {
             "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
             self.records, self.judged, self.alerts, self.malformed, self.sessions
         );
+        for (n, what) in [
+            (self.late, "late (judged when they came)"),
+            (self.far_future, "far-future"),
+            (self.duplicates, "duplicates"),
+            (self.forced, "released early (window full)"),
+            (self.held, "held for the next run"),
+        ] {
+            if n > 0 {
+                s.push_str(&format!(", {n} {what}"));
+            }
+        }
+        if self.resume {
+            s.push_str(&format!(
+                "\ncredtrail: state saved: resume after line {} of the input (all runs), event-time watermark {}",
+                self.position,
+                self.watermark.map_or_else(|| "none".into(), crate::parse::event_time::format)
+            ));
+        }
         if self.digests_skipped > 0 {
             s.push_str(&format!(", {} digest files skipped", self.digests_skipped));
         }

@@ -192,7 +192,7 @@ fn ids_under<'i>(v: Value<'_, 'i>, prefix: &str, depth: u32, out: &mut Vec<&'i s
 
 /// One address of a NAT gateway as its records list it: an object with an `allocationId` and/or
 /// a `publicIp`, perhaps an `associationId`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NatAddress {
     pub allocation_id: Option<compact_str::CompactString>,
     pub ip: Option<IpAddr>,

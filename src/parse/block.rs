@@ -3,7 +3,7 @@
 
 use crate::input::framing::{BlockKind, Frame};
 use crate::parse::lookup_events::{self, Entry};
-use crate::parse::record::{Fact, Malformed, Parser, Shape};
+use crate::parse::record::{Fact, Malformed, Parser, Shape, Stamp};
 use crate::parse::shape::{self, BodyEnd};
 use simd_json::INPUT_PADDING;
 use std::ops::Range;
@@ -29,6 +29,8 @@ pub struct ParsedBlock {
     pub units: Vec<Unit>,
     /// Facts in the order they apply, each with the index of its unit.
     pub facts: Vec<(u32, Fact)>,
+    /// The time and id of each unit that has facts, in unit order.
+    pub stamps: Vec<(u32, Stamp)>,
     /// Malformed units: the index of the unit and why.
     pub malformed: Vec<(u32, Malformed)>,
     /// Input lines in this block.
@@ -38,6 +40,21 @@ pub struct ParsedBlock {
 }
 
 impl ParsedBlock {
+    /// A block of nothing: what is left where one was taken away.
+    pub fn empty() -> ParsedBlock {
+        ParsedBlock {
+            data: Vec::new(),
+            kind: BlockKind::Lines,
+            compacted: Vec::new(),
+            units: Vec::new(),
+            facts: Vec::new(),
+            malformed: Vec::new(),
+            stamps: Vec::new(),
+            lines: 0,
+            records: 0,
+        }
+    }
+
     pub fn bytes(&self, u: &Unit) -> &[u8] {
         let src = if u.compacted { &self.compacted } else { &self.data };
         &src[u.start as usize..u.end as usize]
@@ -93,6 +110,7 @@ impl BlockParser {
             units: Vec::with_capacity(self.last_len.0 + self.last_len.0 / 8),
             facts: Vec::with_capacity(self.last_len.1 + self.last_len.1 / 8),
             malformed: Vec::new(),
+            stamps: Vec::new(),
             lines: 0,
             records: 0,
         };
@@ -307,6 +325,11 @@ impl BlockParser {
         let idx = b.units.len() as u32;
         b.records += 1;
         b.units.push(u);
+        // An account named is no fact of its own record's time (the parser names it once per
+        // block): only records that tell the detector more are stamped.
+        if self.facts.iter().any(|f| !matches!(f, Fact::Account(_))) {
+            b.stamps.push((idx, self.parser.stamp));
+        }
         b.facts.extend(self.facts.drain(..).map(|f| (idx, f)));
     }
 

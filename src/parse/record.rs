@@ -8,6 +8,7 @@ use crate::parse::limits;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
 use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 use simd_json::{Buffers, INPUT_PADDING, Tape};
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 
 /// What a record tells the detector. A record may say more than one thing (an instance session
 /// that calls AssociateAddress is both judged and a change), in the order they apply.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Fact {
     /// An EC2 instance session made a call: judge it.
     Call {
@@ -99,7 +100,7 @@ const MAX_BLOCK_ACCOUNTS: usize = 4096;
 type Accounts = std::collections::HashSet<CompactString, ahash::RandomState>;
 
 /// What else a call says, for the evasion checks and for findings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CallContext {
     /// A hash of `eventID` (0 when there is none): CloudTrail may deliver a record twice.
     pub event_id: u64,
@@ -112,19 +113,29 @@ pub struct CallContext {
     pub region: Option<CompactString>,
 }
 
+/// When a record happened and which it is, for the reorder window and the dedupe set: read for
+/// every record that tells the detector something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// `eventTime`; `None` when absent or unreadable (only records whose facts need no time).
+    pub time: Option<Millis>,
+    /// [`event_id_hash`] of `eventID`, 0 when there is none.
+    pub event_id: u64,
+}
+
 /// A fixed hash of an `eventID`: XXH3-64, whose output its specification fixes, so that it is the
 /// same on every machine and in every version; never 0, which stands for "no `eventID`".
 pub fn event_id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes()).max(1)
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChangeTarget {
     Instance(CompactString),
     Interface(CompactString),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChangeAddress {
     /// The event names the new address.
     Named(IpAddr),
@@ -168,6 +179,8 @@ fn type_name(t: ValueType) -> &'static str {
 /// A reusable simd-json parser. simd-json unescapes strings in place: a value with a backslash is
 /// parsed from a scratch copy, so that the caller keeps the original bytes for output.
 pub struct Parser {
+    /// The last record's [`Stamp`].
+    pub stamp: Stamp,
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
@@ -178,6 +191,7 @@ pub struct Parser {
 impl Default for Parser {
     fn default() -> Self {
         Parser {
+            stamp: Stamp::default(),
             scratch: Vec::new(),
             // No depth limit: the parse keeps its own stack on the heap (bounded by the line), and
             // the tape is walked without recursion. simd-json's default of 1 024 made a record
@@ -207,7 +221,7 @@ impl Parser {
             &mut self.scratch,
             bytes.len(),
             &mut self.accounts,
-            facts,
+            (facts, &mut self.stamp),
         )
     }
 
@@ -228,7 +242,7 @@ impl Parser {
             buf,
             len,
             &mut self.accounts,
-            facts,
+            (facts, &mut self.stamp),
         )
     }
 }
@@ -239,11 +253,12 @@ fn parse_padded(
     buf: &mut [u8],
     len: usize,
     accounts: &mut Accounts,
-    facts: &mut Vec<Fact>,
+    (facts, stamp): (&mut Vec<Fact>, &mut Stamp),
 ) -> Result<Shape, Malformed> {
+    *stamp = Stamp::default();
     let mut tape = slot.take().unwrap_or_else(Tape::null).reset();
     let result = match simd_json::fill_tape_padded(buf, len, buffers, &mut tape) {
-        Ok(()) => classify(tape.as_value(), accounts, facts),
+        Ok(()) => classify(tape.as_value(), accounts, facts, stamp),
         Err(e) => Err(Malformed(super::json_error::describe(&e))),
     };
     *slot = Some(tape.reset());
@@ -254,7 +269,12 @@ fn parse_padded(
 /// no input may carry one (see `output::wrap`, which always writes such lines wrapped).
 pub const FORGED_VERDICT: &str = "a top-level credtrail key: only credtrail writes one";
 
-fn classify(root: Value<'_, '_>, accounts: &mut Accounts, facts: &mut Vec<Fact>) -> Result<Shape, Malformed> {
+fn classify(
+    root: Value<'_, '_>,
+    accounts: &mut Accounts,
+    facts: &mut Vec<Fact>,
+    stamp: &mut Stamp,
+) -> Result<Shape, Malformed> {
     let Some(obj) = root.as_object() else {
         return Err(Malformed(format!(
             "a JSON {} is not a CloudTrail record",
@@ -298,10 +318,10 @@ fn classify(root: Value<'_, '_>, accounts: &mut Accounts, facts: &mut Vec<Fact>)
         let detail = detail
             .as_object()
             .ok_or_else(|| Malformed::wrong_type("detail", "an object", detail.value_type()))?;
-        read_record(&detail, accounts, facts)?;
+        read_record(&detail, accounts, facts, stamp)?;
         return Ok(Shape::EventBridge);
     }
-    read_record(&obj, accounts, facts)?;
+    read_record(&obj, accounts, facts, stamp)?;
     Ok(Shape::Record)
 }
 
@@ -474,6 +494,7 @@ fn read_record(
     obj: &Object<'_, '_>,
     accounts: &mut Accounts,
     facts: &mut Vec<Fact>,
+    stamp: &mut Stamp,
 ) -> Result<(), Malformed> {
     let top = read_top(obj)?;
     let (Some(source), Some(name)) = (top.event_source, top.event_name) else {
@@ -496,6 +517,12 @@ fn read_record(
             accounts.insert(a.into());
         }
         facts.insert(start, Fact::Account(a.into()));
+    }
+    if facts.len() > start {
+        *stamp = Stamp {
+            time: top.time().ok(),
+            event_id: non_empty(top.event_id).map_or(0, event_id_hash),
+        };
     }
     result
 }

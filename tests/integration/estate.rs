@@ -455,6 +455,8 @@ fn the_estate_survives_a_restart_through_the_state_file() {
             emit: Emit::All,
             threads: 2,
             state: Some(state.clone()),
+            // Judged at the end of each run rather than held in the state for the next.
+            release_at_end: true,
             ..Config::default()
         })
     };

@@ -27,8 +27,10 @@ fn a_reader_going_away_still_leaves_the_state_saved() {
     let mut records = vec![issue("issue", 0.0)];
     records.extend((0..30_000).map(|i| call(&format!("c{i}"), 1.0, "3.3.3.3")));
     std::fs::write(&input, lines(&records)).unwrap();
+    // --lateness 0: lines go out as read, as the reader needs (with a window they would wait in
+    // the state for the next run).
     let mut child = bin()
-        .args(["--emit", "all", "--threads", "2", "--state"])
+        .args(["--emit", "all", "--threads", "2", "--lateness", "0s", "--state"])
         .arg(&state)
         .arg(&input)
         .stdin(Stdio::null())
@@ -76,7 +78,8 @@ fn a_state_file_in_use_is_refused_naming_its_holder() {
         "{stderr}"
     );
     drop(held);
-    let out = run_bin(&["--state", &state_arg], &input);
+    // --release-at-end: judged now, not held in the state for a next run.
+    let out = run_bin(&["--state", &state_arg, "--release-at-end"], &input);
     assert_eq!(alerts(&out.stdout), ["b"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

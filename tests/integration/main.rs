@@ -7,6 +7,7 @@ mod delivery;
 mod estate;
 mod estate_regions;
 mod evasions;
+mod event_time;
 mod fuzz_bodies;
 mod generated_traffic;
 mod hardening_cli;

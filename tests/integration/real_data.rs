@@ -110,12 +110,24 @@ fn the_capture_alone_cannot_alert_and_says_the_thief_locked_the_session() {
 
 #[test]
 fn when_the_thief_called_first_the_instance_alert_names_the_thief_lock() {
-    // The same injected instance call, delivered after the thief's: the attacker locked the session
-    // at 01:00:04Z from 1.2.3.4, and the instance's own call is the one that alerts.
+    // The same injected instance call (00:55:00Z) delivered after the thief's records is put back in
+    // its place by event time: the same alerts as the sample.
     let sample = fs::read_to_string(sample()).unwrap();
     let mut lines: Vec<&str> = sample.lines().collect();
     let injected = lines.remove(92);
     lines.push(injected);
+    let input = lines.join("\n") + "\n";
+    let run = run_lib(input.as_bytes(), Emit::Alerts, 2);
+    assert_eq!(
+        alerts(&run.stdout),
+        ground_truth_attackers(),
+        "delivery order is invisible"
+    );
+    // Made after the thief's last call in event time, the attacker locked the session at
+    // 01:00:04Z from 1.2.3.4, and the instance's own call is the one that alerts.
+    let later = injected.replace("2020-09-14T00:55:00Z", "2020-09-14T01:14:00Z");
+    lines.pop();
+    lines.push(&later);
     let input = lines.join("\n") + "\n";
     let run = run_lib(input.as_bytes(), Emit::Alerts, 2);
     let out = records(&run.stdout);

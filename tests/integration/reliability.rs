@@ -42,7 +42,9 @@ proptest! {
         let (a, b): (Vec<u8>, Vec<u8>) = (lines[..at].concat(), lines[at..].concat());
         let dir = temp(&format!("split-{seed}-{at}"));
         let state = dir.join("state.bin");
-        let whole = run_lib(&input, Emit::All, 2);
+        // The whole trail with a state of its own: the last --lateness of event time waits in
+        // the state in both cases.
+        let whole = run_with_state(&input, &dir.join("whole.bin"), 2);
         let first = run_with_state(&a, &state, t1);
         let second = run_with_state(&b, &state, t2);
         prop_assert_eq!([first.stdout, second.stdout].concat(), whole.stdout);
@@ -58,9 +60,15 @@ fn a_restart_without_state_is_blind_and_with_state_is_not() {
     let dir = temp("blind");
     let state = dir.join("state.bin");
     let before = lines(&[issue("ar", 0.0), call("a", 1.0, "3.3.3.3")]);
-    let after = lines(&[call("b", 2.0, "9.9.9.9")]);
+    // `c`, half an hour later, moves the watermark past --lateness so that `b` is judged in this
+    // run; the records before it waited in the state.
+    let after = lines(&[call("b", 2.0, "9.9.9.9"), call("c", 32.0, "3.3.3.3")]);
     assert!(alerts(&run_lib(&after, Emit::Alerts, 1).stdout).is_empty());
-    run_with_state(&before, &state, 1);
+    let first = run_with_state(&before, &state, 1);
+    assert_eq!(
+        first.stats.held, 2,
+        "the AssumeRole and `a` wait for the next run"
+    );
     assert_eq!(alerts(&run_with_state(&after, &state, 2).stdout), ["b"]);
 }
 
@@ -195,7 +203,10 @@ fn a_checkpoint_is_saved_while_running() {
     let dir = temp("checkpoint");
     let state = dir.join("state.bin");
     let (mut child, mut stdin) = start(
-        bin().args(["--checkpoint-interval", "1s", "--state"]).arg(&state),
+        // No reorder window (--lateness 0): the session is in the table as soon as it is read.
+        bin()
+            .args(["--lateness", "0s", "--checkpoint-interval", "1s", "--state"])
+            .arg(&state),
         Stdio::null(),
         Stdio::null(),
     );

@@ -357,8 +357,9 @@ fn addresses_are_compared_parsed() {
 }
 
 #[test]
-fn input_order_not_event_time_decides_who_locked_first() {
-    // CloudTrail delivers out of order; the record read first locks even if its eventTime is later.
+fn event_time_not_input_order_decides_who_locked_first() {
+    // CloudTrail delivers out of order; the record with the earlier eventTime locks even if it is
+    // read later, within --lateness.
     let got = verdicts(
         &[
             issue("ar", 0.0),
@@ -367,7 +368,7 @@ fn input_order_not_event_time_decides_who_locked_first() {
         ],
         &["a", "b"],
     );
-    assert_eq!(got, [v("locked"), v("compromise")]);
+    assert_eq!(got, [v("compromise"), v("locked")]);
 }
 
 #[test]
