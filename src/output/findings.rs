@@ -270,6 +270,8 @@ pub struct Incident {
     /// The trail tied this address to the instance and the lock moved to it (rule 17): the
     /// address named by this finding is the instance's, and the one named here the thief's.
     pub lock_moved_from: Option<IpAddr>,
+    /// The evidence the lock moved on: the trail's tie, or the instance's own region.
+    pub lock_moved_by_region: bool,
 }
 
 /// The lifecycle step a line reports.
@@ -593,12 +595,17 @@ fn unmapped(inc: &Incident, phase: Phase, origin_data: Value) -> Map<String, Val
         unmapped.insert("lock_calls_while_contested".into(), json!(inc.lock_calls));
     }
     if let Some(thief) = inc.lock_moved_from {
-        unmapped.insert("evidence".into(), json!("lock_moved"));
+        let (evidence, why) = if inc.lock_moved_by_region {
+            ("own_region", "lies in AWS's ranges of the instance's own region")
+        } else {
+            ("lock_moved", "is tied to the instance by the trail")
+        };
+        unmapped.insert("evidence".into(), json!(evidence));
         unmapped.insert("moved_from".into(), json!(thief.to_string()));
         unmapped.insert(
             "note".into(),
             json!(format!(
-                "the trail ties {} to the instance; {thief}, which called first and held the lock, is taken for the thief's",
+                "{} {why}; {thief}, which called first and held the lock, is taken for the thief's",
                 inc.foreign_ip
             )),
         );
@@ -827,6 +834,7 @@ impl Incidents {
             closed: None,
             lock_calls: 0,
             lock_moved_from: None,
+            lock_moved_by_region: false,
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);
@@ -895,6 +903,7 @@ impl Incidents {
         };
         let inc = &mut o.incident;
         inc.lock_moved_from = Some(thief);
+        inc.lock_moved_by_region = matches!(v.why, Some(crate::detect::Why::OwnRegion(_)));
         inc.locks = v.locks.to_vec();
         write_finding(inc, Phase::Update, out);
         inc.lines += 1;

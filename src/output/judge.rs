@@ -133,7 +133,9 @@ impl Judge {
         }
         if let (Some(thief), Some(ip)) = (v.why.and_then(Why::moved_from), v.ip) {
             let s = &v.session;
-            self.table.lock_moved(&s.account, &s.role, &s.instance, ip, thief);
+            let by_region = matches!(v.why, Some(Why::OwnRegion(_)));
+            self.table
+                .lock_moved(&s.account, &s.role, &s.instance, (ip, thief), by_region);
         }
         if alert || self.emit == Emit::All {
             let mut annotation = Vec::with_capacity(512);

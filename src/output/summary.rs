@@ -162,15 +162,16 @@ impl AlertTable {
         }
     }
 
-    /// The lock of `instance` moved to `own`, which the trail ties to it, away from `thief`: the
-    /// alerts counted for `own` while the thief held the lock were the instance's own calls.
+    /// The lock of `instance` moved to `own`, which the trail ties to it (or, `by_region`, which
+    /// lies in its own region), away from `thief`: the alerts counted for `own` while the thief
+    /// held the lock were the instance's own calls.
     pub fn lock_moved(
         &mut self,
         account: &str,
         role: &str,
         instance: &str,
-        own: std::net::IpAddr,
-        thief: std::net::IpAddr,
+        (own, thief): (std::net::IpAddr, std::net::IpAddr),
+        by_region: bool,
     ) {
         self.moved.insert(instance.into(), thief);
         let k = (account.into(), role.into(), instance.into(), own.to_string());
@@ -179,7 +180,11 @@ impl AlertTable {
                 k.0,
                 k.1,
                 k.2,
-                format!("{own} (the instance's own: tied by the trail)"),
+                if by_region {
+                    format!("{own} (the instance's own: in its own region)")
+                } else {
+                    format!("{own} (the instance's own: tied by the trail)")
+                },
             );
             *self.rows.entry(relabelled).or_default() += n;
         }

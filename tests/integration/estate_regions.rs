@@ -190,3 +190,47 @@ fn a_nat_gateway_of_one_address_gives_the_lock_no_free_slot() {
     assert_eq!(verdict(&out, "a"), "locked");
     assert_eq!(verdict(&out, "other"), "compromise");
 }
+
+#[test]
+fn when_the_lock_moves_by_region_the_finding_and_the_table_say_so() {
+    let t = [
+        issue_in("ar", 0.0, Some("us-east-1")),
+        call("thief", 1.0, "18.236.0.5"),
+        call("own", 2.0, "3.80.0.40"),
+        call("thief-again", 3.0, "18.236.0.5"),
+    ];
+    let run_emit = |emit| {
+        run_cfg(Config {
+            inputs: vec![Input::Memory("input".into(), lines(&t))],
+            emit,
+            threads: 1,
+            aws_ip_ranges: Some(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ip-ranges-sample.json"),
+            ),
+            ..Config::default()
+        })
+    };
+    let f = records(&run_emit(Emit::Findings).stdout);
+    let moved: Vec<&Value> = f
+        .iter()
+        .filter(|l| l["unmapped"]["evidence"] == "own_region")
+        .collect();
+    assert!(!moved.is_empty(), "the instance's incident is updated: {f:?}");
+    assert_eq!(moved[0]["unmapped"]["moved_from"], "18.236.0.5");
+    assert!(
+        moved[0]["unmapped"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("own region")
+    );
+    let table: Vec<(String, u64)> = run_emit(Emit::Alerts)
+        .stats
+        .alert_table
+        .into_iter()
+        .map(|r| (r.3, r.4))
+        .collect();
+    assert!(
+        table.contains(&("3.80.0.40 (the instance's own: in its own region)".to_owned(), 1)),
+        "{table:?}"
+    );
+}
