@@ -531,23 +531,28 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
         });
     }
     let Some(used) = pending(row) else {
-        // (17) Both addresses inside AWS, the call's in the instance's own region and the lock's
-        // in another: the lock was the thief's (a machine of theirs in AWS), and moves.
-        if let Some(i) = ev.foreign_region_lock(ip, slot, &row.locks) {
-            let thief = row.locks.remove(i);
-            add_lock(row, ip, slot, time, LockOrigin::OwnRegion);
-            return Some(Outcome {
-                why: Some(Why::OwnRegion(thief.ip)),
-                ..plain(VerdictKind::IpAdded, slot)
-            });
-        }
-        return alert(None);
+        return region_move(row, ip, slot, time, ev).or_else(|| alert(None));
     };
     let change = row.pending.remove(used);
     add_lock(row, ip, slot, time, LockOrigin::AddressChange);
     Some(Outcome {
         change: Some((change.at, change.ip.is_some())),
         ..plain(VerdictKind::IpAdded, slot)
+    })
+}
+
+/// (17) Both addresses inside AWS, the call's in the instance's own region and the lock's in
+/// another: the lock was the thief's (a machine of theirs in AWS), and moves to the call's.
+fn region_move(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
+    let i = ev.foreign_region_lock(ip, slot, &row.locks)?;
+    let thief = row.locks.remove(i);
+    add_lock(row, ip, slot, time, LockOrigin::OwnRegion);
+    Some(Outcome {
+        kind: VerdictKind::IpAdded,
+        slot,
+        first_lock: false,
+        change: None,
+        why: Some(Why::OwnRegion(thief.ip)),
     })
 }
 

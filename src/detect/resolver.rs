@@ -199,30 +199,19 @@ impl Resolver {
     }
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
-    pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
-        if self.plain_method
-            && matches!(
-                fact,
-                Fact::Tie { .. } | Fact::NatGateway { .. } | Fact::Disassociation { .. } | Fact::Account(_)
-            )
-        {
-            return;
+    pub fn route(&mut self, fact: Fact, out: impl FnMut(Routed)) {
+        // The ablation learns none of the estate's facts.
+        let estate = matches!(
+            fact,
+            Fact::Tie { .. } | Fact::NatGateway { .. } | Fact::Disassociation { .. } | Fact::Account(_)
+        );
+        if !(self.plain_method && estate) {
+            self.route_fact(fact, out);
         }
-        let time = match &fact {
-            Fact::Call { time, .. }
-            | Fact::Issue { time, .. }
-            | Fact::AddressChange { time, .. }
-            | Fact::Restart { time, .. }
-            | Fact::Disassociation { time, .. } => Some(*time),
-            Fact::Allocation { .. }
-            | Fact::InterfaceOwner { .. }
-            | Fact::Forwarded(_)
-            | Fact::Tie { .. }
-            | Fact::NatGateway { .. }
-            | Fact::Association { .. }
-            | Fact::Account(_) => None,
-        };
-        if let Some(t) = time {
+    }
+
+    fn route_fact(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
+        if let Some(t) = event_time(&fact) {
             // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
             // (year 2099) must not expire every session, and LATE_GRACE is exactly what a live row
             // survives. A real gap in the trail is caught up over a few records.
@@ -402,6 +391,24 @@ impl Resolver {
             }
             _ => return None,
         })
+    }
+}
+
+/// The event time of a fact about a record in time (the maps' facts have none).
+fn event_time(fact: &Fact) -> Option<Millis> {
+    match fact {
+        Fact::Call { time, .. }
+        | Fact::Issue { time, .. }
+        | Fact::AddressChange { time, .. }
+        | Fact::Restart { time, .. }
+        | Fact::Disassociation { time, .. } => Some(*time),
+        Fact::Allocation { .. }
+        | Fact::InterfaceOwner { .. }
+        | Fact::Forwarded(_)
+        | Fact::Tie { .. }
+        | Fact::NatGateway { .. }
+        | Fact::Association { .. }
+        | Fact::Account(_) => None,
     }
 }
 

@@ -327,7 +327,7 @@ impl<'c> Estate<'c> {
             subnet: rng.pick(&a.subnets).clone(),
             pods: Vec::new(),
             prefix: None,
-            sdk: *rng.pick(SDK_UAS),
+            sdk: SDK_UAS[rng.below(SDK_UAS.len() as u64) as usize],
             delivery: if rng.per_mille(850) { "2.0" } else { "1.0" },
             sess: None,
             running: !launched,

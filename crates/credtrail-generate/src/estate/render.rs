@@ -123,6 +123,26 @@ impl Estate<'_> {
                 self.cni(n, b)?;
                 Some((Whose::Instance, Some(n), None))
             }
+            What::Evict(_)
+            | What::Resume(_)
+            | What::Stop(_)
+            | What::Start(_)
+            | What::AllocateEip(_)
+            | What::AssociateEip(_)
+            | What::DisassociateEip(_)
+            | What::Terminate(_) => self.change(ev.what, b),
+            What::Thief(k, idx) => {
+                self.thief_call(k, idx, b)?;
+                let n = self.thefts[k as usize].node;
+                Some((Whose::Thief, Some(n), Some(k)))
+            }
+        }
+    }
+
+    /// The records of an instance's address and state changes.
+    fn change(&mut self, what: What, b: &mut Vec<u8>) -> Option<(Whose, Option<u32>, Option<u32>)> {
+        let other = |n: u32| Some((Whose::Other, Some(n), None));
+        match what {
             What::Evict(n) => {
                 self.bid_evicted(n, b);
                 self.nodes[n as usize].running = false;
@@ -137,7 +157,7 @@ impl Estate<'_> {
                 None
             }
             What::Stop(n) | What::Start(n) => {
-                let stop = matches!(ev.what, What::Stop(_));
+                let stop = matches!(what, What::Stop(_));
                 self.stop_start(n, stop, b);
                 if !stop {
                     let r = self.nodes[n as usize].region;
@@ -171,11 +191,7 @@ impl Estate<'_> {
                 self.nodes[n as usize].running = false;
                 other(n)
             }
-            What::Thief(k, idx) => {
-                self.thief_call(k, idx, b)?;
-                let n = self.thefts[k as usize].node;
-                Some((Whose::Thief, Some(n), Some(k)))
-            }
+            _ => None,
         }
     }
 
