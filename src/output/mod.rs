@@ -5,6 +5,7 @@ pub mod annotation;
 pub mod findings;
 pub mod ip_ranges;
 pub mod judge;
+pub mod ocsf;
 pub mod printable;
 pub mod render;
 pub mod summary;

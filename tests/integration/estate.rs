@@ -475,7 +475,9 @@ fn findings(trail: &[Value]) -> Vec<Value> {
         threads: 2,
         ..Config::default()
     });
-    records(&out.stdout)
+    let findings = records(&out.stdout);
+    crate::ocsf::assert_conforms(&findings);
+    findings
 }
 
 #[test]

@@ -17,6 +17,8 @@ mod hardening_records;
 mod hardening_state;
 mod keyed;
 mod malformed;
+mod ocsf;
+mod ocsf_schema;
 mod pipelines;
 mod real_data;
 mod reliability;
