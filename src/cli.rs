@@ -3,6 +3,7 @@
 
 use crate::config::{Config, DEFAULT_MAX_LINE_BYTES, Emit};
 use crate::detect::DetectorConfig;
+use crate::detect::workload::{Kind, Kinds};
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use credtrail_generate::{EstateConfig, EstateError, GenConfig, GenError, Shares};
@@ -76,7 +77,9 @@ pub enum MalformedArg {
     /// The line as it came (but for one with a top-level `credtrail` key, always wrapped)
     Pass,
     /// `{"credtrail":{"malformed":REASON,"line":TEXT}}` (`line_base64` when not UTF-8), so that
-    /// every output line is JSON for a consumer such as jq
+    /// every output line is JSON for a consumer such as jq; a line over --max-line-bytes keeps
+    /// only its first --max-line-bytes and its length:
+    /// `{"credtrail":{"malformed":REASON,"line_prefix":TEXT,"bytes":N}}` (`line_prefix_base64`)
     Wrap,
 }
 
@@ -116,8 +119,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub ip_change_window: String,
 
-    /// Lines longer than this are reported and passed on unread: 1KiB to 1GiB, in bytes or with
-    /// a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K, 1000000.
+    /// Lines longer than this are reported and not read (see --malformed): 1KiB to 1GiB, in bytes
+    /// or with a unit (K, KB, KiB, M, MB, MiB, G, GB, GiB: all powers of 1024), e.g. 64MiB, 512K,
+    /// 1000000.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
 
@@ -157,7 +161,8 @@ pub struct Args {
     /// AWS's published ip-ranges.json: alerts then say whether the foreign address is inside AWS
     /// (with region and service) or outside it, and their severity follows. It is evidence too: a
     /// session's address of the other family inside AWS's EC2 ranges of its region is accepted,
-    /// and a first call from outside AWS (and outside --trusted-networks) alerts.
+    /// and a first call from outside AWS (and outside --trusted-networks) alerts. Lambda
+    /// functions' sessions are judged only with it, by where their calls come from.
     #[arg(long, value_name = "FILE")]
     pub aws_ip_ranges: Option<PathBuf>,
 
@@ -166,6 +171,12 @@ pub struct Args {
     /// one of them locks as a first call from inside AWS does.
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
     pub trusted_networks: Vec<String>,
+
+    /// Workload kinds not to judge (comma-separated): task (ECS task roles), pod (EKS Pod
+    /// Identity), web_identity (IRSA and other AssumeRoleWithWebIdentity sessions), chained
+    /// (sessions a judged session assumed), function (Lambda). Instances are always judged.
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',')]
+    pub no_workload: Vec<String>,
 
     /// Event time a record may arrive behind the newest one read and still be judged as if the
     /// trail had come sorted by eventTime: records wait this long in a reorder window. A record
@@ -389,6 +400,17 @@ impl TryFrom<Args> for Config {
             Some(n) => n,
             None => Config::default().threads,
         };
+        let mut kinds = Kinds::default();
+        for name in &a.no_workload {
+            match Kind::parse(name) {
+                Some(k) if k != Kind::Instance => kinds = kinds.with(k, false),
+                _ => {
+                    return Err(value("--no-workload")(format!(
+                        "'{name}': expected task, pod, web_identity, chained or function"
+                    )));
+                }
+            }
+        }
         let walked = crate::input::walked(a.inputs);
         Ok(Config {
             inputs: walked.inputs,
@@ -406,6 +428,7 @@ impl TryFrom<Args> for Config {
                 infer_sessions: a.infer_sessions,
                 trusted_accounts: std::sync::Arc::new(trusted_accounts(&a.trusted_accounts)?),
                 trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
+                kinds,
                 ranges: None,
                 plain_method: false,
             },

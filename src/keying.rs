@@ -1,8 +1,9 @@
 //! `credtrail key`: one `KEY<TAB>RECORD` line per record, for a keyed Kafka producer
 //! (`kcat -P -K '\t'`), so that partitioning keeps each instance's records together and in order.
 //!
-//! KEY is the instance id the detector would shard the record by: the session name of an EC2
-//! AssumeRole or an instance session's call, the instance of an address change (interfaces resolved
+//! KEY is the instance id the detector would shard the record by: the session name of a
+//! workload's issue or of an assumed-role session's call (a chained session's: the session name of
+//! the workload at the root of its chain), the task of a StopTask, the instance of an address change (interfaces resolved
 //! through AttachNetworkInterface / RunInstances seen earlier in the same input), the first instance
 //! of a stop/start, the instance a RunInstances response names first (its interfaces must reach that
 //! instance's partition). Records tied to no instance (AllocateAddress, other principals' calls, malformed

@@ -23,6 +23,7 @@ use crate::input::{Numbered, Sources};
 use crate::output::annotation::Annotator;
 use crate::output::render::{self, render_all_units, render_units, write_all_vectored, written};
 use crate::output::summary::Stats;
+use crate::output::wrap::LongLine;
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::stages::{Judging, Ordered, Out};
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);
     let turn = Turn {
         emit: cfg.emit,
+        long: LongLine::new(cfg.malformed, cfg.max_line_bytes),
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,
@@ -277,6 +279,8 @@ fn parse(parser: &mut BlockParser, w: Numbered, max_line: usize) -> Parsed {
 /// The ordered stages, run by whichever thread holds the turn, and where their output goes.
 struct Turn<'a> {
     emit: Emit,
+    /// The line over `--max-line-bytes` being written, if one is.
+    long: LongLine,
     ordered: Ordered<Judging>,
     buf: Vec<u8>,
     out: &'a mut (dyn Write + Send),
@@ -312,6 +316,7 @@ impl Turn<'_> {
         let Turn {
             ordered,
             emit,
+            long,
             buf,
             out,
             pool,
@@ -327,6 +332,9 @@ impl Turn<'_> {
                 if *emit == Emit::All && !matches!(block.kind, BlockKind::Oversized { .. }) {
                     // Every byte goes out again: written from where it lies, not copied into `buf`
                     // first.
+                    if !units.is_empty() {
+                        long.interrupted(buf);
+                    }
                     let r = render::flush(*out, buf);
                     settle(closed, failure, r);
                     let mut slices = Vec::with_capacity(2 * js.len() + 8);
@@ -337,7 +345,7 @@ impl Turn<'_> {
                     let r = write_all_vectored(*out, &mut slices).and_then(|()| out.flush());
                     settle(closed, failure, written(r));
                 } else {
-                    render_units(*emit, block, js, units, buf);
+                    render_units(*emit, block, js, units, long, buf);
                 }
             }
             // (Findings hold no bytes: nothing to give back.)
@@ -412,6 +420,7 @@ impl Turn<'_> {
         }
         let mut stats = self.ordered.stats(read_errors, self.closed);
         if !self.closed {
+            self.long.interrupted(&mut self.buf);
             self.ordered.last_lines(&mut self.buf);
             if let Some(closed) = render::flush(self.out, &mut self.buf)? {
                 stats.output_closed = closed;

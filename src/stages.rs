@@ -5,6 +5,7 @@
 use crate::config::{Config, Emit};
 use crate::detect::peers::Peers;
 use crate::detect::state::{self, Snapshot};
+use crate::detect::workload::Kind;
 use crate::detect::{Resolver, Routed, Shard};
 use crate::input::Sources;
 use crate::input::framing::BlockKind;
@@ -15,6 +16,7 @@ use crate::output::judge::{Judge, Judgement, TickClock, judgement_key};
 use crate::output::render;
 use crate::output::summary::Stats;
 use crate::output::tally::{Reports, Tally};
+use crate::output::wrap::{LongLine, wrap_malformed};
 use crate::parse::block::{BlockParser, ParsedBlock};
 use crate::parse::event_time::Millis;
 use crate::parse::record::Fact;
@@ -129,6 +131,8 @@ pub struct Judging {
     emit: Emit,
     /// What `--emit all` writes for a malformed line.
     malformed: crate::output::wrap::MalformedOutput,
+    /// `--max-line-bytes`: what a wrapped long line keeps.
+    max_line: usize,
     /// Lines read in this and earlier runs (`--state`): where a consumer resumes.
     pub position: u64,
     pub arrivals: Arrivals,
@@ -214,11 +218,12 @@ impl Ordered<Judging> {
     /// The filter's stages, from `snapshot`. With `notable_only`, calls that change nothing get
     /// no verdict (see [`Shard::notable_only`]).
     pub fn judging(cfg: &Config, snapshot: Snapshot, annotator: Annotator, notable_only: bool) -> Self {
-        // The ranges loaded once for the annotations are the detector's evidence too.
-        let detector = crate::detect::DetectorConfig {
-            ranges: annotator.ranges.clone(),
-            ..cfg.detector.clone()
-        };
+        // Lambda functions are judged by where their calls come from, which only the ranges say.
+        let mut detector = cfg.detector.clone();
+        detector.ranges = annotator.ranges.clone();
+        if detector.ranges.is_none() {
+            detector.kinds = detector.kinds.with(Kind::Function, false);
+        }
         let mut shard = Shard::new(detector);
         if notable_only {
             shard.notable_only();
@@ -234,9 +239,9 @@ impl Ordered<Judging> {
         window.import(order.window);
         let held: VecDeque<Held> = order.held.into_iter().map(state::SavedBlock::restore).collect();
         let held_bytes = held.iter().map(|h| h.block.data.len()).sum();
-        for (instance, rows) in snapshot.rows {
-            shard.import(instance, rows);
-        }
+        shard.import(snapshot.rows, &snapshot.estate.contested, |k| {
+            resolver.route_of(k)
+        });
         shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
         let mut ordered = Ordered {
@@ -264,6 +269,7 @@ impl Ordered<Judging> {
                 scratch: Vec::new(),
                 emit: cfg.emit,
                 malformed: cfg.malformed,
+                max_line: cfg.max_line_bytes,
                 position: order.position,
                 arrivals: Arrivals::default(),
             },
@@ -297,7 +303,7 @@ impl Ordered<Judging> {
         if j.emit == Emit::All {
             // Rewrites only the block's own units (a function of the block alone), so it is done
             // once here, before the block is held.
-            crate::output::wrap::wrap_malformed(&mut block, j.malformed);
+            wrap_malformed(&mut block, j.malformed, j.max_line);
         }
         if j.emit == Emit::Findings {
             // Findings are written from verdicts, never from the record's bytes: none are held.
@@ -495,6 +501,9 @@ impl Ordered<Judging> {
             findings_shed: judge.findings_shed(),
             alert_table: judge.alert_rows(),
             output_closed,
+            judged_by_kind: shard.judged_by_kind(),
+            unjudged_by_kind: shard.unjudged_by_kind(),
+            kinds: shard.kinds(),
             late: arrivals.late,
             far_future: arrivals.far_future,
             duplicates: arrivals.duplicates,
@@ -570,9 +579,9 @@ pub fn in_order(
     Ok(sources.errors())
 }
 
-fn write_out(emit: Emit, o: Out<'_>, buf: &mut Vec<u8>) {
+fn write_out(emit: Emit, o: Out<'_>, long: &mut LongLine, buf: &mut Vec<u8>) {
     if let Out::Units(block, js, units) = o {
-        render::render_units(emit, block, js, units, buf);
+        render::render_units(emit, block, js, units, long, buf);
     }
 }
 
@@ -585,17 +594,19 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
+    let mut long = LongLine::new(cfg.malformed, cfg.max_line_bytes);
     let input_errors = in_order(cfg, |source, block, note| {
         let block = block.map(|b| std::mem::replace(b, ParsedBlock::empty()));
         for m in ordered.take(source, block, note) {
             writeln!(err, "{m}")?;
         }
-        ordered.drain(|o| write_out(cfg.emit, o, &mut buf));
+        ordered.drain(|o| write_out(cfg.emit, o, &mut long, &mut buf));
         out.write_all(&buf)?;
         buf.clear();
         Ok(true)
     })?;
-    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut buf));
+    ordered.end_of_input(cfg, |o| write_out(cfg.emit, o, &mut long, &mut buf));
+    long.interrupted(&mut buf);
     ordered.last_lines(&mut buf);
     out.write_all(&buf)?;
     out.flush()?;

@@ -8,7 +8,9 @@
 //! - `records + malformed == units`, and facts only belong to record units;
 //! - the frame reader hands on every byte once, in order;
 //! - `--emit all` writes every unit, in order: a unit as it came in, or a record with one
-//!   `"credtrail":{…}` key spliced before its closing brace; an oversized line as it came in.
+//!   `"credtrail":{…}` key spliced before its closing brace; an oversized line as it came in;
+//! - `--malformed wrap` changes only malformed lines, each into a JSON wrapper of its bytes (a
+//!   line over the limit: its prefix and length).
 use credtrail::input::framing::{BlockKind, Frame, FrameReader};
 use credtrail::parse::block::{BlockParser, ParsedBlock, Unit};
 use credtrail::parse::record::Parser;
@@ -278,6 +280,45 @@ fn check_emit_all(data: &[u8], read_size: usize, max_line: usize) {
     }
     assert_eq!(at, out.len(), "nothing written beyond the units");
     assert_eq!((stats.records, stats.malformed), (records, malformed));
+    check_wrapped(&cfg, &out);
+}
+
+/// `--malformed wrap` writes the same lines as `pass` but for malformed ones, each of which is a
+/// JSON wrapper that holds the line (or, for a line over the limit, its prefix and length).
+fn check_wrapped(pass_cfg: &Config, pass: &[u8]) {
+    let cfg = Config {
+        malformed: credtrail::output::wrap::MalformedOutput::Wrap,
+        ..pass_cfg.clone()
+    };
+    let mut out = Vec::new();
+    credtrail::run(&cfg, &mut out, &mut Vec::new()).expect("in-memory run");
+    let pass_lines: Vec<&[u8]> = pass.split(|&c| c == b'\n').collect();
+    let wrap_lines: Vec<&[u8]> = out.split(|&c| c == b'\n').collect();
+    assert_eq!(
+        pass_lines.len(),
+        wrap_lines.len(),
+        "wrap mode keeps the line count"
+    );
+    for (p, w) in pass_lines.iter().zip(&wrap_lines) {
+        if p == w {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(w)
+            .unwrap_or_else(|e| panic!("wrapped line not JSON ({e}): {:?}", String::from_utf8_lossy(w)));
+        let c = &v["credtrail"];
+        assert!(c["malformed"].is_string(), "{v}");
+        let line = p.strip_suffix(b"\r").unwrap_or(p);
+        if let Some(text) = c["line"].as_str() {
+            assert_eq!(text.as_bytes(), line, "a wrapped line keeps its bytes");
+        } else if let Some(prefix) = c["line_prefix"].as_str() {
+            assert!(line.starts_with(prefix.as_bytes()), "a long line's prefix");
+            assert_eq!(c["bytes"], line.len(), "a long line's length");
+        } else if c["line_prefix_base64"].is_string() {
+            assert_eq!(c["bytes"], line.len(), "a long line's length");
+        } else {
+            assert!(c["line_base64"].is_string(), "{v}");
+        }
+    }
 }
 
 fn expect(out: &[u8], at: &mut usize, want: &[u8]) {

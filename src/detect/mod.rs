@@ -27,6 +27,7 @@ pub mod state;
 pub mod state_file;
 mod table;
 mod ties;
+pub mod workload;
 
 pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
@@ -35,6 +36,7 @@ pub use table::{PARTITIONS, Shard, partition_of};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::addresses::Net;
 use crate::parse::event_time::{HOUR, Millis};
+use crate::parse::issuer::Issued;
 use crate::parse::record::CallContext;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::{Source, is_private};
@@ -45,6 +47,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use table::Table;
 use ties::{Accepted, Evidence};
+use workload::{Kind, Kinds, MAX_CHAIN_DEPTH, Tracked, Up, Workload};
 
 /// How long after its expiry a row is still kept for records delivered late. Past
 /// `expires + LATE_GRACE` on the watermark the row is gone, whatever the time of a later record:
@@ -55,6 +58,9 @@ pub const LATE_GRACE: Millis = HOUR;
 pub const MAX_LOCKS: usize = 16;
 /// Address changes waiting to be used per row; beyond it the oldest is dropped.
 pub const MAX_PENDING: usize = 8;
+/// Lambda functions attached to a VPC remembered per partition; beyond it a newly attached one is
+/// not (its calls through a VPC endpoint then alert).
+pub const MAX_VPC_FUNCTIONS: usize = 1 << 14;
 /// Allocation ids and interfaces remembered; beyond it the oldest are forgotten.
 pub const MAX_MAP_ENTRIES: usize = 1 << 20;
 
@@ -69,7 +75,10 @@ pub struct DetectorConfig {
     pub infer_sessions: bool,
     /// Accounts whose VPC endpoints an instance may use besides its own and the trail's.
     pub trusted_accounts: Arc<Vec<CompactString>>,
-    /// `--aws-ip-ranges`, as evidence of which addresses are AWS's (rules 14 and 17).
+    /// Which workload kinds are judged (`--no-workload`; Lambda functions need the ranges).
+    pub kinds: Kinds,
+    /// `--aws-ip-ranges`, as evidence of which addresses are AWS's (rules 14 and 17), and where a
+    /// Lambda function's calls may come from (21).
     pub ranges: Option<Arc<AwsRanges>>,
     /// `--trusted-networks`: declared egress of the estate outside AWS (17).
     pub trusted_networks: Arc<Vec<Net>>,
@@ -91,6 +100,7 @@ impl Default for DetectorConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             infer_sessions: false,
             trusted_accounts: Arc::default(),
+            kinds: Kinds::default(),
             ranges: None,
             trusted_networks: Arc::default(),
             plain_method: false,
@@ -146,6 +156,8 @@ pub struct Verdict {
     pub inferred: bool,
     /// The alert is for a call through a VPC endpoint of this other, untrusted account.
     pub foreign_endpoint: Option<CompactString>,
+    /// Whose credentials these are: the kind, a name for the workload, the chain back to it.
+    pub workload: Workload,
     /// Why a rule beyond the lock decided (rules 14 to 17).
     pub why: Option<Why>,
     /// A call from the lock of a session for which another address alerted (17).
@@ -214,9 +226,35 @@ impl Table {
             Step::Issue {
                 session,
                 time,
-                region,
+                issued,
             } => {
-                self.issue(session, time, region, wm);
+                self.issue(session, time, issued, wm);
+                None
+            }
+            Step::Chain {
+                parent,
+                child,
+                time,
+                expires,
+            } => {
+                self.chain(&parent, child, time, expires, wm);
+                None
+            }
+            Step::End { task, account, time } => {
+                self.end(&task, &account, time, wm);
+                None
+            }
+            Step::FunctionVpc {
+                function,
+                account,
+                attached,
+            } => {
+                let key = (account, function);
+                if !attached {
+                    self.vpc_functions.remove(&key);
+                } else if self.vpc_functions.len() < MAX_VPC_FUNCTIONS {
+                    self.vpc_functions.insert(key);
+                }
                 None
             }
             Step::Call {
@@ -235,6 +273,7 @@ impl Table {
                     source_text,
                     via_endpoint,
                     egress,
+                    route: r.route,
                 };
                 self.call(call, context, wm)
             }
@@ -262,47 +301,159 @@ impl Table {
         }
     }
 
-    /// (1, 2) The EC2 service's AssumeRole creates a row live until `time + ttl`, or refreshes it.
-    fn issue(&mut self, session: SessionKey, time: Millis, region: Option<CompactString>, wm: Millis) {
-        let expires = time.saturating_add(self.cfg.ttl);
+    /// (1, 2, 18 to 21) A workload's issue creates a row live until `time + ttl` (or the
+    /// credentials' own expiration, when the record gives it for a workload other than an
+    /// instance), or refreshes it.
+    fn issue(&mut self, session: SessionKey, time: Millis, issued: Issued, wm: Millis) {
+        if !self.cfg.kinds.on(issued.kind) {
+            self.unjudged_issues[issued.kind as usize] += 1;
+            return;
+        }
+        let expires = issued
+            .expires
+            .unwrap_or_else(|| time.saturating_add(self.cfg.ttl));
+        let workload = Tracked {
+            kind: issued.kind,
+            detail: issued.detail,
+            up: None,
+        };
+        let first: SmallVec<[Lock; 2]> = issued
+            .first_lock
+            .map(|ip| Lock {
+                ip,
+                slot: slot_of(ip, issued.via_endpoint),
+                since: time,
+                origin: LockOrigin::Issuer,
+            })
+            .into_iter()
+            .collect();
+        self.upsert(session, expires, (workload, issued.region), &first, time, wm);
+    }
+
+    /// The row of `session` created, refreshed (its locks kept and its expiry never shortened:
+    /// CloudTrail may deliver an older issue after a newer one) or restarted empty after expiry;
+    /// `locks` join its locks unless they hold the address in that slot already. The region (17)
+    /// is the one of the record that created the row: a refresh from elsewhere does not move it.
+    fn upsert(
+        &mut self,
+        session: SessionKey,
+        expires: Millis,
+        (workload, region): (Tracked, Option<CompactString>),
+        locks: &[Lock],
+        time: Millis,
+        wm: Millis,
+    ) {
+        let add = |row: &mut Row| {
+            for l in locks {
+                if !row.locks.iter().any(|h| h.slot == l.slot && h.ip == l.ip) && row.locks.len() < MAX_LOCKS
+                {
+                    row.locks.push(*l);
+                }
+            }
+        };
         let existing = self
             .rows
             .get_mut(&session.instance)
             .and_then(|rows| rows.iter_mut().find(|row| row.is(&session)));
-        match existing {
-            // A refresh keeps the locks and never shortens the row: CloudTrail may deliver an older
-            // AssumeRole after a newer one.
-            Some(row) if row.live_at(time, wm) => {
+        if let Some(row) = existing {
+            if row.live_at(time, wm) {
                 row.expires = row.expires.max(expires);
-                row.inferred = false;
-            }
-            Some(row) => {
+            } else {
                 row.expires = expires;
                 row.locks.clear();
                 row.pending.clear();
                 row.inferred = false;
                 row.contested = false;
             }
-            None => {
+            row.inferred = false;
+            add(row);
+            if row.ident.workload != workload {
                 let ident = intern(
                     &mut self.idents,
                     Identity {
-                        partition: session.partition,
-                        account: session.account,
-                        role: session.role,
-                        region,
+                        workload,
+                        ..(*row.ident).clone()
                     },
                 );
-                let rows = self.rows.entry(session.instance);
-                rows.push(Row {
-                    ident,
-                    expires,
-                    locks: Locks::None,
-                    pending: PendingList::default(),
-                    inferred: false,
-                    contested: false,
-                });
-                self.added_row(wm);
+                if let Some(row) = self
+                    .rows
+                    .get_mut(&session.instance)
+                    .and_then(|rows| rows.iter_mut().find(|row| row.is(&session)))
+                {
+                    row.ident = ident;
+                }
+            }
+            return;
+        }
+        let ident = intern(
+            &mut self.idents,
+            Identity {
+                partition: session.partition,
+                account: session.account,
+                role: session.role,
+                region,
+                workload,
+            },
+        );
+        let mut row = Row {
+            ident,
+            expires,
+            locks: Locks::None,
+            pending: PendingList::default(),
+            inferred: false,
+            judged: false,
+            contested: false,
+        };
+        add(&mut row);
+        self.rows.entry(session.instance).push(row);
+        self.added_row(wm);
+    }
+
+    /// (22) A live session's AssumeRole: the session it returned inherits its locks and lives
+    /// until its own expiration, to [`MAX_CHAIN_DEPTH`] sessions below the workload's.
+    fn chain(
+        &mut self,
+        parent: &SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+        wm: Millis,
+    ) {
+        if !self.cfg.kinds.on(Kind::Chained) {
+            return;
+        }
+        let Some(p) = self
+            .rows
+            .get(&parent.instance)
+            .and_then(|rs| rs.iter().find(|r| r.is(parent) && r.live_at(time, wm)))
+        else {
+            return;
+        };
+        // A Lambda function's session has no lock to pass on.
+        if p.ident.workload.depth() + 1 > MAX_CHAIN_DEPTH || p.ident.workload.kind == Kind::Function {
+            return;
+        }
+        // The parent's name is needed only below the first link: the root's is the route's key.
+        let workload = Tracked {
+            kind: Kind::Chained,
+            detail: None,
+            up: Some(Arc::new(Up {
+                name: (p.ident.workload.kind == Kind::Chained).then(|| parent.instance.clone()),
+                ident: p.ident.clone(),
+            })),
+        };
+        let locks: SmallVec<[Lock; 2]> = p.locks.iter().copied().collect();
+        // The chain runs where its workload does: the root's region.
+        let region = p.ident.region.clone();
+        let expires = expires.unwrap_or(time.saturating_add(workload::CHAIN_DEFAULT_LIFE));
+        self.upsert(child, expires, (workload, region), &locks, time, wm);
+    }
+
+    /// (18) StopTask: the task's session ends; its later calls are not judged.
+    fn end(&mut self, task: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
+        for row in self.rows_of(task, account, time, wm) {
+            if row.ident.workload.kind == Kind::Task {
+                row.expires = row.expires.min(time);
             }
         }
     }
@@ -316,7 +467,11 @@ impl Table {
             rows.get(&c.session.instance)
                 .is_some_and(|rs| rs.iter().any(|r| r.is(&c.session) && r.live_at(time, wm)))
         };
-        if self.cfg.infer_sessions && context.role_delivery && !live(&self.rows) {
+        if self.cfg.infer_sessions
+            && context.role_delivery
+            && events::inferable(&c.session)
+            && !live(&self.rows)
+        {
             self.infer(&c.session, time, wm);
         }
         // One lookup for the row: every call record comes here, and finding it is most of the cost.
@@ -330,6 +485,10 @@ impl Table {
         // (the parser keeps only names that fit), so this is a 24-byte copy, and the identity's
         // reference count, shared by every row of the role across threads, is not touched.
         let region = row.ident.region.clone();
+        if !row.judged {
+            row.judged = true;
+            self.judged_sessions[row.ident.workload.kind as usize] += 1;
+        }
         let evidence = Evidence::new(
             &self.ties,
             &c.session.instance,
@@ -337,7 +496,8 @@ impl Table {
             self.cfg.ranges.as_deref().filter(|_| !plain),
             if plain { &[] } else { &self.cfg.trusted_networks },
             region.as_deref(),
-        );
+        )
+        .for_kind(row.ident.workload.kind);
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
         // stolen keys are used, whatever the address says.
         let foreign_endpoint = context
@@ -356,6 +516,17 @@ impl Table {
                 let mut v = verdict(outcome, c, row);
                 v.foreign_endpoint = foreign_endpoint;
                 v
+            }
+            None if row.ident.workload.kind == Kind::Function => {
+                let attached = self
+                    .vpc_functions
+                    .contains(&(row.ident.account.clone(), c.session.instance.clone()));
+                let j = function_outcome(row, &c, self.cfg.ranges.as_deref(), attached)?;
+                if self.notable_only && !notable(j.kind, j.first_lock, false) {
+                    self.quiet += 1;
+                    return None;
+                }
+                verdict(j, c, row)
             }
             None => {
                 let j = address_outcome(row, &c, self.cfg.change_window, &evidence)?;
@@ -383,7 +554,7 @@ impl Table {
 
     /// (11) Creates the row of a session known only from its calls.
     fn infer(&mut self, session: &SessionKey, time: Millis, wm: Millis) {
-        self.issue(session.clone(), time, None, wm);
+        self.issue(session.clone(), time, Issued::default(), wm);
         if let Some(row) = self
             .rows
             .get_mut(&session.instance)
@@ -433,6 +604,46 @@ struct Outcome {
     why: Option<Why>,
 }
 
+/// (21) A Lambda function's call, judged by where it came from: its session is shared by every
+/// execution environment of the function, which call from many AWS addresses, so there is no
+/// lock. An AWS address of the function's region is its own; an address outside AWS or of another
+/// region alerts; a private address is the function's only through a VPC endpoint, and only when
+/// the function is attached to a VPC.
+fn function_outcome(row: &Row, c: &Call, ranges: Option<&AwsRanges>, vpc_attached: bool) -> Option<Outcome> {
+    let plain = |kind| Outcome {
+        kind,
+        slot: Slot::Public,
+        first_lock: false,
+        change: None,
+        why: None,
+    };
+    let ip = match &c.source {
+        Source::Ip(ip) => *ip,
+        Source::AwsService => return Some(plain(VerdictKind::AwsService)),
+        Source::NotAnAddress => return None,
+    };
+    if is_private(&ip) {
+        let ok = c.via_endpoint && vpc_attached;
+        return Some(Outcome {
+            slot: Slot::Private,
+            ..plain(if ok {
+                VerdictKind::Locked
+            } else {
+                VerdictKind::Compromise
+            })
+        });
+    }
+    let region = row.ident.workload.detail.as_deref();
+    let home = ranges?
+        .lookup(ip)
+        .is_some_and(|r| region.is_none_or(|want| r.region == want));
+    Some(plain(if home {
+        VerdictKind::Locked
+    } else {
+        VerdictKind::Compromise
+    }))
+}
+
 /// Judges a call's address against its live row, and updates the row's locks and pending
 /// changes.
 fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
@@ -449,11 +660,7 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
         Source::NotAnAddress => return None,
     };
     let time = c.time;
-    let slot = if c.via_endpoint && is_private(&ip) {
-        Slot::Private
-    } else {
-        Slot::Public
-    };
+    let slot = slot_of(ip, c.via_endpoint);
     if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
         return Some(plain(VerdictKind::Locked, slot));
     }
@@ -572,6 +779,15 @@ fn add_lock(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, origin: LockOri
     });
 }
 
+/// The slot an address is locked in: private when seen through a VPC endpoint (5).
+fn slot_of(ip: IpAddr, via_endpoint: bool) -> Slot {
+    if via_endpoint && is_private(&ip) {
+        Slot::Private
+    } else {
+        Slot::Public
+    }
+}
+
 struct Call {
     session: SessionKey,
     time: Millis,
@@ -579,6 +795,8 @@ struct Call {
     source_text: CompactString,
     via_endpoint: bool,
     egress: Option<Arc<[IpAddr]>>,
+    /// The name of the session at the root of a chained session's chain.
+    route: Option<CompactString>,
 }
 
 fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
@@ -597,6 +815,7 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,
+        workload: row.ident.workload.named(c.route.as_deref()),
         why: o.why,
         contested: row.contested && o.kind == VerdictKind::Locked,
         time: 0,

@@ -217,6 +217,7 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            workload: Default::default(),
             why: None,
             contested: false,
             time,

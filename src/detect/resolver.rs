@@ -2,11 +2,12 @@
 //! belongs to which instance, and the event-time watermark. It turns each [`Fact`] into
 //! [`Routed`] steps about one instance, which a shard of the table applies.
 
-use super::MAX_MAP_ENTRIES;
 use super::egress::Egress;
+use super::{LATE_GRACE, MAX_MAP_ENTRIES};
 use crate::order::Watermark;
 use crate::parse::addresses::Net;
 use crate::parse::event_time::Millis;
+use crate::parse::issuer::Issued;
 use crate::parse::record::{CallContext, ChangeAddress, ChangeTarget, Fact};
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
@@ -20,6 +21,9 @@ use std::sync::Arc;
 pub struct Routed {
     pub step: Step,
     pub watermark: Millis,
+    /// The shard key when it is not the step's own session name: a chained session's steps go
+    /// where the workload at the root of its chain lives, whose row they need.
+    pub route: Option<CompactString>,
 }
 
 /// Calls, issues and restarts pass from [`Fact`] unchanged; an address change arrives here resolved
@@ -40,7 +44,23 @@ pub enum Step {
     Issue {
         session: SessionKey,
         time: Millis,
-        region: Option<CompactString>,
+        issued: Issued,
+    },
+    Chain {
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+    },
+    End {
+        task: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
+    },
+    FunctionVpc {
+        function: CompactString,
+        account: CompactString,
+        attached: bool,
     },
     Change {
         instance: CompactString,
@@ -60,11 +80,17 @@ pub enum Step {
 impl Routed {
     /// The shard key: everything one instance's verdicts depend on carries its id.
     pub fn instance(&self) -> &str {
+        if let Some(r) = &self.route {
+            return r;
+        }
         match &self.step {
             Step::Call { session, .. } | Step::Issue { session, .. } => &session.instance,
+            Step::Chain { parent, .. } => &parent.instance,
             Step::Change { instance, .. } | Step::Restart { instance, .. } | Step::Tie { instance, .. } => {
                 instance
             }
+            Step::End { task, .. } => task,
+            Step::FunctionVpc { function, .. } => function,
         }
     }
 }
@@ -74,6 +100,8 @@ impl Routed {
 pub struct Resolver {
     allocations: BoundedMap<IpAddr>,
     interfaces: BoundedMap<CompactString>,
+    /// Chained sessions → the shard key of their chain's root, until they expire.
+    chains: ChainRoutes,
     watermark: Watermark,
     /// The wall clock, for [`far_future`](crate::order::far_future) records; `None`: not known
     /// (then no record is far-future).
@@ -120,6 +148,13 @@ impl Resolver {
         e.gateways = self.egress.export();
         e.accounts = self.accounts.iter().cloned().collect();
         e.accounts.sort();
+        into.chains = self.chains.export();
+        into.chain_seed = self.chains.seed;
+    }
+
+    /// The shard key a chained session's rows live under, when it is one.
+    pub fn route_of(&self, session: &SessionKey) -> Option<&str> {
+        self.chains.get(session)
     }
 
     pub fn import(s: &crate::detect::state::Snapshot) -> Resolver {
@@ -146,6 +181,12 @@ impl Resolver {
         r.egress = Egress::import(&e.gateways);
         for a in &e.accounts {
             r.see_account(a);
+        }
+        if s.chain_seed != 0 {
+            r.chains.seed = s.chain_seed;
+        }
+        for (k, to, until) in &s.chains {
+            r.chains.map.insert(*k, (to.clone(), *until));
         }
         r
     }
@@ -199,25 +240,59 @@ impl Resolver {
     }
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
-    pub fn route(&mut self, fact: Fact, out: impl FnMut(Routed)) {
+    pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
         // The ablation learns none of the estate's facts.
         let estate = matches!(
             fact,
             Fact::Tie { .. } | Fact::NatGateway { .. } | Fact::Disassociation { .. } | Fact::Account(_)
         );
-        if !(self.plain_method && estate) {
-            self.route_fact(fact, out);
+        if self.plain_method && estate {
+            return;
+        }
+        if let Fact::Forwarded(entry) = fact {
+            if self.trust_forwarded && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
+            {
+                self.route(*entry, out);
+            }
+            return;
+        }
+        self.advance(&fact);
+        let watermark = self.watermark.get().unwrap_or(Millis::MIN);
+        if let Some((step, route)) = self.step(fact, watermark) {
+            out(Routed {
+                step,
+                watermark,
+                route,
+            });
         }
     }
 
-    fn route_fact(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
-        if let Some(t) = event_time(&fact) {
-            // One record may move the watermark by at most LATE_GRACE: a single absurd eventTime
-            // (year 2099) must not expire every session, and LATE_GRACE is exactly what a live row
-            // survives. A real gap in the trail is caught up over a few records.
-            self.watermark.advance(t, self.now.unwrap_or(Millis::MAX));
-        }
-        let watermark = self.watermark.get().unwrap_or(Millis::MIN);
+    /// The watermark after `fact`. One record may move it by at most LATE_GRACE: a single absurd
+    /// eventTime (year 2099) must not expire every session, and LATE_GRACE is exactly what a live
+    /// row survives. A real gap in the trail is caught up over a few records.
+    fn advance(&mut self, fact: &Fact) {
+        let time = match fact {
+            Fact::Call { time, .. }
+            | Fact::Issue { time, .. }
+            | Fact::Chain { time, .. }
+            | Fact::End { time, .. }
+            | Fact::AddressChange { time, .. }
+            | Fact::Restart { time, .. }
+            | Fact::Disassociation { time, .. } => *time,
+            Fact::Allocation { .. }
+            | Fact::InterfaceOwner { .. }
+            | Fact::FunctionVpc { .. }
+            | Fact::Forwarded(_)
+            | Fact::Tie { .. }
+            | Fact::NatGateway { .. }
+            | Fact::Association { .. }
+            | Fact::Account(_) => return,
+        };
+        self.watermark.advance(time, self.now.unwrap_or(Millis::MAX));
+    }
+
+    /// The step a fact becomes and its route, after what it tells the maps.
+    fn step(&mut self, fact: Fact, watermark: Millis) -> Option<(Step, Option<CompactString>)> {
         let step = match fact {
             Fact::Call {
                 session,
@@ -239,7 +314,8 @@ impl Resolver {
                     Source::Ip(ip) => self.egress.of(ip),
                     _ => None,
                 };
-                Step::Call {
+                let route = self.chains.route(&session, watermark);
+                let step = Step::Call {
                     session,
                     time,
                     source,
@@ -247,16 +323,37 @@ impl Resolver {
                     via_endpoint,
                     context,
                     egress,
-                }
+                };
+                return Some((step, route));
             }
             Fact::Issue {
                 session,
                 time,
-                region,
-            } => Step::Issue {
-                session,
+                issued,
+            } => {
+                // A workload's own session from now on, wherever it was chained before.
+                self.chains.forget(&session);
+                Step::Issue {
+                    session,
+                    time,
+                    issued,
+                }
+            }
+            Fact::Chain {
+                parent,
+                child,
                 time,
-                region,
+                expires,
+            } => return Some(self.chain(parent, child, time, expires, watermark)),
+            Fact::End { task, account, time } => Step::End { task, account, time },
+            Fact::FunctionVpc {
+                function,
+                account,
+                attached,
+            } => Step::FunctionVpc {
+                function,
+                account,
+                attached,
             },
             Fact::Restart {
                 instance,
@@ -269,25 +366,16 @@ impl Resolver {
             },
             Fact::Allocation { allocation_id, ip } => {
                 self.allocations.insert(allocation_id, ip);
-                return;
+                return None;
             }
-            Fact::Forwarded(entry) => {
-                if self.trust_forwarded
-                    && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
-                {
-                    self.route(*entry, out);
-                }
-                return;
-            }
+            Fact::Forwarded(_) => return None,
             Fact::AddressChange {
                 target,
                 account,
                 time,
                 address,
             } => {
-                let Some(instance) = self.instance_of(target) else {
-                    return;
-                };
+                let instance = self.instance_of(target)?;
                 let address = self.address_of(&address);
                 Step::Change {
                     instance,
@@ -296,12 +384,31 @@ impl Resolver {
                     address,
                 }
             }
-            other => match self.estate(other) {
-                Some(step) => step,
-                None => return,
-            },
+            other => self.estate(other)?,
         };
-        out(Routed { step, watermark });
+        Some((step, None))
+    }
+
+    /// (22) A chained session's route: where its parent's rows live, until it expires.
+    fn chain(
+        &mut self,
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+        watermark: Millis,
+    ) -> (Step, Option<CompactString>) {
+        let route = self.chains.route(&parent, watermark);
+        let to = route.clone().unwrap_or_else(|| parent.instance.clone());
+        let until = expires.unwrap_or(time.saturating_add(super::workload::CHAIN_DEFAULT_LIFE));
+        self.chains.insert(&child, to, until, watermark);
+        let step = Step::Chain {
+            parent,
+            child,
+            time,
+            expires,
+        };
+        (step, route)
     }
 
     /// The facts of real estates (rules 9, 14 to 16): most only feed the maps; a tie or a
@@ -394,24 +501,6 @@ impl Resolver {
     }
 }
 
-/// The event time of a fact about a record in time (the maps' facts have none).
-fn event_time(fact: &Fact) -> Option<Millis> {
-    match fact {
-        Fact::Call { time, .. }
-        | Fact::Issue { time, .. }
-        | Fact::AddressChange { time, .. }
-        | Fact::Restart { time, .. }
-        | Fact::Disassociation { time, .. } => Some(*time),
-        Fact::Allocation { .. }
-        | Fact::InterfaceOwner { .. }
-        | Fact::Forwarded(_)
-        | Fact::Tie { .. }
-        | Fact::NatGateway { .. }
-        | Fact::Association { .. }
-        | Fact::Account(_) => None,
-    }
-}
-
 /// A map that forgets its oldest entries past [`MAX_MAP_ENTRIES`], so a flood of ids cannot grow it
 /// without bound. Input-ordered, so it forgets the same entries for any thread count.
 struct BoundedMap<V> {
@@ -452,5 +541,103 @@ impl<V> BoundedMap<V> {
             .iter()
             .filter_map(|k| Some((k.clone(), self.map.get(k)?.clone())))
             .collect()
+    }
+}
+
+/// Where chained sessions' steps go: the shard key of the root of their chain. Input-ordered, so
+/// the same for any thread count; bounded like the other maps, and an entry goes once the
+/// watermark passes its session's expiry by [`LATE_GRACE`] (swept when the map has doubled since
+/// the last sweep, so a sweep's cost is spread over the inserts that made it due).
+///
+/// Keyed by a seeded XXH3-64 of the session key rather than the key itself: 40 bytes an entry
+/// instead of 112, which was most of a chained session's memory. The seed is random per table
+/// (and saved with it), so no one can make up a session key that lands on another's entry.
+struct ChainRoutes {
+    map: HashMap<u64, (CompactString, Millis), ahash::RandomState>,
+    seed: u64,
+    swept_at_len: usize,
+}
+
+impl Default for ChainRoutes {
+    fn default() -> Self {
+        ChainRoutes {
+            map: HashMap::default(),
+            // std's per-process random keys, as its hash maps use against flooding.
+            seed: std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64)
+                .max(1),
+            swept_at_len: 0,
+        }
+    }
+}
+
+impl ChainRoutes {
+    fn hash(&self, s: &SessionKey) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
+        h.update(&[s.partition as u8]);
+        for part in [&s.account, &s.role, &s.instance] {
+            h.update(part.as_bytes());
+            // Not a byte of any UTF-8 text: the parts cannot run into each other.
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
+    fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
+        // Nearly every call asks, and nearly always no chain was ever seen: no hashing then.
+        if self.map.is_empty() {
+            return None;
+        }
+        let k = self.hash(session);
+        match self.map.get(&k) {
+            Some((_, until)) if wm > until.saturating_add(LATE_GRACE) => {
+                self.map.remove(&k);
+                None
+            }
+            Some((to, _)) => Some(to.clone()),
+            None => None,
+        }
+    }
+
+    fn get(&self, session: &SessionKey) -> Option<&str> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(&self.hash(session)).map(|(to, _)| to.as_str())
+    }
+
+    fn insert(&mut self, child: &SessionKey, to: CompactString, until: Millis, wm: Millis) {
+        if self.map.len() >= 2 * self.swept_at_len.max(512) {
+            self.map
+                .retain(|_, (_, until)| wm <= until.saturating_add(LATE_GRACE));
+            self.swept_at_len = self.map.len();
+        }
+        let k = self.hash(child);
+        let until = match self.map.get(&k) {
+            Some((_, had)) => until.max(*had),
+            None => until,
+        };
+        // Full of live chains: a new one is not routed (its calls pass unjudged), as a full
+        // allocation map forgets.
+        if self.map.len() < MAX_MAP_ENTRIES || self.map.contains_key(&k) {
+            self.map.insert(k, (to, until));
+        }
+    }
+
+    fn forget(&mut self, session: &SessionKey) {
+        if !self.map.is_empty() {
+            let k = self.hash(session);
+            self.map.remove(&k);
+        }
+    }
+
+    /// Sorted, so that a saved state is the same bytes whatever the hash map's order.
+    fn export(&self) -> Vec<(u64, CompactString, Millis)> {
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .map(|(k, (to, until))| (*k, to.clone(), *until))
+            .collect();
+        v.sort();
+        v
     }
 }

@@ -31,6 +31,8 @@ pub enum LockOrigin {
     /// Accepted as the instance's address of the other family, inside AWS's EC2 ranges of the
     /// locked address's region (14).
     OtherFamily,
+    /// The address the session's own issuing record came from (AssumeRoleWithWebIdentity).
+    Issuer,
     /// Taken from a lock in another region of AWS, as the address in the instance's own region
     /// (17).
     OwnRegion,
@@ -45,6 +47,7 @@ impl LockOrigin {
             LockOrigin::Tied => "tied",
             LockOrigin::SameGateway => "nat_gateway",
             LockOrigin::OtherFamily => "other_family",
+            LockOrigin::Issuer => "issuer",
             LockOrigin::OwnRegion => "own_region",
         }
     }
@@ -69,13 +72,17 @@ pub(super) struct PendingChange {
 /// interned copy: the table's size per session is what decides how many sessions fit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
-    pub(super) partition: crate::parse::session_key::Partition,
-    pub(super) account: CompactString,
-    pub(super) role: CompactString,
+    pub partition: crate::parse::session_key::Partition,
+    pub account: CompactString,
+    pub role: CompactString,
     /// The region of the AssumeRole that created the row: the instance's (evidence for 17). Not
-    /// saved: after a restart the rule has no region until the next new row.
+    /// saved (the state format stays main's): after a restart the rule has no region until the
+    /// next new row.
     #[serde(skip)]
-    pub(super) region: Option<CompactString>,
+    pub region: Option<CompactString>,
+    /// The workload's kind and what names it: shared as widely as the role for instances, tasks
+    /// and chained sessions, one per namespace for pods (see [`super::workload::Tracked`]).
+    pub workload: super::workload::Tracked,
 }
 
 /// Pending address changes: usually none, so one pointer until there is one.
@@ -195,6 +202,10 @@ pub struct Row {
     pub(super) pending: PendingList,
     /// Created from a call (`--infer-sessions`), not from the AssumeRole that issued it.
     pub(super) inferred: bool,
+    /// A call of this session was judged in this run (for the summary's counts by kind). Not
+    /// saved: the counts are the run's.
+    #[serde(skip)]
+    pub(super) judged: bool,
     /// An address outside the lock alerted for this session: its later calls from the lock say
     /// so (rule 17). Not saved: a restart forgets it, as it forgets the alerts.
     #[serde(skip)]
@@ -348,6 +359,44 @@ pub(super) fn intern(set: &mut HashSet<Arc<Identity>, ahash::RandomState>, id: I
     a
 }
 
+/// A row as state files of format version 1 saved it, before sessions had a workload kind: every
+/// one was an instance's.
+#[derive(Deserialize)]
+pub(super) struct RowV1 {
+    ident: IdentityV1,
+    expires: Millis,
+    locks: Locks,
+    pending: PendingList,
+    inferred: bool,
+}
+
+#[derive(Deserialize)]
+struct IdentityV1 {
+    partition: crate::parse::session_key::Partition,
+    account: CompactString,
+    role: CompactString,
+}
+
+impl From<RowV1> for Row {
+    fn from(r: RowV1) -> Row {
+        Row {
+            ident: Arc::new(Identity {
+                partition: r.ident.partition,
+                account: r.ident.account,
+                role: r.ident.role,
+                region: None,
+                workload: super::workload::Tracked::default(),
+            }),
+            expires: r.expires,
+            locks: r.locks,
+            pending: r.pending,
+            inferred: r.inferred,
+            judged: false,
+            contested: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod size_tests {
     use super::*;
@@ -392,6 +441,7 @@ mod saved_form {
             account: "123456789012".into(),
             role: "web-role".into(),
             region: None,
+            workload: Default::default(),
         });
         let mut pending = PendingList::default();
         pending.push(PendingChange {
@@ -406,6 +456,7 @@ mod saved_form {
                 locks: Locks::None,
                 pending: PendingList::default(),
                 inferred: false,
+                judged: false,
                 contested: false,
             },
             Row {
@@ -420,6 +471,7 @@ mod saved_form {
                 .into(),
                 pending,
                 inferred: true,
+                judged: false,
                 contested: false,
             },
             Row {
@@ -438,19 +490,37 @@ mod saved_form {
                 .into(),
                 pending: PendingList::default(),
                 inferred: false,
+                judged: false,
                 contested: false,
             },
         ]
     }
 
-    /// The bytes a state file held for these rows when a row's locks were a `SmallVec`: a change
-    /// of layout must not change them, or state files of earlier versions would not read.
-    const SAVED: &str = concat!(
+    /// The bytes a state file of format version 1 held for these rows (before sessions had a
+    /// workload kind, and when a row's locks were a `SmallVec`): they must still read, as
+    /// instances' rows.
+    const SAVED_V1: &str = concat!(
         "03010c313233343536373839303132087765622d726f6c6580ecc889bf63000000010c31323334353637383930313208",
         "7765622d726f6c65feffffffffffffffff01010003590c07008090fcf4be63000102c0aa88f5be63010126001f180000",
         "00000000000000000007090001010c313233343536373839303132087765622d726f6c65ffffffffffffffffff010300",
         "0a000304010e000126001f180000000000000000000000070080c594f5be63010003590c080000010000",
     );
+
+    /// Version 2: each identity ends with its workload's kind and detail (two bytes for an
+    /// instance's). A change of layout must not change them, or state files would not read.
+    const SAVED: &str = concat!(
+        "03010c313233343536373839303132087765622d726f6c6500000080ecc889bf63000000010c3132333435363738393031",
+        "32087765622d726f6c65000000feffffffffffffffff01010003590c07008090fcf4be63000102c0aa88f5be6301012600",
+        "1f18000000000000000000000007090001010c313233343536373839303132087765622d726f6c65000000ffffffffffff",
+        "ffffff0103000a000304010e000126001f180000000000000000000000070080c594f5be63010003590c080000010000",
+    );
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
 
     #[test]
     fn rows_are_saved_as_before() {
@@ -458,6 +528,14 @@ mod saved_form {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, SAVED);
         let back: Vec<Row> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, rows());
+    }
+
+    /// (Mutation: giving `IdentityV1` the workload field fails here.)
+    #[test]
+    fn version_1_rows_read_as_instances() {
+        let old: Vec<RowV1> = postcard::from_bytes(&unhex(SAVED_V1)).unwrap();
+        let back: Vec<Row> = old.into_iter().map(Row::from).collect();
         assert_eq!(back, rows());
     }
 }

@@ -6,6 +6,7 @@
 //! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
 //! file, so a crash leaves either the old or the new state.
 
+use super::rows::RowV1;
 use super::{Resolver, Row, Shard};
 use crate::config::Config;
 use crate::input::framing::BlockKind;
@@ -25,8 +26,9 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
 /// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
-/// alerted ids, where to resume).
-const VERSION: u32 = 3;
+/// alerted ids, where to resume); 4: each session's workload kind and the chained sessions'
+/// routes. A file of version 3 still reads (every session in it an instance's).
+const VERSION: u32 = 4;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -37,7 +39,7 @@ pub struct Snapshot {
     pub allocations: Vec<(CompactString, IpAddr)>,
     /// Network interface → instance, oldest first.
     pub interfaces: Vec<(CompactString, CompactString)>,
-    /// Instance id → its rows, sorted by instance id.
+    /// Instance id (a session name) → its rows, sorted by instance id.
     pub rows: Vec<(CompactString, Vec<Row>)>,
     /// What the rules beyond the blog's remember (rules 9, 14 to 17).
     pub estate: Estate,
@@ -45,6 +47,23 @@ pub struct Snapshot {
     pub alerted: Vec<(u8, u64, Millis)>,
     /// Where the input stands: the reorder window, the dedupe set, the position.
     pub order: OrderState,
+    /// Chained sessions (by the resolver's seeded hash of their key) → the shard key of their
+    /// chain's root, and until when.
+    pub chains: Vec<(u64, CompactString, Millis)>,
+    /// The seed of that hash (0: none yet).
+    pub chain_seed: u64,
+}
+
+/// Version 3's payload: a [`Snapshot`] without chains, every session an instance's.
+#[derive(Deserialize)]
+struct SnapshotV3 {
+    watermark: Option<Millis>,
+    allocations: Vec<(CompactString, IpAddr)>,
+    interfaces: Vec<(CompactString, CompactString)>,
+    rows: Vec<(CompactString, Vec<RowV1>)>,
+    estate: Estate,
+    alerted: Vec<(u8, u64, Millis)>,
+    order: OrderState,
 }
 
 /// The event-time part of the state (see [`crate::order`]).
@@ -217,7 +236,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
     // Versions 1 and 2 lack what event time needs (the window's records, the ids read): a table
     // without them would judge redelivered and waiting records again, so they are refused.
-    if version != VERSION {
+    if version != VERSION && version != 3 {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -233,6 +252,24 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
         return Err(DecodeError::Checksum);
     }
     let payload_error = |e: postcard::Error| DecodeError::Payload(e.to_string());
+    if version == 3 {
+        let v3: SnapshotV3 = postcard::from_bytes(payload).map_err(payload_error)?;
+        return Ok(Snapshot {
+            watermark: v3.watermark,
+            allocations: v3.allocations,
+            interfaces: v3.interfaces,
+            rows: v3
+                .rows
+                .into_iter()
+                .map(|(k, rows)| (k, rows.into_iter().map(Row::from).collect()))
+                .collect(),
+            estate: v3.estate,
+            alerted: v3.alerted,
+            order: v3.order,
+            chains: Vec::new(),
+            chain_seed: 0,
+        });
+    }
     postcard::from_bytes(payload).map_err(payload_error)
 }
 
@@ -291,16 +328,22 @@ pub fn snapshot(resolver: &Resolver, shard: &Shard) -> Snapshot {
 /// thread of their own).
 pub fn save_snapshot(path: &Path, mut snap: Snapshot) -> io::Result<()> {
     snap.rows.sort_by(|a, b| a.0.cmp(&b.0));
-    snap.estate.contested = snap
-        .rows
-        .iter()
-        .flat_map(|(i, rows)| {
-            rows.iter()
-                .enumerate()
-                .filter(|(_, r)| r.contested)
-                .map(move |(n, _)| (i.clone(), n as u32))
-        })
-        .collect();
+    // A row's place counts over every entry of its instance id (a chained session's rows may sit
+    // in another partition under the same name), as [`Shard::import`] counts them.
+    let mut contested = Vec::new();
+    let mut n = 0u32;
+    for (i, (instance, rows)) in snap.rows.iter().enumerate() {
+        if i == 0 || snap.rows[i - 1].0 != *instance {
+            n = 0;
+        }
+        for r in rows {
+            if r.contested {
+                contested.push((instance.clone(), n));
+            }
+            n += 1;
+        }
+    }
+    snap.estate.contested = contested;
     save(path, &snap).map_err(|e| io::Error::new(e.kind(), format!("--state {}: {e}", path.display())))
 }
 
@@ -325,6 +368,8 @@ mod tests {
                 accounts: vec!["123456789012".into()],
                 ..Estate::default()
             },
+            chains: vec![(0x1234_5678_9abc_def0, "t-1".into(), 7)],
+            chain_seed: 42,
         }
     }
 
@@ -342,10 +387,35 @@ mod tests {
             bytes[16..20].copy_from_slice(&old.to_le_bytes());
             let e = decode(&bytes).unwrap_err().to_string();
             assert!(
-                e.contains(&format!("version {old}")) && e.contains("version 3"),
+                e.contains(&format!("version {old}")) && e.contains("version 4"),
                 "{e}"
             );
         }
+    }
+
+    /// A file of version 3 (no chains, every session an instance's; the rows' own format is tested
+    /// in `rows`) still reads. (Mutation: refusing version 3, or reading it as 4, fails here.)
+    #[test]
+    fn version_3_still_reads() {
+        let mut old = sample();
+        old.chains.clear();
+        old.chain_seed = 0;
+        let v3 = (
+            &old.watermark,
+            &old.allocations,
+            &old.interfaces,
+            &old.rows,
+            &old.estate,
+            &old.alerted,
+            &old.order,
+        );
+        let payload = postcard::to_stdvec(&v3).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        assert_eq!(decode(&bytes), Ok(old));
     }
 
     #[test]

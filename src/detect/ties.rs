@@ -63,8 +63,10 @@ impl Ties {
 pub(super) struct Evidence<'a> {
     /// The partition's ties and the call's instance: looked up only when a call's address is not
     /// locked (nearly every call's is), so the common call pays nothing for them.
-    pub(super) ties: &'a Ties,
+    pub(super) ties: Option<&'a Ties>,
     pub(super) instance: &'a str,
+    /// Rule 17's first call from outside AWS applies (to instances only).
+    outside_aws: bool,
     tied: std::cell::OnceCell<&'a [Net]>,
     /// The NAT gateway's addresses, when the call's address is one of several of a gateway.
     pub(super) egress: Option<&'a [IpAddr]>,
@@ -97,8 +99,9 @@ impl<'a> Evidence<'a> {
         region: Option<&'a str>,
     ) -> Self {
         Evidence {
-            ties,
+            ties: Some(ties),
             instance,
+            outside_aws: true,
             tied: std::cell::OnceCell::new(),
             egress,
             ranges,
@@ -107,9 +110,28 @@ impl<'a> Evidence<'a> {
         }
     }
 
+    /// The rules that judge a session of `kind`: all of them for an instance; for an ECS task,
+    /// whose interfaces the trail names as an instance's, all but the first call from outside AWS
+    /// (ECS Anywhere runs tasks on a customer's own machines); for the other kinds, which may run
+    /// outside AWS and whose addresses the trail does not name, only the NAT gateway's (15).
+    pub(super) fn for_kind(mut self, kind: super::workload::Kind) -> Self {
+        use super::workload::Kind;
+        match kind {
+            Kind::Instance => {}
+            Kind::Task => self.outside_aws = false,
+            Kind::Pod | Kind::WebIdentity | Kind::Function | Kind::Chained => {
+                self.outside_aws = false;
+                self.ties = None;
+                self.ranges = None;
+            }
+        }
+        self
+    }
+
     /// The addresses the trail tied to the instance.
     fn nets(&self) -> &'a [Net] {
-        self.tied.get_or_init(|| self.ties.of(self.instance))
+        self.tied
+            .get_or_init(|| self.ties.map_or(&[], |t| t.of(self.instance)))
     }
 
     pub(super) fn tied(&self, ip: IpAddr) -> bool {
@@ -128,7 +150,8 @@ impl<'a> Evidence<'a> {
     /// With `--aws-ip-ranges`: a public address outside every AWS range and every declared
     /// network, which an EC2 instance does not call from.
     pub(super) fn outside(&self, ip: IpAddr) -> bool {
-        self.ranges.is_some_and(|r| r.lookup(ip).is_none())
+        self.outside_aws
+            && self.ranges.is_some_and(|r| r.lookup(ip).is_none())
             && !is_private(&ip)
             && !self.trusted_network(ip)
             && !self.tied(ip)

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::detect::peers::Peer;
+use crate::detect::workload::Kind;
 use crate::detect::{Lock, LockOrigin, Slot, Verdict, VerdictKind, Why};
 use crate::output::ip_ranges::AwsRanges;
 use crate::parse::event_time::{self, Millis};
@@ -58,8 +59,11 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     j.raw(":sts::").text(&s.account);
     j.raw(":assumed-role/").text(&s.role);
     j.raw("/").text(&s.instance);
-    j.raw("\",\"instance_id\":\"").text(&s.instance);
-    j.raw("\",\"source_ip\":\"").text(&v.source);
+    if v.workload.kind == Kind::Instance {
+        j.raw("\",\"instance_id\":\"").text(&s.instance);
+    }
+    workload(v, &mut j);
+    j.raw(",\"source_ip\":\"").text(&v.source);
     j.raw("\",\"slot\":\"").raw(slot_name(v.slot));
     j.raw("\",\"locked_ips\":[");
     for (i, l) in v.locks.iter().enumerate() {
@@ -92,6 +96,48 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
         same_account_peer(p, &mut j);
     }
     j.raw("}");
+}
+
+/// `"workload":{…}` (after a closing quote): the kind, the session name that identifies it, the
+/// pod or the function's region, and for a chained session the sessions back to the workload.
+fn workload(v: &Verdict, j: &mut Json) {
+    let w = &v.workload;
+    j.raw("\",\"workload\":{\"kind\":\"").raw(w.kind.as_str());
+    j.raw("\",\"id\":\"").text(&v.session.instance);
+    if let Some(pod) = w.pod(&v.session.instance) {
+        j.raw("\",\"pod\":\"").text(&pod);
+    }
+    if let (Some(d), Kind::Function) = (&w.detail, w.kind) {
+        j.raw("\",\"region\":\"").text(d);
+    }
+    j.raw("\"");
+    if w.parent.is_some() {
+        j.raw(",\"chain\":[");
+        for (i, arn) in w.chain().into_iter().enumerate() {
+            j.raw(if i == 0 { "\"" } else { ",\"" }).text(arn).raw("\"");
+        }
+        j.raw("],\"root_kind\":\"")
+            .raw(w.root().0.kind.as_str())
+            .raw("\"");
+    }
+    j.raw("}");
+}
+
+/// "instance i-…", "ECS task 4d2b…", "EKS pod ns/app", "chained session s (role r, assumed from
+/// task 4d2b…)": who the credentials belong to, in a sentence.
+fn who(v: &Verdict, j: &mut Json) {
+    let w = &v.workload;
+    j.raw(w.kind.noun()).raw(" ");
+    match w.pod(&v.session.instance) {
+        Some(pod) => j.text(&pod),
+        None => j.text(&v.session.instance),
+    };
+    if let (root, Some(arn)) = w.root() {
+        j.raw(", assumed from the ")
+            .raw(root.kind.noun())
+            .raw(" session ")
+            .text(arn);
+    }
 }
 
 /// The other instance whose locked address an alert came from. Its keys in serde_json's order
@@ -202,12 +248,17 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
     let role = &v.session.role;
     let slot = slot_name(v.slot);
     if let Some(acct) = &v.foreign_endpoint {
-        j.raw("Credentials of instance ").text(inst);
+        j.raw("Credentials of ");
+        who(v, j);
         j.raw(" (role ").text(role);
         j.raw(") were used through a VPC endpoint of account ").text(acct);
         j.raw(", not the session's account ").text(&v.session.account);
         j.raw(": an endpoint the attacker owns hides where stolen keys are used. Check who owns account ");
         j.text(acct).raw(".");
+        return;
+    }
+    if v.workload.kind == Kind::Function && matches!(v.kind, VerdictKind::Compromise | VerdictKind::Locked) {
+        function_reason(v, j);
         return;
     }
     if let Some(text) = evidence_reason(v) {
@@ -221,7 +272,8 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
             j.raw(".");
         }
         VerdictKind::Compromise => {
-            j.raw("Credentials of instance ").text(inst);
+            j.raw("Credentials of ");
+            who(v, j);
             j.raw(" (role ").text(role);
             j.raw(") were used from ").text(&v.source);
             j.raw(", outside the ").raw(slot);
@@ -229,12 +281,15 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
             describe_locks(&v.locks, v.slot, j);
             j.raw(". Either they were stolen and used from ").text(&v.source);
             j.raw(", or the locked address is the thief's, who called first: ");
-            j.raw("check which address is the instance's.");
+            j.raw("check which address is the ")
+                .raw(v.workload.root().0.kind.noun())
+                .raw("'s.");
         }
         VerdictKind::Locked if v.first_lock => {
             j.raw("First call of this session from a ").raw(slot);
             j.raw(" address: ").text(&v.source);
-            j.raw(" now locks it for instance ").text(inst);
+            j.raw(" now locks it for ");
+            who(v, j);
             j.raw(".");
         }
         VerdictKind::Locked => {
@@ -270,6 +325,41 @@ fn reason(v: &Verdict, window: Millis, j: &mut Json) {
     }
 }
 
+/// A Lambda function's call, judged by where it came from (no lock).
+fn function_reason(v: &Verdict, j: &mut Json) {
+    let region = v.workload.detail.as_deref();
+    let private = v.slot == Slot::Private;
+    if v.kind == VerdictKind::Locked {
+        if private {
+            j.raw("Call through a VPC endpoint from ").text(&v.source);
+            j.raw(": the function is attached to a VPC.");
+        } else {
+            j.raw("Call from ")
+                .text(&v.source)
+                .raw(", an AWS address of the function's region");
+            if let Some(r) = region {
+                j.raw(" (").text(r).raw(")");
+            }
+            j.raw(": a Lambda function's calls are judged by where they come from, not locked.");
+        }
+        return;
+    }
+    j.raw("Credentials of ");
+    who(v, j);
+    j.raw(" (role ").text(&v.session.role);
+    j.raw(") were used from ").text(&v.source);
+    j.raw(if private {
+        ", a private address not seen through a VPC endpoint of a function attached to a VPC"
+    } else {
+        ", which is not an AWS address of the function's region"
+    });
+    if let Some(r) = region {
+        j.raw(" (").text(r).raw(")");
+    }
+    j.raw(": a function's own calls come from AWS addresses of its region, or through the VPC endpoints of its VPC. ");
+    j.raw("Check who holds the function's credentials.");
+}
+
 /// How a lock came to be, in a reason's words.
 fn lock_how(o: LockOrigin) -> &'static str {
     match o {
@@ -278,6 +368,7 @@ fn lock_how(o: LockOrigin) -> &'static str {
         LockOrigin::Tied => "as an address the trail ties to the instance",
         LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
         LockOrigin::OtherFamily => "as the instance's address of the other family",
+        LockOrigin::Issuer => "by the session's own issuing call from it",
         LockOrigin::OwnRegion => "as the address in the instance's own region",
     }
 }
@@ -288,20 +379,22 @@ fn evidence_reason(v: &Verdict) -> Option<String> {
     let inst = &v.session.instance;
     let role = &v.session.role;
     let src = &v.source;
+    // Rules 14 to 17 judge instances and ECS tasks (whose interfaces the trail names too).
+    let noun = v.workload.kind.noun();
     Some(match (v.kind, v.why) {
         (VerdictKind::IpAdded, Some(Why::Tied)) => {
-            format!("New address {src} accepted: the trail ties it to instance {inst}.")
+            format!("New address {src} accepted: the trail ties it to {noun} {inst}.")
         }
         (VerdictKind::IpAdded, Some(Why::SameGateway)) => format!(
             "New address {src} accepted: another public address of the NAT gateway the session's \
              locked address belongs to; one egress."
         ),
         (VerdictKind::IpAdded, Some(Why::OtherFamily)) => format!(
-            "New address {src} accepted: the instance's address of the other family, inside AWS's \
+            "New address {src} accepted: the {noun}'s address of the other family, inside AWS's \
              EC2 ranges of the locked address's region (dual stack)."
         ),
         (VerdictKind::IpAdded, Some(Why::LockMoved(thief))) => format!(
-            "New address {src} accepted: the trail ties it to instance {inst}, and not the address \
+            "New address {src} accepted: the trail ties it to {noun} {inst}, and not the address \
              {thief} that called first and locked the session. {thief} is taken for the thief's: it \
              leaves the lock, and its later calls alert."
         ),
@@ -312,19 +405,19 @@ fn evidence_reason(v: &Verdict) -> Option<String> {
              later calls alert."
         ),
         (VerdictKind::Compromise, Some(Why::OutsideAws)) => format!(
-            "Credentials of instance {inst} (role {role}) were used from {src}, outside AWS and \
+            "Credentials of {noun} {inst} (role {role}) were used from {src}, outside AWS and \
              outside --trusted-networks, by the session's first call from a public address: an EC2 \
              instance does not call from there. The lock stays empty."
         ),
         (VerdictKind::Compromise, Some(Why::UntiedPrivate)) => format!(
-            "Credentials of instance {inst} (role {role}) were used through a VPC endpoint from \
-             {src}, a private address the trail does not tie to the instance, while it names the \
-             instance's private addresses: another machine reached the account's endpoint."
+            "Credentials of {noun} {inst} (role {role}) were used through a VPC endpoint from \
+             {src}, a private address the trail does not tie to the {noun}, while it names the \
+             {noun}'s private addresses: another machine reached the account's endpoint."
         ),
         (VerdictKind::Locked, _) if v.contested && !v.first_lock => format!(
             "Call from the {} address the session is locked to ({src}); the session is contested: \
              another address alerted for it, and nothing in the trail says which is the \
-             instance's.",
+             {noun}'s.",
             slot_name(v.slot)
         ),
         _ => return None,
@@ -404,6 +497,7 @@ mod reference {
 
     use super::Annotator;
     use crate::detect::peers::Peer;
+    use crate::detect::workload::Kind;
     use crate::detect::{Lock, Slot, Verdict, VerdictKind};
     use crate::parse::event_time::{self, Millis};
     use serde::Serialize;
@@ -427,7 +521,9 @@ mod reference {
         verdict: &'static str,
         reason: String,
         session: String,
-        instance_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        instance_id: Option<&'a str>,
+        workload: WorkloadOut<'a>,
         source_ip: &'a str,
         slot: &'static str,
         locked_ips: Vec<LockedIp>,
@@ -447,6 +543,48 @@ mod reference {
         moved_from: Option<String>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         contested: bool,
+    }
+
+    #[derive(Serialize)]
+    struct WorkloadOut<'a> {
+        kind: &'static str,
+        id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pod: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        region: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chain: Option<Vec<&'a str>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        root_kind: Option<&'static str>,
+    }
+
+    fn workload(v: &Verdict) -> WorkloadOut<'_> {
+        let w = &v.workload;
+        let detail = |k| w.detail.as_deref().filter(|_| w.kind == k);
+        WorkloadOut {
+            kind: w.kind.as_str(),
+            id: &v.session.instance,
+            pod: w.pod(&v.session.instance),
+            region: detail(Kind::Function),
+            chain: w.parent.is_some().then(|| w.chain()),
+            root_kind: w.parent.is_some().then(|| w.root().0.kind.as_str()),
+        }
+    }
+
+    fn who(v: &Verdict) -> String {
+        let w = &v.workload;
+        let name = w
+            .pod(&v.session.instance)
+            .unwrap_or_else(|| v.session.instance.to_string());
+        match w.root() {
+            (root, Some(arn)) => format!(
+                "{} {name}, assumed from the {} session {arn}",
+                w.kind.noun(),
+                root.kind.noun()
+            ),
+            _ => format!("{} {name}", w.kind.noun()),
+        }
     }
 
     #[derive(Serialize)]
@@ -489,11 +627,46 @@ mod reference {
         let slot = slot_name(v.slot);
         if let Some(acct) = &v.foreign_endpoint {
             return format!(
-                "Credentials of instance {inst} (role {role}) were used through a VPC endpoint of account \
+                "Credentials of {} (role {role}) were used through a VPC endpoint of account \
                  {acct}, not the session's account {}: an endpoint the attacker owns hides where stolen keys \
                  are used. Check who owns account {acct}.",
+                who(v),
                 v.session.account
             );
+        }
+        if v.workload.kind == Kind::Function
+            && matches!(v.kind, VerdictKind::Compromise | VerdictKind::Locked)
+        {
+            let region = v
+                .workload
+                .detail
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let private = v.slot == Slot::Private;
+            return match (v.kind, private) {
+                (VerdictKind::Locked, true) => format!(
+                    "Call through a VPC endpoint from {}: the function is attached to a VPC.",
+                    v.source
+                ),
+                (VerdictKind::Locked, false) => format!(
+                    "Call from {}, an AWS address of the function's region{region}: a Lambda function's calls \
+                     are judged by where they come from, not locked.",
+                    v.source
+                ),
+                _ => format!(
+                    "Credentials of {} (role {role}) were used from {}, {}{region}: a function's own calls come \
+                     from AWS addresses of its region, or through the VPC endpoints of its VPC. Check who holds \
+                     the function's credentials.",
+                    who(v),
+                    v.source,
+                    if private {
+                        "a private address not seen through a VPC endpoint of a function attached to a VPC"
+                    } else {
+                        "which is not an AWS address of the function's region"
+                    }
+                ),
+            };
         }
         if let Some(text) = super::evidence_reason(v) {
             return text;
@@ -504,16 +677,19 @@ mod reference {
                 v.source
             ),
             VerdictKind::Compromise => format!(
-                "Credentials of instance {inst} (role {role}) were used from {src}, outside the {slot} \
+                "Credentials of {} (role {role}) were used from {src}, outside the {slot} \
                  address the session is locked to: {locks}. Either they were stolen and used from {src}, \
                  or the locked address is the thief's, who called first: check which address is the \
-                 instance's.",
+                 {}'s.",
+                who(v),
+                v.workload.root().0.kind.noun(),
                 src = v.source,
                 locks = describe_locks(&v.locks, v.slot)
             ),
             VerdictKind::Locked if v.first_lock => format!(
-                "First call of this session from a {slot} address: {} now locks it for instance {inst}.",
-                v.source
+                "First call of this session from a {slot} address: {} now locks it for {}.",
+                v.source,
+                who(v)
             ),
             VerdictKind::Locked => format!(
                 "Call from the {slot} address the session is locked to ({}).",
@@ -589,7 +765,8 @@ mod reference {
                 )
             }),
             session: v.session.to_string(),
-            instance_id: &v.session.instance,
+            instance_id: (v.workload.kind == Kind::Instance).then_some(v.session.instance.as_str()),
+            workload: workload(v),
             source_ip: &v.source,
             slot: slot_name(v.slot),
             locked_ips: v
@@ -633,6 +810,7 @@ mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::workload::{Parent, Workload};
     use crate::output::ip_ranges::AwsRanges;
     use crate::parse::event_time::MINUTE;
     use crate::parse::session_key::{Partition, SessionKey};
@@ -789,14 +967,14 @@ mod tests {
             ],
         );
         (
-            (kind, session, source, slot),
+            (kind, session, source, slot, workload()),
             prop::collection::vec(lock(), 0..=3),
             (millis(), any::<bool>(), change, any::<bool>(), endpoint, millis()),
             (why, any::<bool>()),
         )
             .prop_map(
                 |(
-                    (kind, session, source, slot),
+                    (kind, session, source, slot, workload),
                     locks,
                     (expires, first_lock, change, inferred, endpoint, time),
                     (why, contested),
@@ -813,6 +991,7 @@ mod tests {
                         change,
                         inferred,
                         foreign_endpoint: endpoint,
+                        workload,
                         why,
                         contested,
                         time,
@@ -820,6 +999,26 @@ mod tests {
                     }
                 },
             )
+    }
+
+    /// Any kind, with or without a detail, chained up to three sessions deep.
+    fn workload() -> impl Strategy<Value = Workload> {
+        let kind = prop::sample::select(crate::detect::workload::KINDS.to_vec());
+        let one = (kind, prop::option::of(text())).prop_map(|(kind, detail)| Workload {
+            kind,
+            detail: detail.map(Into::into),
+            parent: None,
+        });
+        (one, prop::collection::vec(text(), 0..=3)).prop_map(|(root, arns)| {
+            arns.into_iter().fold(root, |w, arn| Workload {
+                kind: Kind::Chained,
+                detail: None,
+                parent: Some(Arc::new(Parent {
+                    arn: arn.into(),
+                    workload: w,
+                })),
+            })
+        })
     }
 
     proptest! {

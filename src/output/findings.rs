@@ -72,12 +72,13 @@
 //!   `session_row_expires` (ms), `close_reason` (`session_expired`, `end_of_input`, `not_tracked`),
 //!   `peer_note`.
 
+use crate::detect::workload::{Kind, Workload};
 use crate::detect::{LATE_GRACE, Lock, Slot, Verdict, VerdictKind};
 use crate::output::ip_ranges::AwsRanges;
 use crate::output::ocsf::{
     Account, Actor, Analytic, Api, AwsIpRange, CallData, Cloud, DetectionFinding, EvidenceData, Evidences,
     FindingInfo, LockedIp, Metadata, NetworkEndpoint, OriginData, Product, ResourceData, ResourceDetails,
-    Response, Session, Unmapped, User,
+    Response, Session, Unmapped, User, WorkloadData,
 };
 use crate::parse::event_time::{self, MINUTE, Millis};
 use crate::parse::session_key::SessionKey;
@@ -268,6 +269,8 @@ pub struct Incident {
     /// Lines written so far; the next line's `metadata.sequence`.
     pub lines: u32,
     pub closed: Option<(Millis, CloseReason)>,
+    /// Whose credentials: the kind, its name, the chain back to the workload.
+    pub workload: Workload,
     /// Calls from the session's lock since this incident opened (a contested session): what the
     /// other side did meanwhile.
     pub lock_calls: u64,
@@ -352,6 +355,8 @@ struct Names {
     arn: String,
     role_arn: String,
     ip: String,
+    /// The workload's name: a pod's `namespace/pod`, else the session name.
+    workload: String,
 }
 
 impl Names {
@@ -365,6 +370,7 @@ impl Names {
             arn: s.to_string(),
             role_arn,
             ip: inc.foreign_ip.to_string(),
+            workload: workload_name(inc),
         }
     }
 }
@@ -480,9 +486,18 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
         Origin::PrivateNetwork => "a private network address".to_owned(),
         Origin::Unclassified => "an address not classified (no AWS ranges loaded)".to_owned(),
     };
+    let w = &inc.workload;
+    let name = workload_name(inc);
     let title = format!(
-        "EC2 instance credentials of {} used from {} ({ip})",
-        s.instance,
+        "{} credentials of {name} used from {} ({ip})",
+        match w.kind {
+            Kind::Instance => "EC2 instance",
+            Kind::Task => "ECS task",
+            Kind::Pod => "EKS pod",
+            Kind::WebIdentity => "Web-identity session",
+            Kind::Function => "Lambda function",
+            Kind::Chained => "Chained session",
+        },
         match &inc.origin {
             Origin::OutsideAws => "outside AWS",
             Origin::InsideAws { .. } => "another AWS address",
@@ -504,13 +519,19 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
     } else {
         String::new()
     };
+    let chained = match w.root() {
+        (root, Some(root_arn)) => format!(", assumed from the {} session {root_arn}", root.kind.noun()),
+        _ => String::new(),
+    };
     let mut desc = format!(
-        "The instance session {arn} (instance {inst}, role {role}, account {acct}) is locked to \
+        "The {kind} session {arn} ({noun} {name}{chained}, role {role}, account {acct}) is locked to \
          {locks}. {n} call(s) with its credentials came from {ip}, {where_from}, between {first} \
          and {last}: {operations}{more}. Either the credentials were stolen and used from {ip}, \
          or the locked address is the thief's, who called first: check which address is the \
-         instance's.",
-        inst = s.instance,
+         {root}'s.",
+        kind = w.kind.as_str(),
+        noun = w.kind.noun(),
+        root = w.root().0.kind.noun(),
         role = s.role,
         acct = s.account,
         n = inc.count,
@@ -522,15 +543,24 @@ fn texts(inc: &Incident, arn: &str, ip: &str) -> (String, String, String) {
         desc.push_str(n);
     }
     let message = format!(
-        "{} call(s) with the credentials of instance {} (role {}) from {ip}, {where_from}; the \
+        "{} call(s) with the credentials of {} {name} (role {}) from {ip}, {where_from}; the \
          session is locked to {locks}",
-        inc.count, s.instance, s.role
+        inc.count,
+        w.kind.noun(),
+        s.role
     );
 
     (title, desc, message)
 }
 
-/// The instance and its role session.
+/// A pod by `namespace/pod`, any other workload by its session name.
+fn workload_name(inc: &Incident) -> String {
+    inc.workload
+        .pod(&inc.session.instance)
+        .unwrap_or_else(|| inc.session.instance.to_string())
+}
+
+/// The workload (the instance, task, pod, function) and its role session.
 fn resources<'a>(inc: &'a Incident, names: &'a Names) -> [ResourceDetails<'a>; 2] {
     let s = &inc.session;
     let partition = s.partition.as_str();
@@ -540,9 +570,16 @@ fn resources<'a>(inc: &'a Incident, names: &'a Names) -> [ResourceDetails<'a>; 2
             account_uid: &s.account,
             role_arn: None,
         },
-        name: &s.instance,
+        name: &names.workload,
         region: inc.region.as_deref(),
-        type_: "AWS::EC2::Instance",
+        type_: match inc.workload.kind {
+            Kind::Instance => "AWS::EC2::Instance",
+            Kind::Task => "AWS::ECS::Task",
+            Kind::Pod => "AWS::EKS::Pod",
+            Kind::WebIdentity => "AWS::STS::WebIdentitySession",
+            Kind::Function => "AWS::Lambda::Function",
+            Kind::Chained => "AWS::STS::ChainedRoleSession",
+        },
         uid: &s.instance,
     };
     let role_session = ResourceDetails {
@@ -641,6 +678,25 @@ fn unmapped<'a>(inc: &'a Incident, phase: Phase, origin: &'a OriginData<'a>) -> 
         peer_note: inc.peer_note.as_deref(),
         session_row_expires: inc.session_expires,
         slot: slot_name(inc.slot),
+        workload: workload_data(inc),
+    }
+}
+
+/// `unmapped.workload`, as the annotation's `workload`.
+fn workload_data(inc: &Incident) -> WorkloadData<'_> {
+    let w = &inc.workload;
+    let pod = w.pod(&inc.session.instance);
+    let region = match (&w.detail, w.kind, &pod) {
+        (Some(d), Kind::Function, None) => Some(d.as_str()),
+        _ => None,
+    };
+    WorkloadData {
+        kind: w.kind.as_str(),
+        id: &inc.session.instance,
+        pod,
+        region,
+        chain: w.parent.is_some().then(|| w.chain()),
+        root_kind: w.parent.is_some().then(|| w.root().0.kind.as_str()),
     }
 }
 
@@ -862,6 +918,7 @@ impl Incidents {
             peer_note: a.peer_note.map(clip),
             lines: 0,
             closed: None,
+            workload: v.workload.clone(),
             lock_calls: 0,
             lock_moved_from: None,
             lock_moved_by_region: false,
@@ -1119,6 +1176,7 @@ mod tests {
             change: None,
             inferred: false,
             foreign_endpoint: None,
+            workload: Default::default(),
             why: None,
             contested: false,
             time: 0,
@@ -1637,10 +1695,11 @@ mod tests {
         let mut inc = Incidents::new(FindingsConfig::default(), Some(ranges()));
         let mut out = Vec::new();
         shard.apply(Routed {
+            route: None,
             step: Step::Issue {
+                issued: Default::default(),
                 session: s.clone(),
                 time: T0,
-                region: None,
             },
             watermark: T0,
         });
@@ -1655,6 +1714,7 @@ mod tests {
             let time = T0 + (n as Millis + 1) * 1000;
             let v = shard
                 .apply(Routed {
+                    route: None,
                     step: Step::Call {
                         session: s.clone(),
                         time,

@@ -134,8 +134,13 @@ impl Judge {
         if let (Some(thief), Some(ip)) = (v.why.and_then(Why::moved_from), v.ip) {
             let s = &v.session;
             let by_region = matches!(v.why, Some(Why::OwnRegion(_)));
-            self.table
-                .lock_moved(&s.account, &s.role, &s.instance, (ip, thief), by_region);
+            self.table.lock_moved(
+                &s.account,
+                &s.role,
+                (v.workload.kind, &s.instance),
+                (ip, thief),
+                by_region,
+            );
         }
         if alert || self.emit == Emit::All {
             let mut annotation = Vec::with_capacity(512);
@@ -168,7 +173,8 @@ impl Judge {
                 Some(Why::UntiedPrivate) => Some("private, not the instance's"),
                 _ => None,
             };
-            self.table.count(&s.account, &s.role, &s.instance, ip, why);
+            self.table
+                .count(&s.account, &s.role, (v.workload.kind, &s.instance), ip, why);
         }
         if let Some(p) = &self.progress {
             p.alerts.store(self.table.alerts, Ordering::Relaxed);

@@ -251,6 +251,22 @@ pub struct Unmapped<'a> {
     pub peer_note: Option<&'a str>,
     pub session_row_expires: Millis,
     pub slot: &'static str,
+    pub workload: WorkloadData<'a>,
+}
+
+/// `unmapped.workload`: whose credentials these are, as the annotation's `workload` says.
+#[derive(Debug, Serialize)]
+pub struct WorkloadData<'a> {
+    pub kind: &'static str,
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_kind: Option<&'static str>,
 }
 
 /// One of the session's locks.

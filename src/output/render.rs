@@ -2,6 +2,7 @@
 
 use super::annotation;
 use super::judge::Judgement;
+use super::wrap::LongLine;
 use crate::config::Emit;
 use crate::input::framing::BlockKind;
 use crate::parse::block::ParsedBlock;
@@ -100,8 +101,10 @@ fn push_slice<'a>(bytes: &'a [u8], out: &mut Vec<IoSlice<'a>>) {
     }
 }
 
-pub fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], buf: &mut Vec<u8>) {
-    render_units(emit, block, js, 0..block.units.len(), buf);
+/// Appends the output of `block` to `buf`; a line over `--max-line-bytes`, which comes in pieces,
+/// goes through `long` (only `--emit all` writes it).
+pub fn render(emit: Emit, block: &ParsedBlock, js: &[Judgement], long: &mut LongLine, buf: &mut Vec<u8>) {
+    render_units(emit, block, js, 0..block.units.len(), long, buf);
 }
 
 /// [`render`] of the units in `units` only (`js` holds theirs); an oversized block, which has no
@@ -111,19 +114,21 @@ pub fn render_units(
     block: &ParsedBlock,
     js: &[Judgement],
     units: std::ops::Range<usize>,
+    long: &mut LongLine,
     buf: &mut Vec<u8>,
 ) {
-    if let BlockKind::Oversized { last, .. } = block.kind {
+    if let BlockKind::Oversized { first, last } = block.kind {
         if units.start > 0 {
             return;
         }
         if emit == Emit::All {
-            buf.extend_from_slice(&block.data);
-            if last && block.data.last() != Some(&b'\n') {
-                buf.push(b'\n');
-            }
+            long.piece(&block.data, first, last, buf);
         }
         return;
+    }
+    // (A range with no units writes nothing: alerts made for a block held further back.)
+    if emit == Emit::All && !units.is_empty() {
+        long.interrupted(buf);
     }
     match emit {
         Emit::Findings => {
@@ -218,7 +223,13 @@ mod tests {
                     })
                     .collect();
                 let mut copied = Vec::new();
-                render(Emit::All, &block, &js, &mut copied);
+                render(
+                    Emit::All,
+                    &block,
+                    &js,
+                    &mut LongLine::new(Default::default(), 1),
+                    &mut copied,
+                );
                 let mut slices = Vec::new();
                 render_all(&block, &js, &mut slices);
                 let mut out = Trickle {

@@ -1,6 +1,7 @@
 //! What a run saw: the counts of the summary line, and the alerts by who and where for a person at
 //! a terminal.
 
+use crate::detect::workload::{KINDS, Kind, Kinds};
 use std::collections::BTreeMap;
 
 /// What a run saw. `records` counts CloudTrail records and envelopes; `malformed` the lines (or
@@ -23,6 +24,12 @@ pub struct Stats {
     pub alert_table: Vec<AlertRow>,
     /// The reader of our output went away (`| head -1`); the run stopped early.
     pub output_closed: bool,
+    /// Sessions with a judged call, by workload kind (in [`KINDS`] order).
+    pub judged_by_kind: [u64; KINDS.len()],
+    /// Issues of a kind switched off, by kind.
+    pub unjudged_by_kind: [u64; KINDS.len()],
+    /// The kinds the run judged.
+    pub kinds: Kinds,
     /// Records judged when they came because a later-timed one had been released already.
     pub late: u64,
     /// Records dated more than an hour past the wall clock (judged when they came).
@@ -43,8 +50,9 @@ pub struct Stats {
     pub digests_skipped: u64,
 }
 
-/// One row of the alert summary: account, role, instance, foreign address, alerts.
-pub type AlertRow = (String, String, String, String, u64);
+/// One row of the alert summary: account, role, workload kind, workload (its session name),
+/// foreign address, alerts.
+pub type AlertRow = (String, String, String, String, String, u64);
 
 impl Stats {
     /// The alerts as a table for a person at a terminal, most alerts first.
@@ -52,38 +60,85 @@ impl Stats {
         if self.alert_table.is_empty() {
             return String::new();
         }
-        // Role names and instance ids come from the input: shown, never acted on.
+        // Role names and session names come from the input: shown, never acted on.
         let shown = |s: &str| super::printable::printable(s).into_owned();
         let mut rows: Vec<AlertRow> = self
             .alert_table
             .iter()
-            .map(|r| (shown(&r.0), shown(&r.1), shown(&r.2), shown(&r.3), r.4))
+            .map(|r| {
+                (
+                    shown(&r.0),
+                    shown(&r.1),
+                    r.2.clone(),
+                    shown(&r.3),
+                    shown(&r.4),
+                    r.5,
+                )
+            })
             .collect();
-        rows.sort_by(|a, b| b.4.cmp(&a.4).then_with(|| a.cmp(b)));
-        let head = ("account", "role", "instance", "foreign address", "alerts");
+        rows.sort_by(|a, b| b.5.cmp(&a.5).then_with(|| a.cmp(b)));
+        let head = ("account", "role", "kind", "workload", "foreign address", "alerts");
         let w = |f: &dyn Fn(&AlertRow) -> usize, h: &str| rows.iter().map(f).max().unwrap_or(0).max(h.len());
-        let (w0, w1, w2, w3) = (
+        let (w0, w1, w2, w3, w4) = (
             w(&|r| r.0.len(), head.0),
             w(&|r| r.1.len(), head.1),
             w(&|r| r.2.len(), head.2),
             w(&|r| r.3.len(), head.3),
+            w(&|r| r.4.len(), head.4),
         );
         let mut out = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
-            head.0, head.1, head.2, head.3, head.4
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}\n",
+            head.0, head.1, head.2, head.3, head.4, head.5
         );
         for r in &rows {
             out.push_str(&format!(
-                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
-                r.0, r.1, r.2, r.3, r.4
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {:w4$}  {}\n",
+                r.0, r.1, r.2, r.3, r.4, r.5
             ));
         }
         out
     }
 
+    /// Sessions judged by kind, and why Lambda sessions were not, when they were not: the line
+    /// before [`Stats::summary`]'s.
+    pub fn kinds_line(&self) -> String {
+        let mut s = String::from("credtrail: sessions judged by kind:");
+        let mut first = true;
+        for (i, k) in KINDS.into_iter().enumerate() {
+            if self.kinds.on(k) {
+                s.push_str(&format!(
+                    "{} {} {}",
+                    if first { "" } else { "," },
+                    self.judged_by_kind[i],
+                    k.as_str()
+                ));
+                first = false;
+            }
+        }
+        let f = Kind::Function as usize;
+        if !self.kinds.on(Kind::Function) {
+            s.push_str(&format!(
+                "; Lambda sessions were not judged ({} issued; they are judged with --aws-ip-ranges, unless --no-workload function)",
+                self.unjudged_by_kind[f]
+            ));
+        }
+        s
+    }
+
     pub fn summary(&self) -> String {
+        // Said when there is something to count: a run that judged nothing says so in one line.
+        let seen = self
+            .judged_by_kind
+            .iter()
+            .chain(&self.unjudged_by_kind)
+            .any(|&n| n > 0);
+        let kinds = if seen {
+            self.kinds_line() + "\n"
+        } else {
+            String::new()
+        };
         let mut s = format!(
-            "credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
+            "{kinds}credtrail: {} records, {} judged, {} alerts, {} malformed, {} sessions live",
             self.records, self.judged, self.alerts, self.malformed, self.sessions
         );
         for (n, what) in [
@@ -126,10 +181,10 @@ impl Stats {
     }
 }
 
-/// Alerts counted by account, role, instance and foreign address, for [`Stats::alert_table`].
+/// Alerts counted by account, role, workload and foreign address, for [`Stats::alert_table`].
 #[derive(Default)]
 pub struct AlertTable {
-    rows: BTreeMap<(String, String, String, String), u64>,
+    rows: BTreeMap<(String, String, String, String, String), u64>,
     /// Alerts counted, whether or not the table had room for their row.
     pub alerts: u64,
     /// Instances whose lock moved away from a thief who called first, and that thief's address
@@ -146,18 +201,24 @@ impl AlertTable {
         &mut self,
         account: &str,
         role: &str,
-        instance: &str,
+        (kind, workload): (Kind, &str),
         ip: std::net::IpAddr,
         why: Option<&str>,
     ) {
         self.alerts += 1;
         if self.rows.len() < Self::MAX {
-            let label = match (why, self.moved.get(instance)) {
+            let label = match (why, self.moved.get(workload)) {
                 (Some(w), _) => format!("{ip} ({w})"),
                 (None, Some(thief)) if *thief == ip => format!("{ip} (called first, lock moved)"),
                 _ => ip.to_string(),
             };
-            let k = (account.into(), role.into(), instance.into(), label);
+            let k = (
+                account.into(),
+                role.into(),
+                kind.as_str().into(),
+                workload.into(),
+                label,
+            );
             *self.rows.entry(k).or_default() += 1;
         }
     }
@@ -169,21 +230,28 @@ impl AlertTable {
         &mut self,
         account: &str,
         role: &str,
-        instance: &str,
+        (kind, instance): (Kind, &str),
         (own, thief): (std::net::IpAddr, std::net::IpAddr),
         by_region: bool,
     ) {
         self.moved.insert(instance.into(), thief);
-        let k = (account.into(), role.into(), instance.into(), own.to_string());
+        let k = (
+            account.into(),
+            role.into(),
+            kind.as_str().into(),
+            instance.into(),
+            own.to_string(),
+        );
         if let Some(n) = self.rows.remove(&k) {
             let relabelled = (
                 k.0,
                 k.1,
                 k.2,
+                k.3,
                 if by_region {
-                    format!("{own} (the instance's own: in its own region)")
+                    format!("{own} (the {}'s own: in its own region)", kind.as_str())
                 } else {
-                    format!("{own} (the instance's own: tied by the trail)")
+                    format!("{own} (the {}'s own: tied by the trail)", kind.as_str())
                 },
             );
             *self.rows.entry(relabelled).or_default() += n;
@@ -193,7 +261,7 @@ impl AlertTable {
     pub fn take_rows(&mut self) -> Vec<AlertRow> {
         std::mem::take(&mut self.rows)
             .into_iter()
-            .map(|((a, r, i, ip), n)| (a, r, i, ip, n))
+            .map(|((a, r, k, w, ip), n)| (a, r, k, w, ip, n))
             .collect()
     }
 }

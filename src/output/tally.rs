@@ -3,7 +3,7 @@
 
 use super::printable::printable;
 use crate::input::framing::BlockKind;
-use crate::parse::block::ParsedBlock;
+use crate::parse::block::{OVERSIZED, ParsedBlock};
 
 /// How malformed lines are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +66,7 @@ impl Tally {
                 let line = self.line_base + 1;
                 match self.reports {
                     Reports::Lines { .. } => report(&mut messages, self.malformed, limit, || {
-                        format!(
-                            "credtrail: {name}:{line}: malformed: line longer than --max-line-bytes; passed on unread"
-                        )
+                        format!("credtrail: {name}:{line}: malformed: {OVERSIZED}")
                     }),
                     Reports::Keying => messages.push(format!(
                         "credtrail: {name}: a line longer than --max-line-bytes was not keyed"

@@ -12,11 +12,22 @@
 //! inside a string.
 //!
 //! Done on the parsed block before it is rendered: a wrapped unit points at its new bytes, so the
-//! writer, which copies spans, needs no other path. Lines over `--max-line-bytes` are streamed in
-//! pieces and pass as they are.
+//! writer, which copies spans, needs no other path.
+//!
+//! A line over `--max-line-bytes` is not held whole: it comes in pieces ([`LongLine`]), or as one
+//! unit when its newline came in the same read. Wrapped, it keeps its first `--max-line-bytes`
+//! bytes and its length, the same however it came:
+//!
+//! `{"credtrail":{"malformed":"line longer than --max-line-bytes; not read","line_prefix":"TEXT","bytes":N}}`
+//!
+//! (`"line_prefix_base64"` when the prefix is not UTF-8; a character cut at its end is left out
+//! of the text.) Not every byte, unlike a wrapped line under the limit: a consumer would have to
+//! hold a line of any length as one JSON string (a gzip bomb of one line is gigabytes), where the
+//! limit bounds the lines of the input it would hold. Passed on as it came, a long line that is
+//! not JSON stops a consumer such as jq.
 
 use super::annotation::escape_json;
-use crate::parse::block::ParsedBlock;
+use crate::parse::block::{OVERSIZED, ParsedBlock};
 use crate::parse::record::FORGED_VERDICT;
 
 /// What `--emit all` does with a malformed line.
@@ -29,8 +40,9 @@ pub enum MalformedOutput {
     Wrap,
 }
 
-/// Rewrites the malformed units of `block` that `mode` (or a forged verdict) says to wrap.
-pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput) {
+/// Rewrites the malformed units of `block` that `mode` (or a forged verdict) says to wrap; a line
+/// over `max_line` bytes keeps its first `max_line`.
+pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput, max_line: usize) {
     if block.malformed.is_empty() {
         return;
     }
@@ -51,7 +63,13 @@ pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput) {
         };
         for i in *unit as usize..last {
             let mut text = Vec::new();
-            wrapped(&m.0, block.bytes(&block.units[i]), &mut text);
+            let line = block.bytes(&block.units[i]);
+            if m.0 == OVERSIZED {
+                long_line_head(&line[..max_line.min(line.len())], &mut text);
+                long_line_tail(line_len(line), &mut text);
+            } else {
+                wrapped(&m.0, line, &mut text);
+            }
             let start = block.compacted.len();
             block.compacted.extend_from_slice(&text);
             let end = block.compacted.len();
@@ -79,6 +97,106 @@ pub fn wrapped(reason: &str, line: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(b"\"}}");
+}
+
+/// `{"credtrail":{"malformed":OVERSIZED,"line_prefix":TEXT` (or `line_prefix_base64`), the
+/// wrapper of a long line up to its length.
+fn long_line_head(prefix: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"credtrail\":{\"malformed\":\"");
+    escape_json(OVERSIZED, out);
+    // The prefix ends where the limit does, which may be inside a character: that character is
+    // left out rather than making the whole prefix base64.
+    let text = match std::str::from_utf8(prefix) {
+        Ok(text) => Some(text),
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&prefix[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(text) => {
+            out.extend_from_slice(b"\",\"line_prefix\":\"");
+            escape_json(text, out);
+        }
+        None => {
+            out.extend_from_slice(b"\",\"line_prefix_base64\":\"");
+            base64(prefix, out);
+        }
+    }
+    out.push(b'"');
+}
+
+/// `,"bytes":N}}`: the end of a long line's wrapper (no newline).
+fn long_line_tail(bytes: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!(",\"bytes\":{bytes}}}}}").as_bytes());
+}
+
+/// A line's length without its line end (as [`wrapped`], a final `\r` is one).
+fn line_len(line: &[u8]) -> u64 {
+    line.strip_suffix(b"\r").unwrap_or(line).len() as u64
+}
+
+/// The line over `--max-line-bytes` being written in `--emit all`, piece by piece: as it came, or
+/// wrapped (see the module). Its pieces are consecutive blocks, so one writer's state suffices.
+#[derive(Debug)]
+pub struct LongLine {
+    mode: MalformedOutput,
+    max_line: usize,
+    /// The line being written: its bytes so far, and whether the last of them is a `\r`.
+    open: Option<(u64, bool)>,
+}
+
+impl LongLine {
+    pub fn new(mode: MalformedOutput, max_line: usize) -> LongLine {
+        LongLine {
+            mode,
+            max_line: max_line.max(1),
+            open: None,
+        }
+    }
+
+    /// Writes one piece of a long line to `out`.
+    pub fn piece(&mut self, data: &[u8], first: bool, last: bool, out: &mut Vec<u8>) {
+        if first {
+            self.interrupted(out);
+            if self.mode == MalformedOutput::Wrap {
+                // The reader cuts a first piece only past the limit: it holds the whole prefix.
+                long_line_head(&data[..self.max_line.min(data.len())], out);
+            }
+            self.open = Some((0, false));
+        }
+        let Some((bytes, cr)) = &mut self.open else {
+            return;
+        };
+        let line = match data.strip_suffix(b"\n") {
+            Some(line) if last => line,
+            _ => data,
+        };
+        *bytes += line.len() as u64;
+        if let Some(&c) = line.last() {
+            *cr = c == b'\r';
+        }
+        if self.mode == MalformedOutput::Pass {
+            out.extend_from_slice(data);
+            if last && data.last() == Some(&b'\n') {
+                self.open = None;
+                return;
+            }
+        }
+        if last {
+            self.interrupted(out);
+        }
+    }
+
+    /// Ends the line being written, if any: at its last piece, or when the input it came from
+    /// failed before its end (a read error), so that the next line does not run on from it.
+    pub fn interrupted(&mut self, out: &mut Vec<u8>) {
+        let Some((bytes, cr)) = self.open.take() else {
+            return;
+        };
+        if self.mode == MalformedOutput::Wrap {
+            long_line_tail(bytes - u64::from(cr), out);
+        }
+        out.push(b'\n');
+    }
 }
 
 /// Standard base64 (RFC 4648, padded).
@@ -117,6 +235,84 @@ mod tests {
             base64(plain.as_bytes(), &mut out);
             assert_eq!(out, coded.as_bytes());
         }
+    }
+
+    /// A long line through `LongLine` in pieces.
+    fn in_pieces(mode: MalformedOutput, max_line: usize, pieces: &[&[u8]], last: bool) -> Vec<u8> {
+        let mut long = LongLine::new(mode, max_line);
+        let mut out = Vec::new();
+        for (i, p) in pieces.iter().enumerate() {
+            long.piece(p, i == 0, last && i + 1 == pieces.len(), &mut out);
+        }
+        long.interrupted(&mut out);
+        out
+    }
+
+    /// A long line wrapped keeps its first `max_line` bytes (a character cut by the limit left
+    /// out of the text) and its length without the line end, the same however it is cut into
+    /// pieces (a CRLF's `\r` in the piece before its `\n` included), and the same as the line
+    /// wrapped whole; it is one JSON object on one line. (Mutations: writing the head at every
+    /// piece, or counting the `\n`, fail it.)
+    #[test]
+    fn a_long_line_wraps_the_same_in_any_pieces() {
+        let line = "abcdéfgh\"\\ij\r\n".as_bytes();
+        let content = &line[..line.len() - 2];
+        // `é` is bytes 4 and 5: a limit of 5 cuts it.
+        for (max_line, want_prefix) in [(4, "abcd"), (5, "abcd"), (6, "abcdé"), (9, "abcdéfgh")] {
+            let mut whole = Vec::new();
+            long_line_head(&content[..max_line], &mut whole);
+            long_line_tail(content.len() as u64, &mut whole);
+            whole.push(b'\n');
+            let v: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+            assert_eq!(v["credtrail"]["line_prefix"], want_prefix, "max_line {max_line}");
+            assert_eq!(v["credtrail"]["bytes"], content.len());
+            assert_eq!(v["credtrail"]["malformed"], OVERSIZED);
+            for cut in max_line + 1..line.len() {
+                for cut2 in cut..line.len() {
+                    let pieces = [&line[..cut], &line[cut..cut2], &line[cut2..]];
+                    let got = in_pieces(MalformedOutput::Wrap, max_line, &pieces, true);
+                    assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        String::from_utf8_lossy(&whole),
+                        "{max_line} {cut} {cut2}"
+                    );
+                }
+            }
+        }
+        // Not UTF-8 in the prefix: base64.
+        let got = in_pieces(MalformedOutput::Wrap, 4, &[b"ab\xffcd", b"ef"], true);
+        let v: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(v["credtrail"]["line_prefix_base64"], "YWL/Yw==");
+        assert_eq!(v["credtrail"]["bytes"], 7);
+    }
+
+    /// Passed on, a long line is its bytes and one newline; a line whose input failed before its
+    /// last piece is ended with a newline in either mode, so that the next line is a line of its
+    /// own. (Mutation: not ending it in `interrupted` fails it.)
+    #[test]
+    fn a_long_line_cut_short_still_ends() {
+        let pass = MalformedOutput::Pass;
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de\n"], true), b"abcde\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], true), b"abcde\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b""], true), b"abc\n");
+        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], false), b"abcde\n");
+        let got = in_pieces(MalformedOutput::Wrap, 2, &[b"abc", b"de"], false);
+        assert_eq!(got, b"{\"credtrail\":{\"malformed\":\"line longer than --max-line-bytes; not read\",\"line_prefix\":\"ab\",\"bytes\":5}}\n");
+        // A second long line after one cut short: each on its own line.
+        let mut long = LongLine::new(MalformedOutput::Wrap, 2);
+        let mut out = Vec::new();
+        long.piece(b"abc", true, false, &mut out);
+        long.piece(b"xyz\n", true, true, &mut out);
+        assert_eq!(records_of(&out), 2);
+    }
+
+    /// The number of lines of `out`, each of which must be JSON.
+    fn records_of(out: &[u8]) -> usize {
+        let lines: Vec<&[u8]> = out.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
+        for l in &lines {
+            serde_json::from_slice::<serde_json::Value>(l).unwrap();
+        }
+        lines.len()
     }
 
     /// Text lines keep every character as a JSON string, others every byte as base64, and each

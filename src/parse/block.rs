@@ -83,11 +83,12 @@ impl Default for BlockParser {
     }
 }
 
-/// The reason given for a line over `--max-line-bytes`, wherever it is caught.
-pub const OVERSIZED: &str = "line longer than --max-line-bytes; passed on unread";
+/// The reason given for a line over `--max-line-bytes`, wherever it is caught. "Not read": not
+/// parsed nor judged, whatever `--emit all` writes of it.
+pub const OVERSIZED: &str = "line longer than --max-line-bytes; not read";
 
 impl BlockParser {
-    /// Lines longer than `max_line` are reported and passed on unread. The reader already cuts
+    /// Lines longer than `max_line` are malformed and not read. The reader already cuts
     /// lines that outgrow its buffer; this catches the ones whose newline came in the same read.
     pub fn with_max_line(max_line: usize) -> Self {
         BlockParser {

@@ -4,6 +4,7 @@
 pub mod addresses;
 pub mod block;
 pub mod event_time;
+pub mod issuer;
 pub mod json_error;
 pub mod limits;
 pub mod lookup_events;

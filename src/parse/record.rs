@@ -2,8 +2,10 @@
 //! as far as the kind of record requires. The result is a short list of [`Fact`]s.
 
 use crate::detect::events::{self, Event};
+use crate::detect::workload::Kind;
 use crate::parse::addresses::{self, NatAddress, Net};
 use crate::parse::event_time::{self, Millis};
+use crate::parse::issuer::{self, Issued};
 use crate::parse::limits;
 use crate::parse::session_key::SessionKey;
 use crate::parse::source_address::Source;
@@ -29,12 +31,32 @@ pub enum Fact {
         via_endpoint: bool,
         context: CallContext,
     },
-    /// The EC2 service issued credentials for an instance: create or refresh its row.
-    /// `region`: the AssumeRole's `awsRegion`, the instance's own region (17).
+    /// A workload's credentials were issued (an instance's, a task's, a pod's, a function's, a web
+    /// identity's): create or refresh its row.
     Issue {
         session: SessionKey,
         time: Millis,
-        region: Option<CompactString>,
+        issued: Issued,
+    },
+    /// A session (judged, if it has a row) assumed a role: the session returned is chained to it.
+    Chain {
+        parent: SessionKey,
+        child: SessionKey,
+        time: Millis,
+        expires: Option<Millis>,
+    },
+    /// CreateFunction / UpdateFunctionConfiguration: whether the Lambda function (in `account`) is
+    /// attached to a VPC.
+    FunctionVpc {
+        function: CompactString,
+        account: CompactString,
+        attached: bool,
+    },
+    /// StopTask: the task's session ends.
+    End {
+        task: CompactString,
+        account: Option<CompactString>,
+        time: Millis,
     },
     /// An address was attached to an instance, or to a network interface of one.
     AddressChange {
@@ -54,7 +76,8 @@ pub enum Fact {
         allocation_id: CompactString,
         ip: IpAddr,
     },
-    /// AttachNetworkInterface / RunInstances: this interface belongs to that instance.
+    /// AttachNetworkInterface / RunInstances / RunTask: this interface belongs to that instance
+    /// (or task).
     InterfaceOwner {
         interface: CompactString,
         instance: CompactString,
@@ -528,8 +551,16 @@ fn read_record(
 }
 
 fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if let Some(session) = events::judged_session(top.identity_type, top.identity_arn) {
-        limits::session("userIdentity.arn", &session)?;
+    let caller = events::judged_session(top.identity_type, top.identity_arn);
+    if let Some(session) = &caller {
+        limits::session("userIdentity.arn", session)?;
+    }
+    // Cloned only for the rare record that may chain: every call record has a caller.
+    let chain_parent = caller
+        .as_ref()
+        .filter(|_| events::chains(source, name, top.failed()))
+        .cloned();
+    if let Some(session) = caller {
         let ip = top
             .source_ip
             .ok_or_else(|| Malformed("no sourceIPAddress".into()))?;
@@ -549,8 +580,24 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
             },
         });
     }
+    // (22) A session's own AssumeRole: what it returns is chained to it.
+    if let Some(parent) = chain_parent
+        && let Some(child) = issuer::returned_session(top.response.as_ref())
+    {
+        facts.push(Fact::Chain {
+            parent,
+            child,
+            time: top.time()?,
+            expires: issuer::expiration(top.response.as_ref()),
+        });
+        return Ok(());
+    }
     match events::event(source, name, top.failed()) {
         Some(Event::Issue) => read_issue(top, facts),
+        Some(Event::WebIdentity) => read_web_identity(top, facts),
+        Some(Event::TaskLaunch) => read_task_launch(top, facts),
+        Some(Event::TaskStop) => read_task_stop(top, facts),
+        Some(Event::FunctionConfig) => read_function_config(top, facts),
         Some(Event::AddressChange {
             maps_interface,
             may_name_address,
@@ -565,24 +612,169 @@ fn read_facts(top: &Top<'_, '_>, source: &str, name: &str, facts: &mut Vec<Fact>
     }
 }
 
+/// (1, 14, 15, 17) An AWS service's AssumeRole for an instance, a task, a pod or a function.
 fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
-    if !events::issued_by_ec2(top.source_ip, top.invoked_by) {
+    let Some(kind) = events::issuing_service(top.source_ip, top.invoked_by) else {
         return Ok(());
-    }
+    };
     let (Some(role_arn), Some(name)) = (top.request_str("roleArn")?, top.request_str("roleSessionName")?)
     else {
         return Ok(());
     };
-    if let Some(session) = events::issued_session(role_arn, name) {
-        limits::at_most("requestParameters.roleArn", role_arn, limits::ARN)?;
-        limits::session("requestParameters", &session)?;
-        facts.push(Fact::Issue {
-            session,
-            time: top.time()?,
-            // Region names are short; a longer value is no region (and would not be stored inline).
+    let Some(session) = issuer::service_session(kind, role_arn, name) else {
+        return Ok(());
+    };
+    limits::at_most("requestParameters.roleArn", role_arn, limits::ARN)?;
+    limits::session("requestParameters", &session)?;
+    let detail = match kind {
+        Kind::Pod => issuer::pod_place(top.request.as_ref()),
+        Kind::Function => non_empty(top.region).map(CompactString::from),
+        _ => None,
+    };
+    let expires = match kind {
+        // Instances keep the blog's TTL: their refreshes come every hour or so whatever the expiry.
+        Kind::Instance => None,
+        _ => issuer::expiration(top.response.as_ref()),
+    };
+    facts.push(Fact::Issue {
+        session,
+        time: top.time()?,
+        issued: Issued {
+            kind,
+            detail,
+            expires,
+            // The workload's own region (17). Region names are short; a longer value is no
+            // region (and would not be stored inline).
             region: non_empty(top.region)
                 .filter(|r| r.len() <= 24)
                 .map(CompactString::from),
+            ..Issued::default()
+        },
+    });
+    Ok(())
+}
+
+/// (20) AssumeRoleWithWebIdentity, made by the workload itself: the session it returns is first
+/// locked to the address it was made from.
+fn read_web_identity(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(session) = issuer::returned_session(top.response.as_ref()) else {
+        return Ok(());
+    };
+    let first_lock = top.source_ip.and_then(|ip| match Source::classify(ip) {
+        Source::Ip(ip) => Some(ip),
+        Source::AwsService | Source::NotAnAddress => None,
+    });
+    facts.push(Fact::Issue {
+        session,
+        time: top.time()?,
+        issued: Issued {
+            kind: Kind::WebIdentity,
+            detail: None,
+            expires: issuer::expiration(top.response.as_ref()),
+            first_lock,
+            via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+            // The STS endpoint's region, not necessarily the workload's: region evidence (17)
+            // is not for these sessions.
+            region: None,
+        },
+    });
+    Ok(())
+}
+
+/// The task id of `arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID` (or of the older
+/// `task/ID`), or the id itself.
+fn task_id(s: &str) -> Option<&str> {
+    let id = s.rsplit('/').next()?;
+    (!id.is_empty() && !id.contains(':')).then_some(id)
+}
+
+/// (18) RunTask: the network interfaces of its tasks (awsvpc mode), named in the attachments'
+/// details, belong to the task as an instance's do to it.
+fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(tasks) = top
+        .response
+        .as_ref()
+        .and_then(|r| r.get("tasks"))
+        .and_then(|t| t.as_array())
+    else {
+        return Ok(());
+    };
+    for task in tasks.iter().filter_map(|t| t.as_object()) {
+        let Some(id) = task
+            .get("taskArn")
+            .and_then(|v| v.into_string())
+            .and_then(task_id)
+        else {
+            continue;
+        };
+        let attachments = task.get("attachments");
+        for att in attachments
+            .iter()
+            .filter_map(|a| a.as_array())
+            .flat_map(|a| a.iter())
+        {
+            let details = att.as_object().and_then(|a| a.get("details"));
+            for d in details.iter().filter_map(|d| d.as_array()).flat_map(|d| d.iter()) {
+                let Some(d) = d.as_object() else { continue };
+                if d.get("name").and_then(|v| v.into_string()) == Some("networkInterfaceId")
+                    && let Some(eni) = non_empty(d.get("value").and_then(|v| v.into_string()))
+                {
+                    facts.push(Fact::InterfaceOwner {
+                        interface: eni.into(),
+                        instance: id.into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (21) CreateFunction / UpdateFunctionConfiguration: a `vpcConfig` with subnets attaches the
+/// function to a VPC, one without detaches it; a configuration change that does not name
+/// `vpcConfig` leaves it as it was. The response says what AWS applied, so it is read first.
+fn read_function_config(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    let Some(account) = top.account() else {
+        return Ok(());
+    };
+    fn from<'i>(o: Option<&Object<'_, 'i>>) -> Option<(&'i str, bool)> {
+        let o = o?;
+        let name = o.get("functionName").and_then(|v| v.into_string())?;
+        let vpc = o.get("vpcConfig")?;
+        let subnets = vpc
+            .as_object()
+            .and_then(|v| v.get("subnetIds"))
+            .and_then(|s| s.as_array().map(|a| !a.is_empty()));
+        Some((name, subnets.unwrap_or(false)))
+    }
+    if let Some((name, attached)) = from(top.response.as_ref()).or_else(|| from(top.request.as_ref()))
+        && let Some(name) = function_name(name)
+    {
+        facts.push(Fact::FunctionVpc {
+            function: name.into(),
+            account,
+            attached,
+        });
+    }
+    Ok(())
+}
+
+/// The name of `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`, or the name itself.
+fn function_name(s: &str) -> Option<&str> {
+    let name = match s.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next()?,
+        None => s,
+    };
+    (!name.is_empty() && !name.contains(':')).then_some(name)
+}
+
+/// (18) StopTask ends the task's session.
+fn read_task_stop(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
+    if let Some(task) = top.request_str("task")?.and_then(task_id) {
+        facts.push(Fact::End {
+            task: task.into(),
+            account: top.account(),
+            time: top.time()?,
         });
     }
     Ok(())

@@ -551,7 +551,7 @@ fn when_the_lock_moves_the_finding_and_the_table_say_whose_address_is_whose() {
         .stats
         .alert_table
         .into_iter()
-        .map(|r| (r.3, r.4))
+        .map(|r| (r.4, r.5))
         .collect::<Vec<_>>()
     };
     assert_eq!(

@@ -222,7 +222,7 @@ fn when_the_lock_moves_by_region_the_finding_and_the_table_name_the_thief() {
         .stats
         .alert_table
         .into_iter()
-        .map(|r| (r.3, r.4))
+        .map(|r| (r.4, r.5))
         .collect();
     assert_eq!(table, [("18.236.0.5 (called first, lock moved)".to_owned(), 1)]);
 }

@@ -348,6 +348,7 @@ fn the_summary_table_counts_alerts_by_account_role_instance_and_address() {
             [(
                 "123456789123".to_string(),
                 "MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0".to_string(),
+                "instance".to_string(),
                 "i-0317f6c6b66ae9c40".to_string(),
                 "1.2.3.4".to_string(),
                 11

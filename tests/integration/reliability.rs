@@ -373,9 +373,10 @@ fn save_pause_at_one_million_sessions() {
             step: Step::Issue {
                 session,
                 time: 0,
-                region: None,
+                issued: Default::default(),
             },
             watermark: 0,
+            route: None,
         });
     }
     assert_eq!(shard.sessions(), 1_000_000);
