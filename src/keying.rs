@@ -4,9 +4,12 @@
 //! KEY is the instance id the detector would shard the record by: the session name of a
 //! workload's issue or of an assumed-role session's call (a chained session's: the session name of
 //! the workload at the root of its chain), the task of a StopTask, the instance of an address change (interfaces resolved
-//! through AttachNetworkInterface / RunInstances seen earlier in the same input), the first instance
-//! of a stop/start, the instance a RunInstances response names first (its interfaces must reach that
-//! instance's partition). Records tied to no instance (AllocateAddress, other principals' calls, malformed
+//! through AttachNetworkInterface / RunInstances seen earlier in the same input), the instance of a
+//! stop/start or a launch. A record that names several instances (a StopInstances of many, a
+//! RunInstances launching several, an instance session stopping others) is written once per
+//! instance, keyed by it, with `"credtrail_key":{"instance":…}`: each partition needs the restart or
+//! the interfaces of its own instances, and a consumer with `--keyed` applies only those (see
+//! [`Fact::Scoped`]). Records tied to no instance (AllocateAddress, other principals' calls, malformed
 //! lines) get an empty key, which a Kafka partitioner spreads at random.
 //!
 //! What a partition's consumer needs from records keyed elsewhere travels with the record that
@@ -33,8 +36,8 @@ use std::io::{self, Write};
 /// What `credtrail key` writes for one unit.
 #[derive(Default, Clone)]
 struct UnitKey {
-    /// The first instance a fact or a routed step of the unit named.
-    instance: Option<String>,
+    /// The instances the unit's facts and routed steps named, first named first.
+    instances: Vec<String>,
     /// The `credtrail_key` object to add, if the unit's address change needed map entries.
     forwarded: Option<serde_json::Map<String, serde_json::Value>>,
     /// The input already carried `credtrail_key` on an address change: reported, not forwarded.
@@ -57,9 +60,10 @@ impl Keying {
     }
 
     fn key(&mut self, unit: u32, instance: &str) {
-        self.unit(unit)
-            .instance
-            .get_or_insert_with(|| instance.to_string());
+        let u = self.unit(unit);
+        if !u.instances.iter().any(|i| i == instance) {
+            u.instances.push(instance.to_string());
+        }
     }
 
     /// A fact of `unit`, before the resolver takes it: what it needs from the resolver's maps.
@@ -68,7 +72,7 @@ impl Keying {
         match fact {
             // The interface map must reach the partition of the instance it names.
             Fact::InterfaceOwner { instance, .. } => self.key(unit, instance),
-            Fact::Forwarded(_) => self.unit(unit).forged = true,
+            Fact::Forwarded(_) | Fact::Scoped { .. } => self.unit(unit).forged = true,
             Fact::AddressChange { .. } => {
                 for entry in resolver.forwardable(fact) {
                     let u = self.unit(unit);
@@ -102,25 +106,24 @@ impl Keying {
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             if k.forged {
                 messages.push(format!(
-                    "credtrail: {name}:{}: an address change that already has credtrail_key, which only \
+                    "credtrail: {name}:{}: a record that already has credtrail_key, which only \
                      credtrail key writes: not forwarded",
                     u.line + 1
                 ));
                 continue;
             }
-            buf.extend_from_slice(k.instance.as_deref().unwrap_or("").as_bytes());
-            buf.push(b'\t');
-            match &k.forwarded {
-                Some(f) => {
-                    let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
-                    buf.extend_from_slice(&bytes[..close]);
-                    buf.extend_from_slice(b",\"credtrail_key\":");
-                    buf.extend_from_slice(serde_json::Value::Object(f.clone()).to_string().as_bytes());
-                    buf.extend_from_slice(b"}");
-                }
-                None => buf.extend_from_slice(bytes),
+            if k.instances.len() < 2 {
+                let key = k.instances.first().map_or("", String::as_str);
+                line(buf, key, bytes, k.forwarded.clone());
+                continue;
             }
-            buf.push(b'\n');
+            // A record naming several instances (a stop or start of many, a launch): one copy
+            // per instance's partition, each saying which instance it is for.
+            for instance in &k.instances {
+                let mut f = k.forwarded.clone().unwrap_or_default();
+                f.insert("instance".into(), instance.as_str().into());
+                line(buf, instance, bytes, Some(f));
+            }
         }
         messages
     }
@@ -128,6 +131,28 @@ impl Keying {
     fn routed(&mut self, unit: u32, r: Routed) {
         self.key(unit, r.instance());
     }
+}
+
+/// `KEY<TAB>RECORD`, the record with `credtrail_key` added when there is one.
+fn line(
+    buf: &mut Vec<u8>,
+    key: &str,
+    bytes: &[u8],
+    forwarded: Option<serde_json::Map<String, serde_json::Value>>,
+) {
+    buf.extend_from_slice(key.as_bytes());
+    buf.push(b'\t');
+    match forwarded {
+        Some(f) => {
+            let close = bytes.iter().rposition(|&c| c == b'}').unwrap_or(bytes.len());
+            buf.extend_from_slice(&bytes[..close]);
+            buf.extend_from_slice(b",\"credtrail_key\":");
+            buf.extend_from_slice(serde_json::Value::Object(f).to_string().as_bytes());
+            buf.extend_from_slice(b"}");
+        }
+        None => buf.extend_from_slice(bytes),
+    }
+    buf.push(b'\n');
 }
 
 pub fn run_key(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Stats> {

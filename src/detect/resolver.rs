@@ -239,6 +239,22 @@ impl Resolver {
         }
     }
 
+    /// A fact of the copy of a record for `instance`'s partition: with `--keyed` only the steps
+    /// for that instance (another partition judges the rest).
+    fn route_scoped(&mut self, instance: &str, fact: Fact, mut out: impl FnMut(Routed)) {
+        if self.trust_forwarded {
+            let mut only = |r: Routed| {
+                if r.instance() == instance {
+                    out(r);
+                }
+            };
+            // Through `dyn`: one instantiation however deep the recursion could go.
+            self.route(fact, &mut only as &mut dyn FnMut(Routed));
+        } else {
+            self.route(fact, out);
+        }
+    }
+
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
         // The ablation learns none of the estate's facts.
@@ -254,6 +270,10 @@ impl Resolver {
             {
                 self.route(*entry, out);
             }
+            return;
+        }
+        if let Fact::Scoped { instance, fact } = fact {
+            self.route_scoped(&instance, *fact, out);
             return;
         }
         self.advance(&fact);
@@ -283,6 +303,7 @@ impl Resolver {
             | Fact::InterfaceOwner { .. }
             | Fact::FunctionVpc { .. }
             | Fact::Forwarded(_)
+            | Fact::Scoped { .. }
             | Fact::Tie { .. }
             | Fact::NatGateway { .. }
             | Fact::Association { .. }
@@ -368,7 +389,7 @@ impl Resolver {
                 self.allocations.insert(allocation_id, ip);
                 return None;
             }
-            Fact::Forwarded(_) => return None,
+            Fact::Forwarded(_) | Fact::Scoped { .. } => return None,
             Fact::AddressChange {
                 target,
                 account,

@@ -86,6 +86,14 @@ pub enum Fact {
     /// the address change it needs (`credtrail_key`), for a consumer of one Kafka partition that
     /// never saw the record it came from. Applied only with `--keyed`.
     Forwarded(Box<Fact>),
+    /// A fact of a record that names several instances, in the copy `credtrail key` wrote for
+    /// the partition of `instance` (`credtrail_key.instance`). With `--keyed` only what concerns
+    /// that instance is applied, so that each instance is judged once over all partitions; without
+    /// it the whole record is.
+    Scoped {
+        instance: CompactString,
+        fact: Box<Fact>,
+    },
     /// RunInstances, CreateNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses: these
     /// addresses (and prefixes) are the instance's, or the interface's.
     Tie { target: ChangeTarget, nets: Vec<Net> },
@@ -370,6 +378,8 @@ struct Top<'t, 'i> {
     role_delivery: bool,
     /// `credtrail_key`: what `credtrail key` forwarded (read on address changes only).
     forwarded: Option<Object<'t, 'i>>,
+    /// `credtrail_key.instance`: this line is the copy for that instance's partition.
+    scope: Option<&'i str>,
     /// `serviceEventDetails` of an `AwsServiceEvent` (BidEvictedEvent names its instances there).
     service_event: Option<Value<'t, 'i>>,
 }
@@ -453,6 +463,12 @@ fn read_top<'t, 'i>(obj: &Object<'t, 'i>) -> Result<Top<'t, 'i>, Malformed> {
             "credtrail_key" => {
                 once(&mut seen, 1 << 14, k)?;
                 top.forwarded = v.as_object();
+                top.scope = top
+                    .forwarded
+                    .as_ref()
+                    .and_then(|f| f.get("instance"))
+                    .and_then(|i| i.into_string())
+                    .and_then(|i| limits::resource_id("credtrail_key.instance", i).ok());
             }
             "serviceEventDetails" => top.service_event = Some(v),
             "userIdentity" => {
@@ -531,6 +547,15 @@ fn read_record(
         facts.truncate(start);
         return result;
     }
+    if let Some(instance) = top.scope {
+        for f in &mut facts[start..] {
+            let fact = Box::new(std::mem::replace(f, Fact::Account(CompactString::default())));
+            *f = Fact::Scoped {
+                instance: instance.into(),
+                fact,
+            };
+        }
+    }
     // Only a record that was read counts its account: one that failed gives no facts at all.
     if let Some(a) = non_empty(top.recipient_account)
         && !accounts.contains(a)
@@ -544,7 +569,14 @@ fn read_record(
     if facts.len() > start {
         *stamp = Stamp {
             time: top.time().ok(),
-            event_id: non_empty(top.event_id).map_or(0, event_id_hash),
+            // The copies of one record for different partitions are different deliveries: a
+            // consumer reading several partitions applies each once (a redelivered copy is still
+            // recognised).
+            event_id: match (non_empty(top.event_id), top.scope) {
+                (None, _) => 0,
+                (Some(id), None) => event_id_hash(id),
+                (Some(id), Some(instance)) => event_id_hash(&format!("{id}\u{0}{instance}")),
+            },
         };
     }
     result

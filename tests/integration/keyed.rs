@@ -37,8 +37,8 @@ fn ec2(id: &str, m: f64, name: &str, request: Value, response: Value) -> Value {
 /// resolved elsewhere, each beside the instance's own calls that must stay quiet:
 /// - i-…a1 moves to an Elastic IP named by allocation id (its AllocateAddress has no instance, so
 ///   an empty key) and calls from it 30 minutes later, past the window an unnamed change opens;
-/// - i-…b2 was launched by a RunInstances keyed to i-…b1 (the first instance it names), and its
-///   interface gets a named address.
+/// - i-…b2 was launched by a RunInstances that also names i-…b1 (a copy goes to each one's
+///   partition), and its interface gets a named address.
 ///
 /// The thieves call from 198.51.100.66 after each move.
 pub fn trail() -> Vec<Value> {
@@ -49,14 +49,15 @@ pub fn trail() -> Vec<Value> {
         issue("ar-b2", 0.0, b2),
         call("a-1", 1.0, a, "3.3.3.3"),
         call("b1-1", 1.0, b1, "4.4.4.4"),
-        call("b2-1", 1.0, b2, "5.5.5.5"),
+        // Sixth line: an empty key, dealt (round-robin) away from i-…a1's partition of 2 and 4.
         ec2(
             "alloc",
-            2.0,
+            1.0,
             "AllocateAddress",
             json!({"domain": "vpc"}),
             json!({"allocationId": "eipalloc-0a1", "publicIp": "52.0.0.1"}),
         ),
+        call("b2-1", 1.0, b2, "5.5.5.5"),
         ec2(
             "launch",
             2.0,
@@ -167,7 +168,117 @@ fn partition_consumers_agree_with_one_process() {
     );
 }
 
-/// The forwarded field is only ever written by `credtrail key`: an address change that already
+/// The caller, and the two instances it stops and an admin starts again.
+const STOPPED: (&str, &str, &str) = ("i-00000000000000c2", "i-00000000000000d1", "i-00000000000000d4");
+
+/// A stop and a start of two instances (`STOPPED`), the stop called from 198.51.100.66 with the
+/// key of a third: alerts `stop` and, after the restart, the thief's `thief-d4`; the instances'
+/// own calls from their new addresses stay quiet.
+pub fn stop_trail() -> Vec<Value> {
+    let (c, d1, d4) = STOPPED;
+    let set = json!({"items": [{"instanceId": d1}, {"instanceId": d4}]});
+    let mut stop = ec2(
+        "stop",
+        2.0,
+        "StopInstances",
+        json!({"instancesSet": set}),
+        json!({}),
+    );
+    stop["sourceIPAddress"] = json!("198.51.100.66");
+    stop["userIdentity"] = json!({"type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{c}")});
+    vec![
+        issue("ar-c", 0.0, c),
+        issue("ar-d1", 0.0, d1),
+        issue("ar-d4", 0.0, d4),
+        call("c-1", 1.0, c, "6.6.6.6"),
+        call("d1-1", 1.0, d1, "7.7.7.7"),
+        call("d4-1", 1.0, d4, "8.8.8.8"),
+        stop,
+        ec2(
+            "start",
+            4.0,
+            "StartInstances",
+            json!({"instancesSet": set}),
+            json!({}),
+        ),
+        call("d1-2", 5.0, d1, "9.9.9.1"),
+        call("d4-2", 5.0, d4, "9.9.9.4"),
+        call("thief-d4", 6.0, d4, "198.51.100.66"),
+    ]
+}
+
+/// A stop and a start that name two instances, keyed to different partitions, and a stop called
+/// with a stolen key of a third instance: each stopped instance's partition must learn its
+/// restart (or the instance's own calls from its new address alert: what keying by the first
+/// instance named did), and the stolen-key call must alert once over all partitions, also when one
+/// consumer reads the copies of every partition. (Mutations: writing one line keyed by the first
+/// instance fails the copies check; a consumer applying every fact of a copy judges the stop's
+/// call three times in the one-after-another read; copies deduplicated by `eventID` alone fail
+/// for one consumer.)
+#[test]
+fn a_record_naming_several_instances_reaches_each_partition() {
+    let (c, d1, d4) = STOPPED;
+    let hash = |i: &str| crc32fast::hash(i.as_bytes());
+    assert!(
+        hash(c) % 4 != hash(d1) % 4 && hash(c) % 4 != hash(d4) % 4 && hash(d1) % 4 != hash(d4) % 4,
+        "the three instances must land on different partitions of 4"
+    );
+    assert_ne!(
+        hash(d1) % 2,
+        hash(d4) % 2,
+        "and the stopped ones on different partitions of 2"
+    );
+    let records = stop_trail();
+    let input = lines_of(&records);
+    let want = alerts_of(&input, &[]);
+    assert_eq!(want, BTreeSet::from(["stop".to_owned(), "thief-d4".to_owned()]));
+    let keyed = key(&input);
+    let copies: Vec<&str> = keyed
+        .iter()
+        .filter(|(_, r)| r.contains("\"stop\""))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        copies,
+        [c, d1, d4],
+        "one copy of the stop per instance it concerns"
+    );
+    for n in [1, 2, 4] {
+        let mut union = BTreeSet::new();
+        for part in partitions(&keyed, n) {
+            for id in alerts_of(&part, &["--keyed"]) {
+                assert!(union.insert(id.clone()), "{n} consumers: {id} alerted twice");
+            }
+        }
+        assert_eq!(union, want, "{n} consumers");
+    }
+    // Every alert line, not a set: the copies must not make one consumer alert twice.
+    let out = run_bin(&["--keyed"], &partitions(&keyed, 4).concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got = alerts(&out.stdout);
+    got.sort();
+    assert_eq!(got, Vec::from_iter(want), "partitions one after another");
+    // And it judges each call once, as one process over the trail does.
+    let judged = |stderr: &[u8]| {
+        let s = String::from_utf8_lossy(stderr).into_owned();
+        let n = s
+            .split(" judged")
+            .next()
+            .and_then(|h| h.rsplit(' ').next())
+            .map(str::to_owned);
+        n.unwrap_or_default()
+    };
+    let once = run_bin(&[], &input);
+    assert_eq!(
+        judged(&out.stderr),
+        judged(&once.stderr),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The forwarded field is only ever written by `credtrail key`: a record that already
 /// has one is reported and not forwarded; a consumer without `--keyed` ignores the field, so an
 /// input cannot name the address an instance moved to by carrying it.
 #[test]

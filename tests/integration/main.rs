@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod common;
 mod delivery;
+mod delivery_shapes;
 mod estate;
 mod estate_regions;
 mod evasions;

@@ -603,7 +603,7 @@ fn detect_alerts(broker: &Broker, topic: &str, parts: &str, tag: &str) -> Vec<St
 
 /// A trail whose thefts a partition's consumer only judges right with what `credtrail key`
 /// resolved elsewhere (an allocation id, the interface of an instance another one's RunInstances
-/// launched; see `keyed.rs`), through the real broker: 1, 2 and 4 consumers (`detect` runs
+/// launched, the restart of instances one StopInstances names; see `keyed.rs`), through the real broker: 1, 2 and 4 consumers (`detect` runs
 /// credtrail `--keyed`), one consumer reading the 4 partitions one after another, and one reading
 /// the whole topic as the broker interleaves it: each alert set is one process's.
 #[test]
@@ -613,9 +613,11 @@ fn kafka_keyed_consumers_equal_one() {
     };
     let broker = Broker::start(&tools);
     let input = broker._dir.path().join("keyed.ndjson");
-    fs::write(&input, crate::common::trail::lines(&crate::keyed::trail())).expect("write trail");
+    let mut trail = crate::keyed::trail();
+    trail.extend(crate::keyed::stop_trail());
+    fs::write(&input, crate::common::trail::lines(&trail)).expect("write trail");
     let want = direct_alerts(&input);
-    assert_eq!(want.len(), 2, "the trail has two thefts: {want:?}");
+    assert_eq!(want.len(), 4, "the trail has four thefts: {want:?}");
     broker.create_topic("keyed", 4);
     broker.produce_keyed(&input, "keyed");
     for (n, split) in [

@@ -58,6 +58,7 @@ mod principals;
 mod record;
 mod schedule;
 mod services;
+pub mod shapes;
 #[cfg(test)]
 mod tests;
 mod text;
