@@ -239,6 +239,47 @@ fn whole_run(c: &mut Criterion, corpus: &Corpus) {
     g.finish();
 }
 
+/// The reorder window's cost, as a ratio against the same run without a window (`--lateness 0s`,
+/// every record released as it comes) in this bench run, and what a held record costs in bytes.
+/// Timed by hand (best of a few alternating runs), not by criterion, so the two are measured side
+/// by side and the ratio printed.
+fn event_time_window(corpus: &Corpus) {
+    let cfg = |lateness| Config {
+        inputs: vec![Input::Memory("bench".into(), corpus.data.clone())],
+        emit: Emit::Alerts,
+        threads: 2,
+        lateness,
+        ..Config::default()
+    };
+    let (window, none) = (cfg(Config::default().lateness), cfg(0));
+    let rounds = if bench_mode() { 5 } else { 1 };
+    let mut best = [f64::MAX; 2];
+    let mut stats = None;
+    for _ in 0..rounds {
+        for (i, c) in [&window, &none].into_iter().enumerate() {
+            let t = std::time::Instant::now();
+            let s = credtrail::run(c, &mut std::io::sink(), &mut std::io::sink()).expect("run");
+            best[i] = best[i].min(t.elapsed().as_secs_f64());
+            if i == 0 {
+                stats = Some(s);
+            }
+        }
+    }
+    let s = stats.expect("one round");
+    let per_record = s.peak_held.bytes / s.peak_held.records.max(1);
+    eprintln!(
+        "micro: event-time window (default --lateness, 2 threads): {:.2}x the no-window run's \
+         throughput ({:.3} s vs {:.3} s); at its peak the window held {} records in {:.1} MB, \
+         {per_record} bytes a record; {} released early",
+        best[1] / best[0],
+        best[0],
+        best[1],
+        s.peak_held.records,
+        s.peak_held.bytes as f64 / 1e6,
+        s.forced,
+    );
+}
+
 fn main() {
     let bytes = if bench_mode() {
         std::env::var("CREDTRAIL_MICRO_BYTES")
@@ -254,5 +295,6 @@ fn main() {
     detector(&mut c, &corpus);
     json_string(&mut c, &corpus);
     whole_run(&mut c, &corpus);
+    event_time_window(&corpus);
     c.final_summary();
 }

@@ -195,9 +195,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "200ms")]
     pub idle_release: String,
 
-    /// With --state: at the end of input, judge the records still in the reorder window instead
-    /// of saving them for the next run (for a batch over a trail that is complete). Records of a
-    /// later run that are earlier than them are then late.
+    /// With --state: at the end of input, judge the records still in the reorder window and close
+    /// the open findings instead of saving them for the next run (for a batch over a trail that
+    /// is complete). Records of a later run that are earlier than them are then late.
     #[arg(long, requires = "state")]
     pub release_at_end: bool,
 

@@ -52,8 +52,11 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let _held = state_file::hold_for(cfg, err)?;
     let snapshot = state::load_for(cfg, err)?;
     let annotator = Annotator::for_config(cfg)?;
-    // Enough for every block in flight, so that the reader does not fault in fresh pages again.
-    let pool = BufferPool::new(8 * threads + 8);
+    // Enough for every block in flight and every block the reorder window may hold, so that the
+    // reader does not fault in fresh pages again: with 24 buffers, a quarter of a run went to the
+    // kernel zeroing the pages of new ones while the window held over a hundred blocks.
+    let window_blocks = crate::stages::MAX_HELD_BYTES / cfg.read_size.max(1);
+    let pool = BufferPool::new(8 * threads + 8 + window_blocks);
     // Only `--emit all` writes a verdict for every call. (`run_sequential` keeps every verdict: the
     // tests that hold this run to it check that the ones skipped here change nothing.)
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);

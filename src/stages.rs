@@ -114,6 +114,9 @@ pub struct Judging {
     judge: Judge,
     /// `--emit findings`: when incidents are checked for closing.
     clock: Option<TickClock>,
+    /// `--state` without `--release-at-end`: incidents open at the end of input stay open in the
+    /// state (the next run goes on with them) instead of closing as `end_of_input`.
+    keep_open: bool,
     window: Window,
     seen: Seen,
     /// The newest event time read (the resolver's is that of the records released).
@@ -125,6 +128,8 @@ pub struct Judging {
     held: VecDeque<Held>,
     held_base: u64,
     held_bytes: usize,
+    /// The most bytes held (blocks and window entries) after a block, with the entries then.
+    peak_held: (usize, usize),
     /// Alerts and findings: the judgements made and not written, with their block, in order.
     made: Vec<(u64, Judgement)>,
     scratch: Vec<Judgement>,
@@ -244,6 +249,17 @@ impl Ordered<Judging> {
         });
         shard.import_estate(&snapshot.estate);
         let findings = cfg.emit == Emit::Findings;
+        let saved = snapshot.judging;
+        let peers = (!findings).then(|| {
+            let mut p = Peers::default();
+            p.import(saved.peers);
+            p
+        });
+        let mut judge = Judge::new(cfg.emit, annotator, cfg.progress.clone());
+        judge.import_incidents(saved.incidents);
+        let clock = findings.then_some(TickClock {
+            next: saved.next_tick,
+        });
         let mut ordered = Ordered {
             tally: Tally::new(
                 cfg.inputs.iter().map(|i| i.name()).collect(),
@@ -254,9 +270,10 @@ impl Ordered<Judging> {
             resolver,
             stages: Judging {
                 shard,
-                peers: (!findings).then(Peers::default),
-                judge: Judge::new(cfg.emit, annotator, cfg.progress.clone()),
-                clock: findings.then(TickClock::default),
+                peers,
+                judge,
+                clock,
+                keep_open: cfg.state.is_some() && !cfg.release_at_end,
                 window,
                 seen,
                 arrived: order.arrived,
@@ -265,6 +282,7 @@ impl Ordered<Judging> {
                 held,
                 held_base: order.held_base,
                 held_bytes,
+                peak_held: (0, 0),
                 made: Vec::new(),
                 scratch: Vec::new(),
                 emit: cfg.emit,
@@ -347,6 +365,11 @@ impl Ordered<Judging> {
         // Every fact has its record's stamp; should one not, it is judged now rather than lost.
         for (unit, f) in facts {
             self.judge_now(id, unit, f);
+        }
+        let j = &mut self.stages;
+        let bytes = j.held_bytes + j.window.len() * std::mem::size_of::<crate::order::Entry>();
+        if bytes > j.peak_held.1 {
+            j.peak_held = (j.window.len(), bytes);
         }
         messages
     }
@@ -471,6 +494,9 @@ impl Ordered<Judging> {
     /// nothing but their bytes.
     pub fn last_lines(&mut self, buf: &mut Vec<u8>) {
         let mut last = Vec::new();
+        if self.stages.keep_open {
+            return;
+        }
         let wm = self.resolver.watermark().unwrap_or(i64::MIN);
         self.stages.judge.finish(wm, &mut last);
         last.sort_unstable_by(|a, b| a.annotation.cmp(&b.annotation));
@@ -488,6 +514,7 @@ impl Ordered<Judging> {
             arrivals,
             position,
             arrived,
+            peak_held,
             ..
         } = &mut self.stages;
         Stats {
@@ -509,6 +536,10 @@ impl Ordered<Judging> {
             duplicates: arrivals.duplicates,
             forced: arrivals.forced,
             held: window.len() as u64,
+            peak_held: crate::output::summary::HeldPeak {
+                bytes: peak_held.1 as u64,
+                records: peak_held.0 as u64,
+            },
             position: *position,
             watermark: arrived.get(),
             resume: false,
@@ -529,6 +560,11 @@ impl Ordered<Judging> {
             window: j.window.export(),
             held_base: j.held_base,
             held: j.held.iter().map(state::SavedBlock::save).collect(),
+        };
+        snap.judging = state::JudgingState {
+            peers: j.peers.as_ref().map(Peers::export).unwrap_or_default(),
+            incidents: j.judge.export_incidents(),
+            next_tick: j.clock.as_ref().and_then(|c| c.next),
         };
         snap
     }

@@ -9,6 +9,7 @@ use super::dense::{DenseMap, Keyed};
 use super::{LATE_GRACE, Verdict, VerdictKind, notable};
 use crate::parse::event_time::Millis;
 use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -18,6 +19,15 @@ use std::sync::Arc;
 pub struct Peer {
     pub instance: CompactString,
     pub role: CompactString,
+}
+
+/// The same-account locks as the state keeps them (see [`Peers::export`]).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPeers {
+    /// Account, role, locked address, instance and expiry of each lock, in the map's order.
+    pub locks: Vec<(CompactString, CompactString, IpAddr, CompactString, Millis)>,
+    /// Locks held when the next sweep runs.
+    pub sweep_at: u64,
 }
 
 /// Locks held before the first sweep of expired ones.
@@ -164,6 +174,45 @@ impl Peers {
         self.locks
             .retain(|l| watermark <= l.expires.saturating_add(LATE_GRACE));
         self.sweep_at = 2 * self.locks.len();
+    }
+
+    /// The locks in their order, and when the next sweep runs: what a restart needs so that an
+    /// alert after it names the same peer as one run over the whole trail would.
+    pub fn export(&self) -> SavedPeers {
+        SavedPeers {
+            locks: self
+                .locks
+                .iter()
+                .map(|l| {
+                    (
+                        l.owner.account.clone(),
+                        l.owner.role.clone(),
+                        l.ip(),
+                        l.instance.clone(),
+                        l.expires,
+                    )
+                })
+                .collect(),
+            sweep_at: self.sweep_at as u64,
+        }
+    }
+
+    /// The locks [`Peers::export`] gave, in their order.
+    pub fn import(&mut self, saved: SavedPeers) {
+        for (account, role, ip, instance, expires) in saved.locks {
+            let owner = self.owner(Owner {
+                account,
+                role,
+                v6: ip.is_ipv6(),
+            });
+            self.locks.insert(PeerLock {
+                owner,
+                instance,
+                expires,
+                octets: octets(ip),
+            });
+        }
+        self.sweep_at = usize::try_from(saved.sweep_at).unwrap_or(usize::MAX);
     }
 
     /// Locks held.

@@ -6,11 +6,13 @@
 //! in the same folder (created with `O_EXCL`, by `tempfile`), are fsynced and renamed over the old
 //! file, so a crash leaves either the old or the new state.
 
+use super::peers::SavedPeers;
 use super::rows::RowV1;
 use super::{Resolver, Row, Shard};
 use crate::config::Config;
 use crate::input::framing::BlockKind;
 use crate::order::{Entry, Watermark};
+use crate::output::findings::Incident;
 use crate::output::judge::Judgement;
 use crate::parse::addresses::Net;
 use crate::parse::block::{ParsedBlock, Unit};
@@ -27,8 +29,9 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 16] = b"credtrail-state\n";
 /// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
 /// alerted ids, where to resume); 4: each session's workload kind and the chained sessions'
-/// routes. A file of version 3 still reads (every session in it an instance's).
-const VERSION: u32 = 4;
+/// routes (a file of version 3 still reads, every session in it an instance's); 5: the
+/// same-account locks and the open incidents (a file of version 4 reads without them).
+const VERSION: u32 = 5;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -52,6 +55,21 @@ pub struct Snapshot {
     pub chains: Vec<(u64, CompactString, Millis)>,
     /// The seed of that hash (0: none yet).
     pub chain_seed: u64,
+    /// What the verdicts become beyond the table: the same-account locks (alerts and `--emit
+    /// all`) and the open incidents (`--emit findings`). Last: a version-4 payload is this
+    /// payload without it.
+    pub judging: JudgingState,
+}
+
+/// The same-account rule's locks and the findings' open incidents, so that a restart keeps an
+/// alert's peer note and one incident one finding with one id.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgingState {
+    pub peers: SavedPeers,
+    /// Open incidents in id order, each with the event time of its latest line.
+    pub incidents: Vec<(Incident, Millis)>,
+    /// The findings clock's next tick.
+    pub next_tick: Option<Millis>,
 }
 
 /// Version 3's payload: a [`Snapshot`] without chains, every session an instance's.
@@ -115,15 +133,18 @@ impl SavedBlock {
                 ..SavedBlock::default()
             };
         }
+        // `--emit findings` holds no bytes of its blocks (findings are written from verdicts):
+        // there is nothing to save of their lines but how many there are.
+        let bytes = !(b.data.is_empty() && b.compacted.is_empty());
         let mut data = Vec::new();
         let mut units = Vec::with_capacity(b.units.len());
         for (i, u) in b.units.iter().enumerate() {
             let start = data.len() as u32;
-            if i >= h.written as usize {
+            if bytes && i >= h.written as usize {
                 data.extend_from_slice(b.bytes(u));
             }
             units.push((start, data.len() as u32, u.record));
-            if i >= h.written as usize {
+            if bytes && i >= h.written as usize {
                 data.push(b'\n');
             }
         }
@@ -236,7 +257,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
     // Versions 1 and 2 lack what event time needs (the window's records, the ids read): a table
     // without them would judge redelivered and waiting records again, so they are refused.
-    if version != VERSION && version != 3 {
+    if !(3..=VERSION).contains(&version) {
         return Err(DecodeError::Version { found: version });
     }
     let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
@@ -268,7 +289,15 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             order: v3.order,
             chains: Vec::new(),
             chain_seed: 0,
+            judging: JudgingState::default(),
         });
+    }
+    if version == 4 {
+        // Postcard writes a struct as its fields one after another: version 4's payload followed
+        // by an empty `JudgingState` is this version's (peers and incidents start afresh).
+        let mut v5 = payload.to_vec();
+        v5.extend(postcard::to_stdvec(&JudgingState::default()).unwrap_or_default());
+        return postcard::from_bytes(&v5).map_err(payload_error);
     }
     postcard::from_bytes(payload).map_err(payload_error)
 }
@@ -368,6 +397,20 @@ mod tests {
                 accounts: vec!["123456789012".into()],
                 ..Estate::default()
             },
+            judging: JudgingState {
+                peers: SavedPeers {
+                    locks: vec![(
+                        "123456789012".into(),
+                        "web-role".into(),
+                        "4.4.4.4".parse().unwrap(),
+                        "i-2".into(),
+                        1_709_251_300_000,
+                    )],
+                    sweep_at: 8192,
+                },
+                incidents: Vec::new(),
+                next_tick: Some(1_709_251_260_000),
+            },
             chains: vec![(0x1234_5678_9abc_def0, "t-1".into(), 7)],
             chain_seed: 42,
         }
@@ -379,7 +422,7 @@ mod tests {
     }
 
     /// A file of an earlier version is refused, naming both versions. (Mutation: reading version
-    /// 2 as 3 fails here.)
+    /// 3 as 4 fails here.)
     #[test]
     fn earlier_versions_are_refused() {
         for old in [1u32, 2] {
@@ -387,7 +430,7 @@ mod tests {
             bytes[16..20].copy_from_slice(&old.to_le_bytes());
             let e = decode(&bytes).unwrap_err().to_string();
             assert!(
-                e.contains(&format!("version {old}")) && e.contains("version 4"),
+                e.contains(&format!("version {old}")) && e.contains("version 5"),
                 "{e}"
             );
         }
@@ -400,6 +443,7 @@ mod tests {
         let mut old = sample();
         old.chains.clear();
         old.chain_seed = 0;
+        old.judging = JudgingState::default();
         let v3 = (
             &old.watermark,
             &old.allocations,
@@ -412,6 +456,32 @@ mod tests {
         let payload = postcard::to_stdvec(&v3).unwrap();
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        assert_eq!(decode(&bytes), Ok(old));
+    }
+
+    /// A file of version 4 (no same-account locks, no open incidents) still reads, with them
+    /// empty. (Mutation: refusing version 4, or reading it as 5 unpadded, fails here.)
+    #[test]
+    fn version_4_still_reads() {
+        let mut old = sample();
+        old.judging = JudgingState::default();
+        let v4 = (
+            &old.watermark,
+            &old.allocations,
+            &old.interfaces,
+            &old.rows,
+            &old.estate,
+            &old.alerted,
+            &old.order,
+            &old.chains,
+            &old.chain_seed,
+        );
+        let payload = postcard::to_stdvec(&v4).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&4u32.to_le_bytes());
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);

@@ -96,7 +96,7 @@ const CATEGORY_UID: u32 = 2;
 pub const MAX_FIELD_BYTES: usize = 256;
 
 /// Where the foreign address is, which is what the severity follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Origin {
     /// A public address in no AWS range.
     OutsideAws,
@@ -202,7 +202,7 @@ pub fn confidence(origin: &Origin, peer_note: bool) -> (u8, &'static str) {
 }
 
 /// One distinct (operation, error code) of an incident.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallSummary {
     /// CloudTrail `eventName`.
     pub operation: String,
@@ -213,7 +213,7 @@ pub struct CallSummary {
     pub last_seen: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CloseReason {
     /// The watermark passed the session's expiry plus the grace.
     SessionExpired,
@@ -234,7 +234,7 @@ impl CloseReason {
 }
 
 /// The state of one (session, foreign address) incident: what a finding line is written from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Incident {
     /// [`incident_id`] of the session ARN, the address and `first_seen`.
     pub id: String,
@@ -850,6 +850,38 @@ impl Incidents {
     /// Lines written so far.
     pub fn lines(&self) -> u64 {
         self.lines
+    }
+
+    /// The open incidents, in id order, with the event time of each one's latest line: what a
+    /// restart needs so that an incident open when a run ended stays one incident, with one id.
+    pub fn export(&self) -> Vec<(Incident, Millis)> {
+        let mut open: Vec<(Incident, Millis)> = self
+            .open
+            .values()
+            .map(|o| (o.incident.clone(), o.last_line))
+            .collect();
+        open.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        open
+    }
+
+    /// Opens again the incidents [`Incidents::export`] gave.
+    pub fn import(&mut self, open: Vec<(Incident, Millis)>) {
+        for (incident, last_line) in open {
+            let ip = incident.foreign_ip;
+            let key = (incident.session.clone(), ip);
+            let bytes = weight(&incident);
+            self.open_bytes += bytes;
+            self.next_close = self.next_close.min(close_at(&incident, &self.cfg));
+            self.per_session.entry(key.0.clone()).or_default().push(ip);
+            self.open.insert(
+                key,
+                Open {
+                    incident,
+                    last_line,
+                    bytes,
+                },
+            );
+        }
     }
 
     /// Applies one alert; writes the lines it causes (none, a Create, an Update, or a Close of an

@@ -2,7 +2,7 @@
 //! into its record, or finding lines), and when the findings clock closes incidents.
 
 use super::annotation::{self, Annotator};
-use super::findings::{Alert, Incidents};
+use super::findings::{Alert, Incident, Incidents};
 use super::summary::{AlertRow, AlertTable};
 use crate::config::{Emit, Progress};
 use crate::detect::peers::Peer;
@@ -32,7 +32,8 @@ const TICK: Millis = MINUTE;
 /// for any thread count and any block cuts.
 #[derive(Default)]
 pub struct TickClock {
-    next: Option<Millis>,
+    /// The watermark of the next tick (`None` before the first step).
+    pub next: Option<Millis>,
 }
 
 impl TickClock {
@@ -187,6 +188,18 @@ impl Judge {
             let mut buf = Vec::new();
             inc.finish(wm, &mut buf);
             push_lines(&buf, u32::MAX, 0, out);
+        }
+    }
+
+    /// `--emit findings`: the open incidents, for the state (see [`Incidents::export`]).
+    pub fn export_incidents(&self) -> Vec<(Incident, Millis)> {
+        self.incidents.as_ref().map_or_else(Vec::new, Incidents::export)
+    }
+
+    /// `--emit findings`: the incidents a saved state left open.
+    pub fn import_incidents(&mut self, open: Vec<(Incident, Millis)>) {
+        if let Some(inc) = &mut self.incidents {
+            inc.import(open);
         }
     }
 

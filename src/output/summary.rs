@@ -40,6 +40,8 @@ pub struct Stats {
     pub forced: u64,
     /// Records left waiting in the window at the end (with `--state`: saved for the next run).
     pub held: u64,
+    /// What the window held at its fullest (see [`HeldPeak`]).
+    pub peak_held: HeldPeak,
     /// Input lines read by this and earlier runs (`--state`): where the next run starts.
     pub position: u64,
     /// The newest event time read.
@@ -265,3 +267,22 @@ impl AlertTable {
             .collect()
     }
 }
+
+/// The most bytes the reorder window held (blocks waiting for output and the entries' facts), and
+/// the records in the window then: what a held record costs (`cargo bench --bench micro`).
+///
+/// A measure of the run, not of the trail: it depends on where blocks were cut and on the thread
+/// count, so it equals every other, and stats that must agree across thread counts still do.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HeldPeak {
+    pub bytes: u64,
+    pub records: u64,
+}
+
+impl PartialEq for HeldPeak {
+    fn eq(&self, _: &HeldPeak) -> bool {
+        true
+    }
+}
+
+impl Eq for HeldPeak {}

@@ -309,3 +309,56 @@ fn credtrail_key_in_the_input_is_not_trusted() {
 fn lines_of(records: &[Value]) -> Vec<u8> {
     crate::common::trail::lines(records)
 }
+
+/// A StopInstances / StartInstances naming two instances reaches both partitions: each instance
+/// comes back with a new public address, and its calls from it lock, not alert, on whatever
+/// partition it lands. One process alerts nothing; neither do 2 or 4 consumers, nor one reading
+/// the partitions one after another (the second copy of each record is a redelivery). (Mutation:
+/// keying the record to its first instance only, as before, alerts the second instance's call
+/// from its new address on its partition.)
+#[test]
+fn a_stop_start_of_several_instances_reaches_each_partition() {
+    let (i1, i2) = ("i-00000000000000a1", "i-00000000000000b1");
+    let both = json!({"instancesSet": {"items": [{"instanceId": i1}, {"instanceId": i2}]}});
+    let trail = [
+        issue("ar-1", 0.0, i1),
+        issue("ar-2", 0.0, i2),
+        call("c1", 1.0, i1, "3.3.3.3"),
+        call("c2", 1.0, i2, "4.4.4.4"),
+        ec2("stop", 5.0, "StopInstances", both.clone(), json!({})),
+        ec2("start", 6.0, "StartInstances", both, json!({})),
+        call("c1-new", 7.0, i1, "6.6.6.6"),
+        call("c2-new", 7.0, i2, "7.7.7.7"),
+    ];
+    let input = lines_of(&trail);
+    assert_eq!(alerts_of(&input, &[]), BTreeSet::new(), "one process");
+    let keyed = key(&input);
+    for id in ["stop", "start"] {
+        let keys: Vec<&str> = keyed
+            .iter()
+            .filter(|(_, r)| r.contains(&format!("\"eventID\":\"{id}\"")))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(keys, [i1, i2], "{id} keyed to each instance");
+    }
+    assert_ne!(
+        crc32fast::hash(i1.as_bytes()) % 2,
+        crc32fast::hash(i2.as_bytes()) % 2,
+        "the two instances must land on different partitions for the test to mean anything"
+    );
+    assert_ne!(
+        crc32fast::hash(i1.as_bytes()) % 4,
+        crc32fast::hash(i2.as_bytes()) % 4
+    );
+    for n in [2, 4] {
+        for (p, part) in partitions(&keyed, n).iter().enumerate() {
+            assert_eq!(
+                alerts_of(part, &["--keyed"]),
+                BTreeSet::new(),
+                "{n} consumers, partition {p}"
+            );
+        }
+    }
+    let one_after_another = partitions(&keyed, 4).concat();
+    assert_eq!(alerts_of(&one_after_another, &["--keyed"]), BTreeSet::new());
+}

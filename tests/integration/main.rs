@@ -25,6 +25,7 @@ mod ocsf_schema;
 mod pipelines;
 mod real_data;
 mod reliability;
+mod restart_state;
 mod rules;
 mod self_contained;
 mod signals;
