@@ -6,7 +6,7 @@ use crate::detect::DetectorConfig;
 use crate::detect::workload::{Kind, Kinds};
 use crate::parse::event_time::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
-use credtrail_generate::{GenConfig, GenError};
+use credtrail_generate::{EstateConfig, EstateError, GenConfig, GenError, Shares};
 use std::path::PathBuf;
 
 /// How a run ends, as its exit status.
@@ -254,8 +254,24 @@ pub struct GenerateArgs {
     pub rate: f64,
     /// Workloads besides instances, each with its first one stolen:
     /// task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
-    #[arg(long, value_name = "KIND=N,...")]
+    #[arg(long, value_name = "KIND=N,...", conflicts_with = "estate")]
     pub workloads: Option<String>,
+    /// Simulate an estate instead (README.md, "An estate to measure on"): --instances in the
+    /// topologies of --estate-shares over --days, --attacks thefts (half with the thief calling
+    /// first); --records and --rate do not apply.
+    #[arg(long, conflicts_with_all = ["records", "rate"])]
+    pub estate: bool,
+    /// Days the estate runs.
+    #[arg(long, default_value_t = 1, requires = "estate")]
+    pub days: u32,
+    /// Weights of the estate's topologies, `NAME=WEIGHT,…` (plain, dual-stack, nat-gateway, spot,
+    /// eks, auto-scaling, stop-start, central-endpoint), or `default`.
+    #[arg(long, value_name = "SHARES", default_value = "default", requires = "estate")]
+    pub estate_shares: String,
+    /// Write each record's label (eventID, whose: instance, thief or other; instance; topology)
+    /// to FILE as NDJSON, and the estate's AWS ranges (ip-ranges.json form) to FILE.ip-ranges.json.
+    #[arg(long, value_name = "FILE", requires = "estate")]
+    pub labels: Option<PathBuf>,
 }
 
 /// Why a size was not read.
@@ -418,6 +434,7 @@ impl TryFrom<Args> for Config {
                 trusted_networks: std::sync::Arc::new(trusted_networks(&a.trusted_networks)?),
                 kinds,
                 ranges: None,
+                plain_method: false,
             },
             malformed: match a.malformed {
                 MalformedArg::Pass => crate::output::wrap::MalformedOutput::Pass,
@@ -468,6 +485,34 @@ impl TryFrom<GenerateArgs> for GenConfig {
             ..GenConfig::default()
         };
         config.validate()?;
+        Ok(config)
+    }
+}
+
+impl TryFrom<&GenerateArgs> for EstateConfig {
+    type Error = UsageError;
+
+    fn try_from(a: &GenerateArgs) -> Result<EstateConfig, UsageError> {
+        let shares = Shares::parse(&a.estate_shares).map_err(|e| value("--estate-shares")(e.to_string()))?;
+        let config = EstateConfig {
+            seed: a.seed,
+            instances: a.instances,
+            days: a.days,
+            thefts: a.attacks,
+            shares,
+            ..EstateConfig::default()
+        };
+        config.validate().map_err(|e| match e {
+            EstateError::Size => bound(
+                "--days",
+                format!(
+                    "between 1 and 366, with --instances times --days at most {}",
+                    credtrail_generate::MAX_INSTANCE_DAYS
+                ),
+            ),
+            EstateError::Counts => bound("--instances", "at least 1"),
+            e => value("--estate-shares")(e.to_string()),
+        })?;
         Ok(config)
     }
 }

@@ -116,6 +116,9 @@ fn manual(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Exit {
 }
 
 fn generate(args: GenerateArgs) -> Exit {
+    if args.estate {
+        return estate(&args);
+    }
     let cfg = match GenConfig::try_from(args) {
         Ok(c) => c,
         Err(e) => return usage(e),
@@ -126,6 +129,39 @@ fn generate(args: GenerateArgs) -> Exit {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
         Err(e) => {
             eprintln!("credtrail: generate: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+/// `generate --estate`: the estate to stdout, its labels and ranges beside `--labels`.
+fn estate(args: &GenerateArgs) -> Exit {
+    let cfg = match credtrail_generate::EstateConfig::try_from(args) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let truth =
+        match credtrail_generate::generate_estate(&cfg, &mut out).and_then(|t| out.flush().map(|()| t)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Exit::Success,
+            Err(e) => {
+                eprintln!("credtrail: generate: {e}");
+                return Exit::Failure;
+            }
+        };
+    let Some(path) = &args.labels else {
+        return Exit::Success;
+    };
+    let mut ranges = path.clone().into_os_string();
+    ranges.push(".ip-ranges.json");
+    let written = std::fs::File::create(path)
+        .and_then(|mut f| truth.write_labels(&mut f))
+        .and_then(|()| std::fs::write(&ranges, &truth.ip_ranges));
+    match written {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            eprintln!("credtrail: generate: {}: {e}", path.display());
             Exit::Failure
         }
     }

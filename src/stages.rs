@@ -235,6 +235,7 @@ impl Ordered<Judging> {
         }
         let mut resolver = Resolver::import(&snapshot);
         resolver.trust_forwarded = cfg.keyed;
+        resolver.plain_method = cfg.detector.plain_method;
         shard.import_alerted(&snapshot.alerted);
         let order = snapshot.order;
         let mut seen = Seen::new(cfg.dedupe_horizon);

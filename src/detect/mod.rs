@@ -82,6 +82,10 @@ pub struct DetectorConfig {
     pub ranges: Option<Arc<AwsRanges>>,
     /// `--trusted-networks`: declared egress of the estate outside AWS (17).
     pub trusted_networks: Arc<Vec<Net>>,
+    /// The ablation of the estate rules (14 to 17 and the organisation's accounts of 9), for the
+    /// estate benchmark's comparison with the blog's method: not a user option.
+    #[doc(hidden)]
+    pub plain_method: bool,
 }
 
 /// Room for two million sessions: about 200 MB of table, and 130 MB for the writer's copy of
@@ -99,6 +103,7 @@ impl Default for DetectorConfig {
             kinds: Kinds::default(),
             ranges: None,
             trusted_networks: Arc::default(),
+            plain_method: false,
         }
     }
 }
@@ -178,6 +183,9 @@ pub enum Why {
     /// `ip_added`: the trail ties the address to the instance, and the locked address, which it
     /// does not, moved out of the lock (17).
     LockMoved(IpAddr),
+    /// `ip_added`: with `--aws-ip-ranges`, the address lies in the instance's own region (its
+    /// AssumeRole's) and the locked one, also inside AWS, in another: the lock moved from it (17).
+    OwnRegion(IpAddr),
 }
 
 impl Why {
@@ -189,6 +197,15 @@ impl Why {
             Why::OutsideAws => "outside_aws",
             Why::UntiedPrivate => "untied_private",
             Why::LockMoved(_) => "lock_moved",
+            Why::OwnRegion(_) => "own_region",
+        }
+    }
+
+    /// The address that left the lock as the thief's, when the lock moved.
+    pub fn moved_from(self) -> Option<IpAddr> {
+        match self {
+            Why::LockMoved(ip) | Why::OwnRegion(ip) => Some(ip),
+            _ => None,
         }
     }
 }
@@ -310,17 +327,18 @@ impl Table {
             })
             .into_iter()
             .collect();
-        self.upsert(session, expires, workload, &first, time, wm);
+        self.upsert(session, expires, (workload, issued.region), &first, time, wm);
     }
 
     /// The row of `session` created, refreshed (its locks kept and its expiry never shortened:
     /// CloudTrail may deliver an older issue after a newer one) or restarted empty after expiry;
-    /// `locks` join its locks unless they hold the address in that slot already.
+    /// `locks` join its locks unless they hold the address in that slot already. The region (17)
+    /// is the one of the record that created the row: a refresh from elsewhere does not move it.
     fn upsert(
         &mut self,
         session: SessionKey,
         expires: Millis,
-        workload: Tracked,
+        (workload, region): (Tracked, Option<CompactString>),
         locks: &[Lock],
         time: Millis,
         wm: Millis,
@@ -373,6 +391,7 @@ impl Table {
                 partition: session.partition,
                 account: session.account,
                 role: session.role,
+                region,
                 workload,
             },
         );
@@ -424,8 +443,10 @@ impl Table {
             })),
         };
         let locks: SmallVec<[Lock; 2]> = p.locks.iter().copied().collect();
+        // The chain runs where its workload does: the root's region.
+        let region = p.ident.region.clone();
         let expires = expires.unwrap_or(time.saturating_add(workload::CHAIN_DEFAULT_LIFE));
-        self.upsert(child, expires, workload, &locks, time, wm);
+        self.upsert(child, expires, (workload, region), &locks, time, wm);
     }
 
     /// (18) StopTask: the task's session ends; its later calls are not judged.
@@ -459,6 +480,11 @@ impl Table {
             .get_mut(&c.session.instance)?
             .iter_mut()
             .find(|r| r.is(&c.session) && r.live_at(time, wm))?;
+        let plain = self.cfg.plain_method;
+        // A copy, not a borrow of the row the rules then change: a region name is stored inline
+        // (the parser keeps only names that fit), so this is a 24-byte copy, and the identity's
+        // reference count, shared by every row of the role across threads, is not touched.
+        let region = row.ident.region.clone();
         if !row.judged {
             row.judged = true;
             self.judged_sessions[row.ident.workload.kind as usize] += 1;
@@ -467,8 +493,9 @@ impl Table {
             &self.ties,
             &c.session.instance,
             c.egress.as_deref(),
-            self.cfg.ranges.as_deref(),
-            &self.cfg.trusted_networks,
+            self.cfg.ranges.as_deref().filter(|_| !plain),
+            if plain { &[] } else { &self.cfg.trusted_networks },
+            region.as_deref(),
         )
         .for_kind(row.ident.workload.kind);
         // An endpoint in another, untrusted account: the attacker's own VPC endpoint hides where the
@@ -711,13 +738,28 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
         });
     }
     let Some(used) = pending(row) else {
-        return alert(None);
+        return region_move(row, ip, slot, time, ev).or_else(|| alert(None));
     };
     let change = row.pending.remove(used);
     add_lock(row, ip, slot, time, LockOrigin::AddressChange);
     Some(Outcome {
         change: Some((change.at, change.ip.is_some())),
         ..plain(VerdictKind::IpAdded, slot)
+    })
+}
+
+/// (17) Both addresses inside AWS, the call's in the instance's own region and the lock's in
+/// another: the lock was the thief's (a machine of theirs in AWS), and moves to the call's.
+fn region_move(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, ev: &Evidence<'_>) -> Option<Outcome> {
+    let i = ev.foreign_region_lock(ip, slot, &row.locks)?;
+    let thief = row.locks.remove(i);
+    add_lock(row, ip, slot, time, LockOrigin::OwnRegion);
+    Some(Outcome {
+        kind: VerdictKind::IpAdded,
+        slot,
+        first_lock: false,
+        change: None,
+        why: Some(Why::OwnRegion(thief.ip)),
     })
 }
 

@@ -108,6 +108,9 @@ pub struct Resolver {
     now: Option<Millis>,
     /// `--keyed`: apply the map entries `credtrail key` forwarded ([`Fact::Forwarded`]).
     pub trust_forwarded: bool,
+    /// [`super::DetectorConfig::plain_method`]: the trail's ties, NAT gateways, disassociations
+    /// and organisation accounts are not learnt.
+    pub plain_method: bool,
     /// Addresses the trail gave network interfaces, for the instance they are (or get) attached
     /// to (14).
     interface_nets: BoundedMap<Vec<Net>>,
@@ -254,6 +257,14 @@ impl Resolver {
 
     /// Turns one fact into the steps the shards apply; facts about the maps stop here.
     pub fn route(&mut self, fact: Fact, mut out: impl FnMut(Routed)) {
+        // The ablation learns none of the estate's facts.
+        let estate = matches!(
+            fact,
+            Fact::Tie { .. } | Fact::NatGateway { .. } | Fact::Disassociation { .. } | Fact::Account(_)
+        );
+        if self.plain_method && estate {
+            return;
+        }
         if let Fact::Forwarded(entry) = fact {
             if self.trust_forwarded && matches!(*entry, Fact::Allocation { .. } | Fact::InterfaceOwner { .. })
             {

@@ -33,6 +33,9 @@ pub enum LockOrigin {
     OtherFamily,
     /// The address the session's own issuing record came from (AssumeRoleWithWebIdentity).
     Issuer,
+    /// Taken from a lock in another region of AWS, as the address in the instance's own region
+    /// (17).
+    OwnRegion,
 }
 
 impl LockOrigin {
@@ -45,6 +48,7 @@ impl LockOrigin {
             LockOrigin::SameGateway => "nat_gateway",
             LockOrigin::OtherFamily => "other_family",
             LockOrigin::Issuer => "issuer",
+            LockOrigin::OwnRegion => "own_region",
         }
     }
 }
@@ -71,6 +75,11 @@ pub struct Identity {
     pub partition: crate::parse::session_key::Partition,
     pub account: CompactString,
     pub role: CompactString,
+    /// The region of the AssumeRole that created the row: the instance's (evidence for 17). Not
+    /// saved (the state format stays main's): after a restart the rule has no region until the
+    /// next new row.
+    #[serde(skip)]
+    pub region: Option<CompactString>,
     /// The workload's kind and what names it: shared as widely as the role for instances, tasks
     /// and chained sessions, one per namespace for pods (see [`super::workload::Tracked`]).
     pub workload: super::workload::Tracked,
@@ -375,6 +384,7 @@ impl From<RowV1> for Row {
                 partition: r.ident.partition,
                 account: r.ident.account,
                 role: r.ident.role,
+                region: None,
                 workload: super::workload::Tracked::default(),
             }),
             expires: r.expires,
@@ -430,6 +440,7 @@ mod saved_form {
             partition: crate::parse::session_key::Partition::AwsCn,
             account: "123456789012".into(),
             role: "web-role".into(),
+            region: None,
             workload: Default::default(),
         });
         let mut pending = PendingList::default();

@@ -74,6 +74,8 @@ pub(super) struct Evidence<'a> {
     pub(super) ranges: Option<&'a AwsRanges>,
     /// `--trusted-networks`.
     pub(super) trusted: &'a [Net],
+    /// The instance's region (its AssumeRole's), when known.
+    pub(super) region: Option<&'a str>,
 }
 
 /// Why an address that is not locked is the instance's anyway.
@@ -94,6 +96,7 @@ impl<'a> Evidence<'a> {
         egress: Option<&'a [IpAddr]>,
         ranges: Option<&'a AwsRanges>,
         trusted: &'a [Net],
+        region: Option<&'a str>,
     ) -> Self {
         Evidence {
             ties: Some(ties),
@@ -103,6 +106,7 @@ impl<'a> Evidence<'a> {
             egress,
             ranges,
             trusted,
+            region,
         }
     }
 
@@ -160,6 +164,25 @@ impl<'a> Evidence<'a> {
             l.slot == slot
                 && l.origin == super::LockOrigin::FirstUse
                 && l.ip.is_ipv6() == ip.is_ipv6()
+                && !self.tied(l.ip)
+                && !self.trusted_network(l.ip)
+                && self.egress.is_none_or(|g| !g.contains(&l.ip))
+        })
+    }
+
+    /// The lock that `ip` shows to be the thief's by region (rule 17): with the ranges, `ip` is
+    /// inside AWS in the instance's own region, and the slot's first lock of the same family is
+    /// inside AWS in another region, neither tied, nor declared, nor of the call's NAT gateway.
+    pub(super) fn foreign_region_lock(&self, ip: IpAddr, slot: Slot, locks: &[Lock]) -> Option<usize> {
+        let (ranges, home) = (self.ranges?, self.region?);
+        if slot != Slot::Public || ranges.lookup(ip)?.region != home {
+            return None;
+        }
+        locks.iter().position(|l| {
+            l.slot == slot
+                && l.origin == super::LockOrigin::FirstUse
+                && l.ip.is_ipv6() == ip.is_ipv6()
+                && ranges.lookup(l.ip).is_some_and(|o| o.region != home)
                 && !self.tied(l.ip)
                 && !self.trusted_network(l.ip)
                 && self.egress.is_none_or(|g| !g.contains(&l.ip))

@@ -346,6 +346,7 @@ mod tests {
             partition: Partition::Aws,
             account: "1".into(),
             role: "app".into(),
+            region: None,
             workload: Tracked {
                 kind: Kind::Task,
                 ..Tracked::default()

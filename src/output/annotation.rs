@@ -85,7 +85,7 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     }
     if let Some(why) = v.why {
         j.raw(",\"evidence\":\"").raw(why.as_str()).raw("\"");
-        if let Why::LockMoved(from) = why {
+        if let Some(from) = why.moved_from() {
             j.raw(",\"moved_from\":\"").ip(from).raw("\"");
         }
     }
@@ -369,6 +369,7 @@ fn lock_how(o: LockOrigin) -> &'static str {
         LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
         LockOrigin::OtherFamily => "as the instance's address of the other family",
         LockOrigin::Issuer => "by the session's own issuing call from it",
+        LockOrigin::OwnRegion => "as the address in the instance's own region",
     }
 }
 
@@ -396,6 +397,12 @@ fn evidence_reason(v: &Verdict) -> Option<String> {
             "New address {src} accepted: the trail ties it to {noun} {inst}, and not the address \
              {thief} that called first and locked the session. {thief} is taken for the thief's: it \
              leaves the lock, and its later calls alert."
+        ),
+        (VerdictKind::IpAdded, Some(Why::OwnRegion(thief))) => format!(
+            "New address {src} accepted: it lies in AWS's ranges of the instance's own region (its \
+             AssumeRole's), and the address {thief} that called first and locked the session lies \
+             in another region's. {thief} is taken for the thief's: it leaves the lock, and its \
+             later calls alert."
         ),
         (VerdictKind::Compromise, Some(Why::OutsideAws)) => format!(
             "Credentials of {noun} {inst} (role {role}) were used from {src}, outside AWS and \
@@ -778,10 +785,7 @@ mod reference {
             inferred: v.inferred,
             vpc_endpoint_account: v.foreign_endpoint.as_deref(),
             evidence: v.why.map(|w| w.as_str()),
-            moved_from: match v.why {
-                Some(crate::detect::Why::LockMoved(ip)) => Some(ip.to_string()),
-                _ => None,
-            },
+            moved_from: v.why.and_then(|w| w.moved_from()).map(|ip| ip.to_string()),
             contested: v.contested,
         };
         // Serialising plain strings and vectors into a Vec cannot fail.
@@ -913,6 +917,7 @@ mod tests {
             LockOrigin::Tied,
             LockOrigin::SameGateway,
             LockOrigin::OtherFamily,
+            LockOrigin::OwnRegion,
         ]);
         (ip(), slot, millis(), origin).prop_map(|(ip, slot, since, origin)| Lock {
             ip,
@@ -958,6 +963,7 @@ mod tests {
                     Why::UntiedPrivate,
                 ]),
                 ip().prop_map(Why::LockMoved),
+                ip().prop_map(Why::OwnRegion),
             ],
         );
         (

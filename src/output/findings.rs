@@ -277,6 +277,8 @@ pub struct Incident {
     /// The trail tied this address to the instance and the lock moved to it (rule 17): the
     /// address named by this finding is the instance's, and the one named here the thief's.
     pub lock_moved_from: Option<IpAddr>,
+    /// The evidence the lock moved on: the trail's tie, or the instance's own region.
+    pub lock_moved_by_region: bool,
 }
 
 /// The lifecycle step a line reports.
@@ -643,9 +645,14 @@ fn unmapped<'a>(inc: &'a Incident, phase: Phase, origin: &'a OriginData<'a>) -> 
         (Phase::Close, Some((_, reason))) => Some(reason.as_str()),
         _ => None,
     };
+    let (evidence, why) = if inc.lock_moved_by_region {
+        ("own_region", "lies in AWS's ranges of the instance's own region")
+    } else {
+        ("lock_moved", "is tied to the instance by the trail")
+    };
     let note = inc.lock_moved_from.map(|thief| {
         format!(
-            "the trail ties {} to the instance; {thief}, which called first and held the lock, is taken for the thief's",
+            "{} {why}; {thief}, which called first and held the lock, is taken for the thief's",
             inc.foreign_ip
         )
     });
@@ -653,7 +660,7 @@ fn unmapped<'a>(inc: &'a Incident, phase: Phase, origin: &'a OriginData<'a>) -> 
         aws_ip_range: origin.aws_ip_range.as_ref(),
         calls_not_listed: inc.calls_not_listed,
         close_reason,
-        evidence: inc.lock_moved_from.map(|_| "lock_moved"),
+        evidence: inc.lock_moved_from.map(|_| evidence),
         lock_calls_while_contested: (inc.lock_calls > 0).then_some(inc.lock_calls),
         locked_ips: inc
             .locks
@@ -946,6 +953,7 @@ impl Incidents {
             workload: v.workload.clone(),
             lock_calls: 0,
             lock_moved_from: None,
+            lock_moved_by_region: false,
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);
@@ -1014,6 +1022,7 @@ impl Incidents {
         };
         let inc = &mut o.incident;
         inc.lock_moved_from = Some(thief);
+        inc.lock_moved_by_region = matches!(v.why, Some(crate::detect::Why::OwnRegion(_)));
         inc.locks = v.locks.to_vec();
         write_finding(inc, Phase::Update, out);
         inc.lines += 1;

@@ -122,7 +122,7 @@ impl Judge {
                 let mut buf = Vec::new();
                 inc.lock_call(v, v.time, &mut buf);
                 push_lines(&buf, unit, 1, out);
-            } else if let Some(Why::LockMoved(thief)) = v.why {
+            } else if let Some(thief) = v.why.and_then(Why::moved_from) {
                 let mut buf = Vec::new();
                 inc.lock_moved(v, thief, v.time, &mut buf);
                 push_lines(&buf, unit, 1, out);
@@ -132,10 +132,16 @@ impl Judge {
         if alert && v.ip.is_some() {
             self.count(v);
         }
-        if let (Some(Why::LockMoved(thief)), Some(ip)) = (v.why, v.ip) {
+        if let (Some(thief), Some(ip)) = (v.why.and_then(Why::moved_from), v.ip) {
             let s = &v.session;
-            self.table
-                .lock_moved(&s.account, &s.role, (v.workload.kind, &s.instance), ip, thief);
+            let by_region = matches!(v.why, Some(Why::OwnRegion(_)));
+            self.table.lock_moved(
+                &s.account,
+                &s.role,
+                (v.workload.kind, &s.instance),
+                (ip, thief),
+                by_region,
+            );
         }
         if alert || self.emit == Emit::All {
             let mut annotation = Vec::with_capacity(512);

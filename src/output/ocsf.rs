@@ -234,7 +234,8 @@ pub struct Unmapped<'a> {
     pub calls_not_listed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_reason: Option<&'static str>,
-    /// `lock_moved` when the lock moved to the address this finding names (see `moved_from`).
+    /// `lock_moved` (the trail's tie) or `own_region` when the lock moved to the address this
+    /// finding names (see `moved_from`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

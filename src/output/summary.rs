@@ -225,15 +225,16 @@ impl AlertTable {
         }
     }
 
-    /// The lock of `instance` moved to `own`, which the trail ties to it, away from `thief`: the
-    /// alerts counted for `own` while the thief held the lock were the instance's own calls.
+    /// The lock of `instance` moved to `own`, which the trail ties to it (or, `by_region`, which
+    /// lies in its own region), away from `thief`: the alerts counted for `own` while the thief
+    /// held the lock were the instance's own calls.
     pub fn lock_moved(
         &mut self,
         account: &str,
         role: &str,
         (kind, instance): (Kind, &str),
-        own: std::net::IpAddr,
-        thief: std::net::IpAddr,
+        (own, thief): (std::net::IpAddr, std::net::IpAddr),
+        by_region: bool,
     ) {
         self.moved.insert(instance.into(), thief);
         let k = (
@@ -249,7 +250,11 @@ impl AlertTable {
                 k.1,
                 k.2,
                 k.3,
-                format!("{own} (the {}'s own: tied by the trail)", kind.as_str()),
+                if by_region {
+                    format!("{own} (the {}'s own: in its own region)", kind.as_str())
+                } else {
+                    format!("{own} (the {}'s own: tied by the trail)", kind.as_str())
+                },
             );
             *self.rows.entry(relabelled).or_default() += n;
         }

@@ -38,6 +38,10 @@ pub struct Issued {
     pub first_lock: Option<IpAddr>,
     /// That address came through a VPC endpoint.
     pub via_endpoint: bool,
+    /// The issuing record's `awsRegion`: an instance's own region (evidence for 17). Not saved
+    /// with the window, as the row's copy is not (the state format stays main's).
+    #[serde(skip)]
+    pub region: Option<CompactString>,
 }
 
 /// The workload kind an AWS service's AssumeRole issues credentials for.

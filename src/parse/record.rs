@@ -675,6 +675,11 @@ fn read_issue(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed>
             kind,
             detail,
             expires,
+            // The workload's own region (17). Region names are short; a longer value is no
+            // region (and would not be stored inline).
+            region: non_empty(top.region)
+                .filter(|r| r.len() <= 24)
+                .map(CompactString::from),
             ..Issued::default()
         },
     });
@@ -700,6 +705,9 @@ fn read_web_identity(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Mal
             expires: issuer::expiration(top.response.as_ref()),
             first_lock,
             via_endpoint: non_empty(top.vpc_endpoint_id).is_some(),
+            // The STS endpoint's region, not necessarily the workload's: region evidence (17)
+            // is not for these sessions.
+            region: None,
         },
     });
     Ok(())

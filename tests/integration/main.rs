@@ -6,6 +6,7 @@ mod common;
 mod delivery;
 mod delivery_shapes;
 mod estate;
+mod estate_regions;
 mod evasions;
 mod event_time;
 mod fuzz_bodies;

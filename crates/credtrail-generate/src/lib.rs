@@ -52,6 +52,7 @@ mod attack;
 mod calls;
 mod config;
 mod delivery;
+mod estate;
 mod generator;
 mod principals;
 mod record;
@@ -66,6 +67,10 @@ mod workloads;
 mod world;
 
 pub use config::{GenConfig, GenError, MAX_ACCOUNTS, MAX_INSTANCES};
+pub use estate::{
+    EstateConfig, EstateError, EstateInstance, EstateTruth, Label, MAX_INSTANCE_DAYS, Shares, Theft,
+    Topology, Whose, generate_estate, generate_estate_to_vec,
+};
 use generator::Gen;
 use std::io::{self, BufWriter, Write};
 pub use workloads::Workloads;
