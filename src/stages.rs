@@ -84,10 +84,13 @@ pub enum Out<'b> {
 }
 
 /// What [`Ordered::admit`] makes of a record.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Admit {
     Redelivered,
     Now,
+    /// Beyond the bound: judged as it comes, after every record read before it (the window is
+    /// released first), so that it meets the state a pass in input order gives it.
+    Late,
     Hold(Millis),
 }
 
@@ -337,6 +340,9 @@ impl Ordered<Judging> {
                 self.judge_now(id, u, f);
             }
             let admit = self.admit(unit, stamp, now);
+            if admit == Admit::Late {
+                self.release(None);
+            }
             while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
                 // An account the trail names is known from its arrival on: the parser names it once
                 // per block, so only arrival order makes that independent of where blocks are cut.
@@ -346,7 +352,7 @@ impl Ordered<Judging> {
                 }
                 match admit {
                     Admit::Redelivered => {}
-                    Admit::Now => self.judge_now(id, unit, f),
+                    Admit::Now | Admit::Late => self.judge_now(id, unit, f),
                     Admit::Hold(time) => {
                         let j = &mut self.stages;
                         if let Some(h) = j.held.back_mut() {
@@ -394,7 +400,7 @@ impl Ordered<Judging> {
             Admit::Now
         } else if late {
             j.arrivals.late += 1;
-            Admit::Now
+            Admit::Late
         } else {
             Admit::Hold(time)
         }

@@ -283,10 +283,11 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "45-input-order-not-event-time-order",
-        alerts: &[],
-        why: "records are judged in event-time order within --lateness; b (00:05) is read 96 \
-              minutes behind the newest record, past the bound: it is late and judged when it \
-              comes, while the AssumeRole (01:40) still waits in the window, so no row judges it",
+        alerts: &["b"],
+        why: "b (00:05) is read 96 minutes behind the newest record, past --lateness: it is late \
+              and judged as it comes, after everything read before it (the window is released \
+              first), so the row of the AssumeRole (01:40) that a (01:41) locked to 3.3.3.3 judges \
+              it, as input order does: b alerts",
     },
     // Input.
     Case {
