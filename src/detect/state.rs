@@ -436,6 +436,16 @@ mod tests {
         }
     }
 
+    /// `payload` in the file's frame (magic, version, length, checksum), as `encode` writes it.
+    fn framed(version: u32, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
     /// A file of version 3 (no chains, every session an instance's; the rows' own format is tested
     /// in `rows`) still reads. (Mutation: refusing version 3, or reading it as 4, fails here.)
     #[test]
@@ -453,13 +463,7 @@ mod tests {
             &old.alerted,
             &old.order,
         );
-        let payload = postcard::to_stdvec(&v3).unwrap();
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&3u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        assert_eq!(decode(&bytes), Ok(old));
+        assert_eq!(decode(&framed(3, &postcard::to_stdvec(&v3).unwrap())), Ok(old));
     }
 
     /// A file of version 4 (no same-account locks, no open incidents) still reads, with them
@@ -479,13 +483,7 @@ mod tests {
             &old.chains,
             &old.chain_seed,
         );
-        let payload = postcard::to_stdvec(&v4).unwrap();
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&4u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        assert_eq!(decode(&bytes), Ok(old));
+        assert_eq!(decode(&framed(4, &postcard::to_stdvec(&v4).unwrap())), Ok(old));
     }
 
     #[test]
