@@ -74,7 +74,8 @@ pub enum EmitArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MalformedArg {
-    /// The line as it came (but for one with a top-level `credtrail` key, always wrapped)
+    /// The line as it came (but for one that names `credtrail` or is over --max-line-bytes:
+    /// always wrapped)
     Pass,
     /// `{"credtrail":{"malformed":REASON,"line":TEXT}}` (`line_base64` when not UTF-8), so that
     /// every output line is JSON for a consumer such as jq; a line over --max-line-bytes keeps

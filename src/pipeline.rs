@@ -64,7 +64,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     let ordered = Ordered::judging(cfg, snapshot, annotator, cfg.emit != Emit::All);
     let turn = Turn {
         emit: cfg.emit,
-        long: LongLine::new(cfg.malformed, cfg.max_line_bytes),
+        long: LongLine::new(cfg.max_line_bytes),
         ordered,
         buf: Vec::with_capacity(2 << 20),
         out,

@@ -636,7 +636,7 @@ pub fn run_sequential(cfg: &Config, out: &mut dyn Write, err: &mut dyn Write) ->
     let annotator = Annotator::for_config(cfg)?;
     let mut ordered = Ordered::judging(cfg, snapshot, annotator, false);
     let mut buf = Vec::new();
-    let mut long = LongLine::new(cfg.malformed, cfg.max_line_bytes);
+    let mut long = LongLine::new(cfg.max_line_bytes);
     let input_errors = in_order(cfg, |source, block, note| {
         let block = block.map(|b| std::mem::replace(b, ParsedBlock::empty()));
         for m in ordered.take(source, block, note) {

@@ -223,13 +223,7 @@ mod tests {
                     })
                     .collect();
                 let mut copied = Vec::new();
-                render(
-                    Emit::All,
-                    &block,
-                    &js,
-                    &mut LongLine::new(Default::default(), 1),
-                    &mut copied,
-                );
+                render(Emit::All, &block, &js, &mut LongLine::new(1), &mut copied);
                 let mut slices = Vec::new();
                 render_all(&block, &js, &mut slices);
                 let mut out = Trickle {

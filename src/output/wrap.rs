@@ -6,10 +6,11 @@
 //! `{"credtrail":{"malformed":"REASON","line":"TEXT"}}`, or `"line_base64"` when the line is not
 //! UTF-8.
 //!
-//! A line whose value has a top-level `credtrail` key is always written so, in either mode: that
-//! key is credtrail's verdict, and passed on it would forge one
-//! (`jq 'select(.credtrail.verdict=="compromise")'` reported it). Wrapped, the input's key is
-//! inside a string.
+//! A malformed line that names `credtrail` (also spelt with `\u0063`-style escapes, in a record of
+//! a `{"Records":[…]}` body or a lookup-events page's `CloudTrailEvent`) is always written so, in
+//! either mode: that key is credtrail's verdict, and passed on it could forge one
+//! (`jq 'select(.credtrail.verdict=="compromise")'` reported it), also from a line a lenient
+//! reader still parses. Wrapped, the input's key is inside a string.
 //!
 //! Done on the parsed block before it is rendered: a wrapped unit points at its new bytes, so the
 //! writer, which copies spans, needs no other path.
@@ -23,35 +24,31 @@
 //! (`"line_prefix_base64"` when the prefix is not UTF-8; a character cut at its end is left out
 //! of the text.) Not every byte, unlike a wrapped line under the limit: a consumer would have to
 //! hold a line of any length as one JSON string (a gzip bomb of one line is gigabytes), where the
-//! limit bounds the lines of the input it would hold. Passed on as it came, a long line that is
-//! not JSON stops a consumer such as jq.
+//! limit bounds the lines of the input it would hold. A long line is wrapped in either mode: it
+//! is not read, so whether it carries a forged `credtrail` key is not known.
 
 use super::annotation::escape_json;
 use crate::parse::block::{OVERSIZED, ParsedBlock};
-use crate::parse::record::FORGED_VERDICT;
 
 /// What `--emit all` does with a malformed line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MalformedOutput {
-    /// Passed on unchanged (but for one with a top-level `credtrail` key).
+    /// Passed on unchanged (but for one that names `credtrail` or is over the line limit).
     #[default]
     Pass,
     /// Written as `{"credtrail":{"malformed":…,"line":…}}`.
     Wrap,
 }
 
-/// Rewrites the malformed units of `block` that `mode` (or a forged verdict) says to wrap; a line
-/// over `max_line` bytes keeps its first `max_line`.
+/// Rewrites the malformed units of `block` that `mode` says to wrap, and in either mode those
+/// that name `credtrail` or are over `max_line` bytes; a line over `max_line` keeps its first
+/// `max_line`.
 pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput, max_line: usize) {
     if block.malformed.is_empty() {
         return;
     }
     let malformed = std::mem::take(&mut block.malformed);
     for (k, (unit, m)) in malformed.iter().enumerate() {
-        let wrap = mode == MalformedOutput::Wrap || m.0 == FORGED_VERDICT;
-        if !wrap {
-            continue;
-        }
         // A document that could not be read goes out as its lines, after the one the reason is
         // on: each is wrapped with that reason.
         let last = if m.0.starts_with("document over ") {
@@ -62,8 +59,12 @@ pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput, max_line: 
             *unit as usize + 1
         };
         for i in *unit as usize..last {
-            let mut text = Vec::new();
             let line = block.bytes(&block.units[i]);
+            let wrap = mode == MalformedOutput::Wrap || m.0 == OVERSIZED || names_credtrail(line);
+            if !wrap {
+                continue;
+            }
+            let mut text = Vec::new();
             if m.0 == OVERSIZED {
                 long_line_head(&line[..max_line.min(line.len())], &mut text);
                 long_line_tail(line_len(line), &mut text);
@@ -78,6 +79,40 @@ pub fn wrap_malformed(block: &mut ParsedBlock, mode: MalformedOutput, max_line: 
         }
     }
     block.malformed = malformed;
+}
+
+/// Whether `line` spells `credtrail` (ASCII case ignored), once its `\uXXXX` escapes are read:
+/// a malformed line is not parsed, so where the word stands in it (a key, a top-level key) is not
+/// known, and a lenient reader could take it for credtrail's verdict.
+pub fn names_credtrail(line: &[u8]) -> bool {
+    const WORD: &[u8] = b"credtrail";
+    let mut matched = 0;
+    let mut i = 0;
+    while i < line.len() {
+        let mut c = line[i];
+        i += 1;
+        if c == b'\\' && line.get(i) == Some(&b'u') {
+            let code = line
+                .get(i + 1..i + 5)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok());
+            if let Some(code) = code {
+                // Not ASCII: no letter of the word.
+                c = u8::try_from(code).ok().filter(u8::is_ascii).unwrap_or(0);
+                i += 5;
+            }
+        }
+        let c = c.to_ascii_lowercase();
+        if c == WORD[matched] {
+            matched += 1;
+            if matched == WORD.len() {
+                return true;
+            }
+        } else {
+            matched = usize::from(c == WORD[0]);
+        }
+    }
+    false
 }
 
 /// `{"credtrail":{"malformed":REASON,"line":LINE}}`, no newline.
@@ -138,16 +173,15 @@ fn line_len(line: &[u8]) -> u64 {
 /// wrapped (see the module). Its pieces are consecutive blocks, so one writer's state suffices.
 #[derive(Debug)]
 pub struct LongLine {
-    mode: MalformedOutput,
     max_line: usize,
     /// The line being written: its bytes so far, and whether the last of them is a `\r`.
     open: Option<(u64, bool)>,
 }
 
 impl LongLine {
-    pub fn new(mode: MalformedOutput, max_line: usize) -> LongLine {
+    /// A long line is wrapped in either `--malformed` mode (see the module).
+    pub fn new(max_line: usize) -> LongLine {
         LongLine {
-            mode,
             max_line: max_line.max(1),
             open: None,
         }
@@ -157,10 +191,8 @@ impl LongLine {
     pub fn piece(&mut self, data: &[u8], first: bool, last: bool, out: &mut Vec<u8>) {
         if first {
             self.interrupted(out);
-            if self.mode == MalformedOutput::Wrap {
-                // The reader cuts a first piece only past the limit: it holds the whole prefix.
-                long_line_head(&data[..self.max_line.min(data.len())], out);
-            }
+            // The reader cuts a first piece only past the limit: it holds the whole prefix.
+            long_line_head(&data[..self.max_line.min(data.len())], out);
             self.open = Some((0, false));
         }
         let Some((bytes, cr)) = &mut self.open else {
@@ -174,13 +206,6 @@ impl LongLine {
         if let Some(&c) = line.last() {
             *cr = c == b'\r';
         }
-        if self.mode == MalformedOutput::Pass {
-            out.extend_from_slice(data);
-            if last && data.last() == Some(&b'\n') {
-                self.open = None;
-                return;
-            }
-        }
         if last {
             self.interrupted(out);
         }
@@ -192,9 +217,7 @@ impl LongLine {
         let Some((bytes, cr)) = self.open.take() else {
             return;
         };
-        if self.mode == MalformedOutput::Wrap {
-            long_line_tail(bytes - u64::from(cr), out);
-        }
+        long_line_tail(bytes - u64::from(cr), out);
         out.push(b'\n');
     }
 }
@@ -238,8 +261,8 @@ mod tests {
     }
 
     /// A long line through `LongLine` in pieces.
-    fn in_pieces(mode: MalformedOutput, max_line: usize, pieces: &[&[u8]], last: bool) -> Vec<u8> {
-        let mut long = LongLine::new(mode, max_line);
+    fn in_pieces(max_line: usize, pieces: &[&[u8]], last: bool) -> Vec<u8> {
+        let mut long = LongLine::new(max_line);
         let mut out = Vec::new();
         for (i, p) in pieces.iter().enumerate() {
             long.piece(p, i == 0, last && i + 1 == pieces.len(), &mut out);
@@ -270,7 +293,7 @@ mod tests {
             for cut in max_line + 1..line.len() {
                 for cut2 in cut..line.len() {
                     let pieces = [&line[..cut], &line[cut..cut2], &line[cut2..]];
-                    let got = in_pieces(MalformedOutput::Wrap, max_line, &pieces, true);
+                    let got = in_pieces(max_line, &pieces, true);
                     assert_eq!(
                         String::from_utf8_lossy(&got),
                         String::from_utf8_lossy(&whole),
@@ -280,26 +303,25 @@ mod tests {
             }
         }
         // Not UTF-8 in the prefix: base64.
-        let got = in_pieces(MalformedOutput::Wrap, 4, &[b"ab\xffcd", b"ef"], true);
+        let got = in_pieces(4, &[b"ab\xffcd", b"ef"], true);
         let v: serde_json::Value = serde_json::from_slice(&got).unwrap();
         assert_eq!(v["credtrail"]["line_prefix_base64"], "YWL/Yw==");
         assert_eq!(v["credtrail"]["bytes"], 7);
     }
 
-    /// Passed on, a long line is its bytes and one newline; a line whose input failed before its
-    /// last piece is ended with a newline in either mode, so that the next line is a line of its
-    /// own. (Mutation: not ending it in `interrupted` fails it.)
+    /// A long line is wrapped whole, however its pieces end; a line whose input failed before its
+    /// last piece is ended with a newline, so that the next line is a line of its own.
+    /// (Mutation: not ending it in `interrupted` fails it.)
     #[test]
     fn a_long_line_cut_short_still_ends() {
-        let pass = MalformedOutput::Pass;
-        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de\n"], true), b"abcde\n");
-        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], true), b"abcde\n");
-        assert_eq!(in_pieces(pass, 2, &[b"abc", b""], true), b"abc\n");
-        assert_eq!(in_pieces(pass, 2, &[b"abc", b"de"], false), b"abcde\n");
-        let got = in_pieces(MalformedOutput::Wrap, 2, &[b"abc", b"de"], false);
+        let five = b"{\"credtrail\":{\"malformed\":\"line longer than --max-line-bytes; not read\",\"line_prefix\":\"ab\",\"bytes\":5}}\n";
+        assert_eq!(in_pieces(2, &[b"abc", b"de\n"], true), five);
+        assert_eq!(in_pieces(2, &[b"abc", b"de"], true), five);
+        assert_eq!(records_of(&in_pieces(2, &[b"abc", b""], true)), 1);
+        let got = in_pieces(2, &[b"abc", b"de"], false);
         assert_eq!(got, b"{\"credtrail\":{\"malformed\":\"line longer than --max-line-bytes; not read\",\"line_prefix\":\"ab\",\"bytes\":5}}\n");
         // A second long line after one cut short: each on its own line.
-        let mut long = LongLine::new(MalformedOutput::Wrap, 2);
+        let mut long = LongLine::new(2);
         let mut out = Vec::new();
         long.piece(b"abc", true, false, &mut out);
         long.piece(b"xyz\n", true, true, &mut out);
@@ -313,6 +335,31 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(l).unwrap();
         }
         lines.len()
+    }
+
+    /// `credtrail` is found however it is spelt: plain, in any ASCII case, with letters as
+    /// `\uXXXX` escapes (either hex case), after a false start; not across a non-ASCII escape or
+    /// when a letter is missing. (Mutation: not reading escapes fails the second case.)
+    #[test]
+    fn names_credtrail_reads_escapes() {
+        for yes in [
+            &br#"{"credtrail":1"#[..],
+            br#"{"\u0063redtrail":1}"#,
+            br#"x"\u0043RED\u0074ra\u0069l"#,
+            b"ccredtrail",
+            b"credcredtrail",
+        ] {
+            assert!(names_credtrail(yes), "{}", String::from_utf8_lossy(yes));
+        }
+        for no in [
+            &b"credtrai"[..],
+            b"cred trail",
+            br#"\u0163redtrail"#,
+            br#"\u006"#,
+            b"",
+        ] {
+            assert!(!names_credtrail(no), "{}", String::from_utf8_lossy(no));
+        }
     }
 
     /// Text lines keep every character as a JSON string, others every byte as base64, and each

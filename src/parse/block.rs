@@ -140,18 +140,30 @@ impl BlockParser {
                 let mut compacted = Vec::new();
                 shape::compact(&b.data, &mut compacted);
                 let before = (b.units.len(), b.facts.len(), b.malformed.len());
-                let len = compacted.len();
-                self.extracted_base = len;
-                self.line(&mut compacted, 0..len, 0, true, Parse::Copy, &mut b);
-                // Records taken out of a lookup-events page, to go after the document.
-                let extracted = std::mem::take(&mut b.compacted);
-                let whole_doc_failed = b.units.len() == before.0 + 1
-                    && b.malformed.len() == before.2 + 1
-                    && shape::records_body_start(&compacted).is_none();
-                if whole_doc_failed {
+                // A string over a line break is not JSON, and compacting keeps it: read as a
+                // body, its record would go out over two lines when passed on and as one
+                // wrapper when wrapped. The document goes out as its lines, in both modes alike.
+                let string_over_lines = memchr::memchr(b'\n', &compacted).is_some();
+                let mut extracted = Vec::new();
+                let reason = if string_over_lines {
+                    Some(Malformed("a string runs over a line break".into()))
+                } else {
+                    let len = compacted.len();
+                    self.extracted_base = len;
+                    self.line(&mut compacted, 0..len, 0, true, Parse::Copy, &mut b);
+                    // Records taken out of a lookup-events page, to go after the document.
+                    extracted = std::mem::take(&mut b.compacted);
+                    let whole_doc_failed = b.units.len() == before.0 + 1
+                        && b.malformed.len() == before.2 + 1
+                        && shape::records_body_start(&compacted).is_none();
+                    whole_doc_failed.then(|| {
+                        let (reason_unit, reason) = b.malformed.pop().expect("just pushed");
+                        debug_assert_eq!(reason_unit as usize, before.0);
+                        reason
+                    })
+                };
+                if let Some(reason) = reason {
                     // Not something we can read: every line goes out as it came in.
-                    let (reason_unit, reason) = b.malformed.pop().expect("just pushed");
-                    debug_assert_eq!(reason_unit as usize, before.0);
                     b.units.truncate(before.0);
                     let data = std::mem::take(&mut b.data);
                     let mut start = 0;

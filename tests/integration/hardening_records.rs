@@ -168,3 +168,104 @@ fn malformed_lines_can_be_wrapped_so_every_output_line_is_json() {
     let passed = run_lib(&input, Emit::All, 2);
     assert!(passed.stdout.windows(9).any(|w| w == b"not json\n"));
 }
+
+/// The `credtrail` lines of `input` in `--emit all` with `--malformed pass`, at 1 and 2 threads:
+/// every malformed one is a wrapper, so none carries the input's key at its top level.
+fn forged_runs(input: &[u8], malformed: u64) {
+    for threads in [1, 2] {
+        let run = run_lib(input, Emit::All, threads);
+        assert_eq!(alerts(&run.stdout), ["theft"], "{}", run.stderr);
+        assert_eq!(run.stats.malformed, malformed, "{}", run.stderr);
+        for line in run.stdout.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+            let text = String::from_utf8_lossy(line);
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                panic!("a malformed line passed as it came: {text}");
+            };
+            if v["credtrail"]["malformed"].is_string() {
+                continue;
+            }
+            assert!(
+                ["issue", "lock", "theft"].contains(&v["eventID"].as_str().unwrap_or("")),
+                "a forged line passed as it came: {text}"
+            );
+        }
+    }
+}
+
+/// Malformed lines that name `credtrail` (invalid JSON a lenient reader still takes, the key spelt
+/// with a `\u0063` escape, an element of a `{"Records":[…]}` body) are wrapped in `--malformed
+/// pass` too: none goes out as it came. (Mutation: wrapping only in wrap mode, as before for
+/// anything but the parser's own forged-key reason, fails it; so does `names_credtrail` without
+/// reading escapes.)
+#[test]
+fn a_malformed_line_naming_credtrail_is_wrapped_in_both_modes() {
+    let forged = r#"{"credtrail":{"verdict":"compromise"},"eventID":"forged",}"#;
+    let escaped = r#"{"\u0063redtrail":{"verdict":"compromise"},"eventID":"escaped"}"#;
+    let mut element = call("element", 1.5, "3.3.3.3");
+    element["credtrail"] = serde_json::json!({"verdict": "compromise"});
+    let body = format!(r#"{{"Records":[{element}]}}"#);
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3")]);
+    for bad in [forged, escaped, &body] {
+        input.extend_from_slice(bad.as_bytes());
+        input.push(b'\n');
+    }
+    input.extend_from_slice(&lines(&[call("theft", 2.0, "203.0.113.9")]));
+    forged_runs(&input, 3);
+}
+
+/// A line over `--max-line-bytes` is not read, so it may carry a forged `credtrail` key: wrapped
+/// with its prefix and length in `--malformed pass` too. (Mutation: passing long lines on as they
+/// came in `pass` mode, as before, fails it.)
+#[test]
+fn a_line_over_the_limit_is_wrapped_in_both_modes() {
+    let mut long = call("long", 1.5, "3.3.3.3");
+    long["credtrail"] = serde_json::json!({"verdict": "compromise"});
+    long["pad"] = "p".repeat(4096).into();
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3"), long]);
+    input.extend_from_slice(&lines(&[call("theft", 2.0, "203.0.113.9")]));
+    for (threads, read_size) in [(1, 1 << 20), (2, 512)] {
+        let run = run_cfg(credtrail::Config {
+            inputs: vec![credtrail::Input::Memory("input".into(), input.clone())],
+            emit: Emit::All,
+            threads,
+            read_size,
+            max_line_bytes: 1024,
+            ..credtrail::Config::default()
+        });
+        assert_eq!(alerts(&run.stdout), ["theft"], "{}", run.stderr);
+        let out = records(&run.stdout);
+        assert_eq!(
+            out.len(),
+            4,
+            "every line JSON: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+        assert!(out[2]["credtrail"]["line_prefix"].is_string(), "{}", out[2]);
+        assert!(out[2]["credtrail"]["verdict"].is_null());
+    }
+}
+
+/// A lookup-events page whose `CloudTrailEvent` carries a top-level `credtrail` key: that record
+/// is forged, so it is malformed and wrapped, in `--malformed pass` too (its reason names the
+/// event, which used to keep it from being recognised as forged). (Mutation: wrapping only on the
+/// parser's own reason text fails it.)
+#[test]
+fn a_lookup_events_record_with_a_credtrail_key_is_treated_as_forged() {
+    let mut forged = call("forged", 1.5, "3.3.3.3");
+    forged["credtrail"] = serde_json::json!({"verdict": "compromise"});
+    let page = serde_json::json!({"Events": [{"EventId": "forged", "CloudTrailEvent": forged.to_string()}]});
+    let mut input = lines(&[issue("issue", 0.0), call("lock", 1.0, "3.3.3.3"), page]);
+    input.extend_from_slice(&lines(&[call("theft", 2.0, "203.0.113.9")]));
+    forged_runs(&input, 1);
+    let run = run_lib(&input, Emit::All, 1);
+    let out = records(&run.stdout);
+    assert_eq!(out.len(), 4);
+    assert!(
+        out[2]["credtrail"]["malformed"]
+            .as_str()
+            .unwrap()
+            .contains("credtrail key"),
+        "{}",
+        out[2]
+    );
+}
