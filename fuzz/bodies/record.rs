@@ -167,6 +167,10 @@ fn check_document_block(data: &[u8], b: &ParsedBlock) {
     );
     if compacted > 0 {
         check_counts(b);
+        // Each compacted unit goes out as one line: a string over a line break would split it.
+        for u in &b.units {
+            assert!(!b.bytes(u).contains(&b'\n'), "a compacted unit holds a newline");
+        }
     } else {
         // Not readable as a document: given back line by line, each line whole, in order, with
         // one malformed report for the whole document.
