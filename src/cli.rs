@@ -62,7 +62,8 @@ fn value(option: &'static str) -> impl Fn(String) -> UsageError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmitArg {
-    /// Only records judged `compromise`, each with a `credtrail` key added.
+    /// Only records judged `compromise`, each with a `credtrail` key added, written when judged
+    /// (in event-time order).
     Alerts,
     /// Every input line in input order: annotated where there is something to say, else unchanged.
     All,

@@ -336,3 +336,41 @@ impl WithStdin for std::process::Command {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
+
+/// Two thefts delivered out of order within `--lateness`: `--emit alerts` writes them when
+/// judged, in event-time order, and `--emit all` writes every line in input order, at 1 and 2
+/// threads and in the sequential reference (README, "Output"; the detector fuzz target found the
+/// two orders, which README had described as one). (Mutation: `--lateness 0`, which judges in
+/// input order, fails the first assertion.)
+#[test]
+fn alerts_are_written_in_event_time_order_and_all_in_input_order() {
+    let input = lines(&[
+        issue("issue", 0.0),
+        call("lock", 1.0, "3.3.3.3"),
+        call("later", 3.0, "9.9.9.9"),
+        call("earlier", 2.0, "8.8.8.8"),
+    ]);
+    for threads in [1, 2] {
+        let alerted = run(&input, Emit::Alerts, threads);
+        assert_eq!(
+            alerts(&alerted.stdout),
+            ["earlier", "later"],
+            "--threads {threads}"
+        );
+        let all = run(&input, Emit::All, threads);
+        assert_eq!(alerts(&all.stdout), ["later", "earlier"], "--threads {threads}");
+        let ids: Vec<String> = records(&all.stdout)
+            .iter()
+            .map(|v| v["eventID"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, ["issue", "lock", "later", "earlier"]);
+    }
+    let cfg = Config {
+        inputs: vec![Input::Memory("delivery".into(), input.clone())],
+        emit: Emit::Alerts,
+        ..Config::default()
+    };
+    let mut seq = Vec::new();
+    credtrail::run_sequential(&cfg, &mut seq, &mut Vec::new()).unwrap();
+    assert_eq!(alerts(&seq), ["earlier", "later"], "the sequential reference");
+}
