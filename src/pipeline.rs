@@ -57,7 +57,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     // kernel zeroing the pages of new ones while the window held over a hundred blocks.
     // At most 256 of them: the pool is a bounded channel that lays out all its slots up front, and
     // a small `--read-size` (1 byte in the tests) would otherwise ask for 134 million (4 GiB).
-    let window_blocks = (crate::stages::MAX_HELD_BYTES / cfg.read_size.max(1)).min(256);
+    let window_blocks = (cfg.max_held_bytes / cfg.read_size.max(1)).min(256);
     let pool = BufferPool::new(8 * threads + 8 + window_blocks);
     // Only `--emit all` writes a verdict for every call. (`run_sequential` keeps every verdict: the
     // tests that hold this run to it check that the ones skipped here change nothing.)
@@ -141,7 +141,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Crew<'_> {
+impl<'a> Crew<'a> {
     fn work(&self) {
         // A thread that panics must not leave the others waiting for a block it will never bring.
         struct OnPanic<'c, 'a>(&'c Crew<'a>);
@@ -174,7 +174,11 @@ impl Crew<'_> {
             if since.elapsed() < idle {
                 continue;
             }
-            lock(&self.turn).release_idle();
+            let mut turn = lock(&self.turn);
+            turn.release_idle();
+            // A block put in the inbox while the release wrote found the turn taken and was left
+            // to this holder: without this look, the last block of the input stayed there unwritten.
+            self.run_turns(turn);
         }
     }
 
@@ -210,11 +214,17 @@ impl Crew<'_> {
 
     /// Takes the turn, unless another thread has it, and runs every block that is ready in order.
     fn take_turns(&self) {
+        let Ok(turn) = self.turn.try_lock() else {
+            // The holder looks at the inbox again after letting go, so this block is not left.
+            return;
+        };
+        self.run_turns(turn);
+    }
+
+    /// With the turn held: runs every block that is ready in order, lets the turn go, and takes
+    /// it again for a block put in meanwhile. Whoever holds the turn must end through here.
+    fn run_turns<'t>(&'t self, mut turn: MutexGuard<'t, Turn<'a>>) {
         loop {
-            let Ok(mut turn) = self.turn.try_lock() else {
-                // The holder looks at the inbox again after letting go, so this block is not left.
-                return;
-            };
             while let Some(p) = self.take_next() {
                 turn.step(p);
             }
@@ -230,6 +240,11 @@ impl Crew<'_> {
             if !inbox.waiting.contains_key(&inbox.next) {
                 return;
             }
+            drop(inbox);
+            let Ok(t) = self.turn.try_lock() else {
+                return;
+            };
+            turn = t;
         }
     }
 

@@ -18,6 +18,7 @@ mod hardening_leftovers;
 mod hardening_long_lines;
 mod hardening_records;
 mod hardening_state;
+mod idle_release;
 mod keyed;
 mod malformed;
 mod ocsf;
