@@ -5,6 +5,8 @@
 
 use crate::common::*;
 use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// clap wraps help to the terminal, and reads its width from `COLUMNS` first: pinned, so that the
 /// golden files do not depend on the shell that runs the tests.
@@ -190,4 +192,95 @@ fn an_unreadable_directory() {
         );
     }
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The README's man page and completion commands, run as written on a machine where none of
+/// their folders exists (the paths moved under a temporary root, `~` its home): each creates its
+/// folder and writes a non-empty file. (Mutation: the README's completion lines without their
+/// `mkdir -p`, as they were, fail it: the shell cannot open the file.)
+#[test]
+fn the_readme_man_and_completion_commands_work_on_a_fresh_machine() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let commands: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("The man page and shell completions are generated"))
+        .skip_while(|l| *l != "```sh")
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .collect();
+    assert_eq!(commands.len(), 4, "man, bash, zsh, fish: {commands:?}");
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().display().to_string();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_credtrail"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    for line in commands {
+        let command = line.split("   #").next().unwrap().trim();
+        let target = command.rsplit("> ").next().unwrap().trim();
+        let moved = command
+            .replace(" /usr/", &format!(" {r}/usr/"))
+            .replace(" ~/", &format!(" {r}/home/"));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&moved)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "`{moved}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = match target.strip_prefix("~/") {
+            Some(rest) => root.path().join("home").join(rest),
+            None => root.path().join(target.trim_start_matches('/')),
+        };
+        let len = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 100, "`{command}` wrote {}: {len} bytes", file.display());
+    }
+}
+
+/// README's "Upgrading" names the state format version this binary writes and reads, in the
+/// words of the message it gives for a file of another version. (Mutation: the section as it was,
+/// "version 4" where the binary reads 5, fails it.)
+#[test]
+fn the_readme_upgrading_section_names_the_state_version_the_binary_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state.bin");
+    // A state header of version 99, an empty payload.
+    let mut bytes = b"credtrail-state\n".to_vec();
+    bytes.extend_from_slice(&99u32.to_le_bytes());
+    bytes.extend_from_slice(&[0; 12]);
+    fs::write(&state, bytes).unwrap();
+    let out = bin()
+        .arg("--state")
+        .arg(&state)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let reads = err
+        .split("this credtrail reads version ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let upgrading: String = readme
+        .split("\n## Upgrading\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    assert!(
+        upgrading.contains(&format!("this credtrail reads version {reads}\")")),
+        "Upgrading quotes the message: {upgrading}"
+    );
+    assert!(
+        upgrading.contains(&format!("writes version {reads} ")),
+        "Upgrading names the version written: {upgrading}"
+    );
 }
