@@ -721,7 +721,9 @@ fn task_id(s: &str) -> Option<&str> {
 }
 
 /// (18) RunTask: the network interfaces of its tasks (awsvpc mode), named in the attachments'
-/// details, belong to the task as an instance's do to it.
+/// details, belong to the task as an instance's do to it, and so do the addresses the details give
+/// the interface (`privateIPv4Address`, `ipv6Address`): tied to the task as RunInstances ties an
+/// instance's (14), since its calls through an endpoint come from them.
 fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malformed> {
     let Some(tasks) = top
         .response
@@ -740,6 +742,7 @@ fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malf
             continue;
         };
         let attachments = task.get("attachments");
+        let mut nets = Vec::new();
         for att in attachments
             .iter()
             .filter_map(|a| a.as_array())
@@ -748,15 +751,26 @@ fn read_task_launch(top: &Top<'_, '_>, facts: &mut Vec<Fact>) -> Result<(), Malf
             let details = att.as_object().and_then(|a| a.get("details"));
             for d in details.iter().filter_map(|d| d.as_array()).flat_map(|d| d.iter()) {
                 let Some(d) = d.as_object() else { continue };
-                if d.get("name").and_then(|v| v.into_string()) == Some("networkInterfaceId")
-                    && let Some(eni) = non_empty(d.get("value").and_then(|v| v.into_string()))
-                {
-                    facts.push(Fact::InterfaceOwner {
+                let value = non_empty(d.get("value").and_then(|v| v.into_string()));
+                match (d.get("name").and_then(|v| v.into_string()), value) {
+                    (Some("networkInterfaceId"), Some(eni)) => facts.push(Fact::InterfaceOwner {
                         interface: eni.into(),
                         instance: id.into(),
-                    });
+                    }),
+                    (Some("privateIPv4Address" | "ipv6Address"), Some(ip)) => {
+                        if let Ok(ip) = ip.parse::<IpAddr>() {
+                            nets.push(Net::one(ip));
+                        }
+                    }
+                    _ => {}
                 }
             }
+        }
+        if !nets.is_empty() {
+            facts.push(Fact::Tie {
+                target: ChangeTarget::Instance(id.into()),
+                nets: std::mem::take(&mut nets),
+            });
         }
     }
     Ok(())

@@ -270,6 +270,54 @@ fn a_tasks_network_interface_is_tied_to_it_and_stop_task_ends_it() {
 }
 
 #[test]
+fn a_tasks_private_address_from_run_task_is_tied_to_it() {
+    // RunTask's attachment details give the task's interface its private address (awsvpc): once
+    // the trail ties it, the task's private slot takes only it, as an instance's (14). A thief on
+    // premises using the account's endpoint first alerts; the task's own call through it does not.
+    let run_task = |private: Option<&str>| {
+        let mut details = vec![
+            json!({"name": "subnetId", "value": "subnet-1"}),
+            json!({"name": "networkInterfaceId", "value": "eni-0task"}),
+        ];
+        if let Some(p) = private {
+            details.push(json!({"name": "privateIPv4Address", "value": p}));
+        }
+        ecs(
+            "rt",
+            0.5,
+            "RunTask",
+            json!({"cluster": "web", "taskDefinition": "app:3"}),
+            json!({"tasks": [{"taskArn": format!("arn:aws:ecs:us-west-2:{ACCOUNT}:task/web/{TASK}"),
+                "attachments": [{"id": "att-1", "type": "ElasticNetworkInterface", "status": "ATTACHED",
+                    "details": details}]}], "failures": []}),
+        )
+    };
+    let via_endpoint = |id: &str, minutes: f64, ip: &str| {
+        let mut c = call(id, minutes, TASK_SESSION, ip);
+        c["vpcEndpointId"] = json!("vpce-0a1b2c3d");
+        c
+    };
+    let trail = |private: Option<&str>| {
+        vec![
+            task_issue("ar", 0.0),
+            run_task(private),
+            via_endpoint("thief", 1.0, "10.9.9.9"),
+            via_endpoint("own", 2.0, "10.0.7.9"),
+        ]
+    };
+    assert_eq!(
+        verdicts(&trail(Some("10.0.7.9")), &["thief", "own"], &[]),
+        [v("compromise"), v("locked")],
+        "the tied private address is the task's, any other through the endpoint is not"
+    );
+    // Without the address nothing ties the slot: the thief's first call takes it.
+    assert_eq!(
+        verdicts(&trail(None), &["thief", "own"], &[]),
+        [v("locked"), v("compromise")]
+    );
+}
+
+#[test]
 fn an_eks_pod_identity_session_names_the_pod() {
     // Pod Identity: the STS AssumeRole by pods.eks.amazonaws.com carries the pod in its tags.
     let trail = [
