@@ -61,6 +61,7 @@ fn filter(args: Args) -> Exit {
     credtrail::input::widen_pipe(&out);
     let mut err = io::stderr();
     let result = run(&config, &mut out, &mut err);
+    credtrail::signals::wait_for_the_stop_message();
     if let Some((done, handle)) = bar {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = handle.join();
