@@ -166,6 +166,14 @@ impl Row {
 }
 
 fn main() {
+    // The summary reader is what every credtrail row's check stands on: a line that goes on past
+    // "sessions live" (a 1 GiB corpus overflows the reorder window) must still be read.
+    assert_eq!(
+        summary(
+            "credtrail: 9 records, 8 judged, 1 alerts, 0 malformed, 7 sessions live, 5 released early (window full)"
+        ),
+        Some([9, 8, 1, 0, 7])
+    );
     let opts = Opts::from_env();
     let started = Instant::now();
     let built = PathBuf::from(env!("CARGO_BIN_EXE_credtrail"));
@@ -436,10 +444,16 @@ fn poll_hwm(pid: u32) -> (Arc<AtomicBool>, thread::JoinHandle<Option<u64>>) {
     (stop, h)
 }
 
-/// The counts of credtrail's summary line: records, judged, alerts, malformed, sessions.
+/// The counts of credtrail's summary line: records, judged, alerts, malformed, sessions. The line
+/// goes on after "sessions live" when there is more to count (records released early, late,
+/// duplicates), so only what comes before it is read.
 fn summary(stderr: &str) -> Option<[u64; 5]> {
-    let line = stderr.lines().rev().find(|l| l.ends_with("sessions live"))?;
-    let nums: Vec<u64> = line
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("credtrail: ") && l.contains(" sessions live"))?;
+    let head = &line[..line.find(" sessions live")?];
+    let nums: Vec<u64> = head
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
         .filter_map(|s| s.parse().ok())

@@ -239,24 +239,14 @@ fn whole_run(c: &mut Criterion, corpus: &Corpus) {
     g.finish();
 }
 
-/// The reorder window's cost, as a ratio against the same run without a window (`--lateness 0s`,
-/// every record released as it comes) in this bench run, and what a held record costs in bytes.
-/// Timed by hand (best of a few alternating runs), not by criterion, so the two are measured side
-/// by side and the ratio printed.
-fn event_time_window(corpus: &Corpus) {
-    let cfg = |lateness| Config {
-        inputs: vec![Input::Memory("bench".into(), corpus.data.clone())],
-        emit: Emit::Alerts,
-        threads: 2,
-        lateness,
-        ..Config::default()
-    };
-    let (window, none) = (cfg(Config::default().lateness), cfg(0));
+/// Best wall times of two configurations over the same corpus, rounds alternating so that the
+/// machine's load falls on both alike, and the first one's stats.
+fn side_by_side(a: &Config, b: &Config) -> ([f64; 2], credtrail::Stats) {
     let rounds = if bench_mode() { 5 } else { 1 };
     let mut best = [f64::MAX; 2];
     let mut stats = None;
     for _ in 0..rounds {
-        for (i, c) in [&window, &none].into_iter().enumerate() {
+        for (i, c) in [a, b].into_iter().enumerate() {
             let t = std::time::Instant::now();
             let s = credtrail::run(c, &mut std::io::sink(), &mut std::io::sink()).expect("run");
             best[i] = best[i].min(t.elapsed().as_secs_f64());
@@ -265,7 +255,26 @@ fn event_time_window(corpus: &Corpus) {
             }
         }
     }
-    let s = stats.expect("one round");
+    (best, stats.expect("one round"))
+}
+
+fn corpus_run(corpus: &Corpus, lateness: i64, threads: usize) -> Config {
+    Config {
+        inputs: vec![Input::Memory("bench".into(), corpus.data.clone())],
+        emit: Emit::Alerts,
+        threads,
+        lateness,
+        ..Config::default()
+    }
+}
+
+/// The reorder window's cost, as a ratio against the same run without a window (`--lateness 0s`,
+/// every record released as it comes) in this bench run, and what a held record costs in bytes.
+/// Timed by hand (best of a few alternating runs), not by criterion, so the two are measured side
+/// by side and the ratio printed.
+fn event_time_window(corpus: &Corpus) {
+    let window = corpus_run(corpus, Config::default().lateness, 2);
+    let (best, s) = side_by_side(&window, &corpus_run(corpus, 0, 2));
     let per_record = s.peak_held.bytes / s.peak_held.records.max(1);
     eprintln!(
         "micro: event-time window (default --lateness, 2 threads): {:.2}x the no-window run's \
@@ -277,6 +286,24 @@ fn event_time_window(corpus: &Corpus) {
         s.peak_held.records,
         s.peak_held.bytes as f64 / 1e6,
         s.forced,
+    );
+}
+
+/// What the estate rules (README rules 14 to 17: ties, NAT gateways, contested sessions) cost the
+/// common call: the same corpus with them and with the blog's plain method (the detector's hidden
+/// ablation), one thread and no window so that only the detector differs.
+fn estate_rules(corpus: &Corpus) {
+    let rules = corpus_run(corpus, 0, 1);
+    let mut plain = corpus_run(corpus, 0, 1);
+    plain.detector.plain_method = true;
+    let (best, s) = side_by_side(&rules, &plain);
+    eprintln!(
+        "micro: estate rules (1 thread, --lateness 0s): {:.2}x the plain method's throughput \
+         ({:.3} s vs {:.3} s; {} alerts with the rules)",
+        best[1] / best[0],
+        best[0],
+        best[1],
+        s.alerts,
     );
 }
 
@@ -296,5 +323,6 @@ fn main() {
     json_string(&mut c, &corpus);
     whole_run(&mut c, &corpus);
     event_time_window(&corpus);
+    estate_rules(&corpus);
     c.final_summary();
 }

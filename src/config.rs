@@ -73,6 +73,9 @@ pub struct Config {
     pub digests_skipped: u64,
     /// `--keyed`: trust the resolutions `credtrail key` forwards (see [`crate::keying`]).
     pub keyed: bool,
+    /// What the reorder window may hold, blocks and entries (see
+    /// [`crate::stages::MAX_HELD_BYTES`]); not an option, a test sets it small.
+    pub max_held_bytes: usize,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -100,6 +103,7 @@ impl Default for Config {
             malformed: crate::output::wrap::MalformedOutput::Pass,
             digests_skipped: 0,
             keyed: false,
+            max_held_bytes: crate::stages::MAX_HELD_BYTES,
         }
     }
 }

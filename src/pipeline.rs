@@ -63,7 +63,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
     // kernel zeroing the pages of new ones while the window held over a hundred blocks.
     // At most 256 of them: the pool is a bounded channel that lays out all its slots up front, and
     // a small `--read-size` (1 byte in the tests) would otherwise ask for 134 million (4 GiB).
-    let window_blocks = (crate::stages::MAX_HELD_BYTES / cfg.read_size.max(1)).min(256);
+    let window_blocks = (cfg.max_held_bytes / cfg.read_size.max(1)).min(256);
     let pool = BufferPool::new(8 * threads + 8 + window_blocks);
     // Only `--emit all` writes a verdict for every call. (`run_sequential` keeps every verdict: the
     // tests that hold this run to it check that the ones skipped here change nothing.)

@@ -36,11 +36,19 @@ pub fn resource_id<'a>(field: &str, value: &'a str) -> Result<&'a str, Malformed
     at_most(field, value, RESOURCE_ID)
 }
 
-/// The parts of a session key read from `field`.
+/// The parts of a session key read from `field`. Every judged record passes here, so the field
+/// names are formatted only for the message of a key that fails (formatting them up front was 6 %
+/// of all instructions of a run).
 pub fn session<'k>(field: &str, key: &'k SessionKey) -> Result<&'k SessionKey, Malformed> {
-    at_most(&format!("{field}'s account"), &key.account, ACCOUNT)?;
-    at_most(&format!("{field}'s role name"), &key.role, ROLE_NAME)?;
-    at_most(&format!("{field}'s session name"), &key.instance, SESSION_NAME)?;
+    for (part, value, max) in [
+        ("account", &key.account, ACCOUNT),
+        ("role name", &key.role, ROLE_NAME),
+        ("session name", &key.instance, SESSION_NAME),
+    ] {
+        if value.len() > max {
+            return Err(at_most(&format!("{field}'s {part}"), value, max).unwrap_err());
+        }
+    }
     Ok(key)
 }
 
