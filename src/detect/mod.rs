@@ -29,7 +29,6 @@ mod table;
 mod ties;
 pub mod workload;
 
-use crate::parse::record::Fact;
 pub use resolver::{Resolver, Routed, Step};
 pub use rows::{Identity, Lock, LockOrigin, Row, Slot};
 pub use table::{PARTITIONS, Shard, partition_of};
@@ -834,12 +833,12 @@ fn slot_of(ip: IpAddr, via_endpoint: bool) -> Slot {
     }
 }
 
-/// What [`Table::settled`] looks at of a call.
-pub struct SettledCall<'a> {
-    pub session: &'a SessionKey,
-    pub time: Millis,
-    pub source: &'a Source,
-    pub via_endpoint: bool,
+/// What `Table::settled` looks at of a call.
+pub(crate) struct SettledCall<'a> {
+    pub(crate) session: &'a SessionKey,
+    pub(crate) time: Millis,
+    pub(crate) source: &'a Source,
+    pub(crate) via_endpoint: bool,
 }
 
 struct Call {

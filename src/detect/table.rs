@@ -108,10 +108,10 @@ impl Shard {
     }
 
     /// Whether `fact`'s verdict is settled as of `settle_at` in event time (see
-    /// [`Table::settled`](super::Table)): only a call from a settled lock, or from AWS on the
+    /// `Table::settled`): only a call from a settled lock, or from AWS on the
     /// session's behalf, is; anything else may change a row and waits.
-    pub fn settled(&self, fact: &super::Fact, settle_at: Millis, wm: Millis) -> bool {
-        let super::Fact::Call {
+    pub fn settled(&self, fact: &crate::parse::record::Fact, settle_at: Millis, wm: Millis) -> bool {
+        let crate::parse::record::Fact::Call {
             session,
             time,
             source,
