@@ -192,8 +192,10 @@ pub struct Args {
     pub dedupe_horizon: String,
 
     /// Wall-clock time an input may wait for more data (a quiet pipe) while records wait in the
-    /// reorder window; then all of them are judged. Records whose earlier-timed peers arrive after
-    /// such a release are late. Set it above the gaps of a bursty delivery to keep its order.
+    /// reorder window; then all of them are judged: the longest any record waits on an idle input.
+    /// Records whose earlier-timed peers arrive after such a release are late. Set it above the
+    /// gaps of a bursty delivery to keep its order. Settled calls (a known session's, from a lock
+    /// older than --lateness) go after 20 ms of such a wait.
     #[arg(long, value_name = "DURATION", default_value = "200ms")]
     pub idle_release: String,
 

@@ -30,10 +30,16 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+/// How long an input waits for data before the records of the window whose verdicts are settled
+/// are released (see [`Ordered::release_settled`](crate::stages::Ordered::release_settled)): short
+/// enough that such a record comes out within 50 ms of being written into an idle pipe, long
+/// enough that a writer's pause between two lines of one burst is not one.
+pub const SHORT_IDLE: Duration = Duration::from_millis(20);
 
 /// A block parsed, waiting in the inbox for its turn.
 struct Parsed {
@@ -86,6 +92,7 @@ pub fn run(cfg: &Config, out: &mut (dyn Write + Send), err: &mut (dyn Write + Se
         // Two blocks a thread keeps every thread busy; more only holds memory (a block in flight is
         // up to a read of input, 1 MiB, and its parse).
         ahead: 2 * threads as u64 + 4,
+        read: AtomicU64::new(0),
         max_line: cfg.max_line_bytes,
         stop: cfg.stop.clone(),
     };
@@ -121,6 +128,8 @@ struct Crew<'a> {
     halt: AtomicBool,
     /// How many blocks the reader may be ahead of the turn.
     ahead: u64,
+    /// Blocks handed out by the reader: when the turn has taken as many, none is being parsed.
+    read: AtomicU64,
     max_line: usize,
     /// Set to make inputs waiting on an idle pipe give up (the `--stop` flag of signals).
     stop: Option<Arc<AtomicBool>>,
@@ -162,20 +171,27 @@ impl<'a> Crew<'a> {
         }
     }
 
-    /// While the run goes on: when an input has waited `idle` for data with records in the
-    /// window, they are all judged and written (the `--idle-release` bound on latency). Only a
-    /// waiting input counts, never a slow machine: a file is never idle.
+    /// While the run goes on: when an input has waited [`SHORT_IDLE`] for data, the records of
+    /// the window whose verdicts are settled are judged and written; when it has waited `idle`
+    /// with records in the window, they are all judged and written (the `--idle-release` bound on
+    /// latency). Only a waiting input counts, never a slow machine: a file is never idle, nor is
+    /// a pipe while a block read from it is still being parsed.
     fn watch_idle(&self, idle: Duration, finished: &std::sync::mpsc::Receiver<()>) {
-        let tick = (idle / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        let short = SHORT_IDLE.min(idle);
+        let tick = (short / 4).clamp(Duration::from_millis(2), Duration::from_millis(100));
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
-            let Some(since) = crate::input::waiting_since() else {
+            let Some(waited) = self.idle_for() else {
                 continue;
             };
-            if since.elapsed() < idle {
+            if waited < short {
                 continue;
             }
             let mut turn = lock(&self.turn);
-            turn.release_idle();
+            if waited < idle {
+                turn.release_settled();
+            } else {
+                turn.release_idle();
+            }
             // A block put in the inbox while the release wrote found the turn taken and was left
             // to this holder: without this look, the last block of the input stayed there unwritten.
             self.run_turns(turn);
@@ -209,7 +225,18 @@ impl<'a> Crew<'a> {
         if self.halted() {
             return None;
         }
-        reader.next_block()
+        let b = reader.next_block();
+        // Counted before the reader is let go, so before it can wait on the input again.
+        self.read.fetch_add(u64::from(b.is_some()), Ordering::Relaxed);
+        b
+    }
+
+    /// The input waits for data, and every block read is in the turn's hands: how long it has
+    /// waited. (A block still being parsed is no idle: a slow machine must not release.)
+    fn idle_for(&self) -> Option<Duration> {
+        let since = crate::input::waiting_since()?;
+        let inbox = lock(&self.inbox);
+        (inbox.next >= self.read.load(Ordering::Relaxed)).then(|| since.elapsed())
     }
 
     /// Takes the turn, unless another thread has it, and runs every block that is ready in order.
@@ -373,6 +400,17 @@ impl Turn<'_> {
             Out::Done(_) => {}
         });
         if self.buf.len() >= 1 << 20 {
+            self.flush();
+        }
+    }
+
+    /// The input has been idle for [`SHORT_IDLE`]: the settled records are judged and written.
+    fn release_settled(&mut self) {
+        if self.ordered.holding() == 0 || self.closed || self.failure.is_some() {
+            return;
+        }
+        if self.ordered.release_settled() > 0 {
+            self.write_ready();
             self.flush();
         }
     }

@@ -91,6 +91,10 @@ enum Admit {
     /// Beyond the bound: judged as it comes, after every record read before it (the window is
     /// released first), so that it meets the state a pass in input order gives it.
     Late,
+    /// Within the bound, late only because a record released early by a short idle sorts after
+    /// it: held as [`Admit::Hold`], its verdict marked. (The records released early changed no
+    /// row, so its own verdict is the sorted trail's.)
+    Overtook(Millis),
     Hold(Millis),
 }
 
@@ -105,6 +109,11 @@ pub struct Arrivals {
     pub duplicates: u64,
     /// Released before their time because the window held too many bytes.
     pub forced: u64,
+    /// Released before their time by a short idle of the input, their verdicts settled.
+    pub early: u64,
+    /// Within the bound, but arrived after a record released early that sorts after them: judged
+    /// when they came, marked `overtook_early_release`.
+    pub overtook: u64,
 }
 
 /// The filter's stages after the input: the reorder window and the dedupe set (see
@@ -126,6 +135,14 @@ pub struct Judging {
     arrived: Watermark,
     /// The time of the last record released from the window: one earlier is late.
     released: Option<Millis>,
+    /// The time of the last record released early ([`Ordered::release_settled`]): one earlier that
+    /// comes within the bound overtook it, and says so.
+    early: Option<Millis>,
+    /// The record being judged overtook an early release.
+    overtaking: bool,
+    /// The window entries (by arrival number) that overtook an early release, to be marked when
+    /// judged. (Not saved: after a restart they are judged unmarked.)
+    overtakers: std::collections::HashSet<u64>,
     lateness: Millis,
     /// Blocks in input order whose output waits; `held_base` is the number of the first.
     held: VecDeque<Held>,
@@ -222,7 +239,8 @@ impl Judging {
         if self.clock.as_mut().is_some_and(|c| c.due(wm)) {
             self.judge.tick(unit, wm, js);
         }
-        if let Some(v) = self.shard.apply(r) {
+        if let Some(mut v) = self.shard.apply(r) {
+            v.overtook_early_release = self.overtaking;
             let peer = self.peers.as_mut().and_then(|p| p.observe(&v, wm));
             self.judge.verdict(unit, wm, &v, peer.as_ref(), js);
         }
@@ -289,6 +307,9 @@ impl Ordered<Judging> {
                 seen,
                 arrived: order.arrived,
                 released: order.released,
+                early: None,
+                overtaking: false,
+                overtakers: Default::default(),
                 lateness: cfg.lateness,
                 held,
                 held_base: order.held_base,
@@ -362,12 +383,15 @@ impl Ordered<Judging> {
                 match admit {
                     Admit::Redelivered => {}
                     Admit::Now | Admit::Late => self.judge_now(id, unit, f),
-                    Admit::Hold(time) => {
+                    Admit::Hold(time) | Admit::Overtook(time) => {
                         let j = &mut self.stages;
                         if let Some(h) = j.held.back_mut() {
                             h.wait(unit, 1);
                         }
-                        j.window.push(time, id, unit, f);
+                        let seq = j.window.push(time, id, unit, f);
+                        if matches!(admit, Admit::Overtook(_)) {
+                            j.overtakers.insert(seq);
+                        }
                     }
                 }
             }
@@ -413,11 +437,26 @@ impl Ordered<Judging> {
             j.arrivals.far_future += 1;
             Admit::Now
         } else if late {
+            // Within the bound, late only for a record released early: it waits in the window as
+            // any other, so that it is judged in event-time order with every record but those.
+            let within = time >= wm.saturating_sub(j.lateness);
+            if within && j.early.is_some_and(|e| time < e) {
+                j.arrivals.overtook += 1;
+                return Admit::Overtook(time);
+            }
             j.arrivals.late += 1;
             Admit::Late
         } else {
             Admit::Hold(time)
         }
+    }
+
+    /// A record released from the window, marked if it overtook an early release.
+    fn judge_released(&mut self, e: crate::order::Entry) {
+        let j = &mut self.stages;
+        j.overtaking = !j.overtakers.is_empty() && j.overtakers.remove(&e.seq);
+        self.judge_now(e.block, e.unit, e.fact);
+        self.stages.overtaking = false;
     }
 
     fn judge_now(&mut self, block: u64, unit: u32, fact: Fact) {
@@ -453,7 +492,7 @@ impl Ordered<Judging> {
             if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
                 h.released(e.unit);
             }
-            self.judge_now(e.block, e.unit, e.fact);
+            self.judge_released(e);
         }
     }
 
@@ -461,6 +500,39 @@ impl Ordered<Judging> {
     /// an input has been idle for `--idle-release`.
     pub fn release_all(&mut self) {
         self.release(None);
+    }
+
+    /// A short idle of the input: releases, in event-time order, the records at the front of the
+    /// window whose verdicts are settled ([`Shard::settled`](crate::detect::Shard::settled): a
+    /// known session's call from a lock at least `--lateness` old in event time, or from AWS on
+    /// its behalf), up to the first one that still waits. Only the front: the window's order is
+    /// kept, so nothing read before changes. A record that comes later within the bound but sorts
+    /// before the last one released is judged when it comes and marked. How many were released.
+    pub fn release_settled(&mut self) -> usize {
+        let Some(wm) = self.stages.arrived.get() else {
+            return 0;
+        };
+        let settle_at = wm.saturating_sub(self.stages.lateness);
+        let mut n = 0;
+        loop {
+            let j = &mut self.stages;
+            // The watermark the call is judged with: the resolver's, moved to the call's time.
+            let Some(e) = j.window.first() else { break };
+            let judged_wm = self.resolver.watermark().map_or(e.time, |w| w.max(e.time));
+            if !j.shard.settled(&e.fact, settle_at, judged_wm) {
+                break;
+            }
+            let Some(e) = j.window.pop() else { break };
+            j.released = Some(j.released.map_or(e.time, |r| r.max(e.time)));
+            j.early = Some(j.early.map_or(e.time, |r| r.max(e.time)));
+            j.arrivals.early += 1;
+            if let Some(h) = j.held.get_mut((e.block - j.held_base) as usize) {
+                h.released(e.unit);
+            }
+            self.judge_released(e);
+            n += 1;
+        }
+        n
     }
 
     /// Records waiting in the window.
@@ -548,6 +620,8 @@ impl Ordered<Judging> {
             far_future: arrivals.far_future,
             duplicates: arrivals.duplicates,
             forced: arrivals.forced,
+            early: arrivals.early,
+            overtook: arrivals.overtook,
             held: window.len() as u64,
             peak_held: crate::output::summary::HeldPeak {
                 bytes: peak_held.1 as u64,

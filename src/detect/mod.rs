@@ -162,6 +162,9 @@ pub struct Verdict {
     pub why: Option<Why>,
     /// A call from the lock of a session for which another address alerted (17).
     pub contested: bool,
+    /// The record sorts before one released early by a short idle of the input (see
+    /// `Ordered::release_settled`): it is judged after it, not in event-time order.
+    pub overtook_early_release: bool,
     pub time: Millis,
     pub context: CallContext,
 }
@@ -552,6 +555,48 @@ impl Table {
         Some(v)
     }
 
+    /// Whether a call's verdict is settled as of `settle_at` (the arrival watermark less the
+    /// lateness): the session is live with a row of its own, it is no Lambda function, no address
+    /// change waits on it, it is not contested, and the call comes from AWS on its behalf or from
+    /// an address locked at `settle_at` or earlier. Such a call changes no row (a call from the
+    /// lock is judged before any other rule), so judging it before the records that may still
+    /// arrive with earlier times changes no other verdict; only a change to the lock itself (an
+    /// earlier-timed record arriving later) could change its own, and that record is marked.
+    pub(super) fn settled(&self, c: &SettledCall<'_>, settle_at: Millis, wm: Millis) -> bool {
+        let Some(row) = self
+            .rows
+            .get(&c.session.instance)
+            .and_then(|rs| rs.iter().find(|r| r.is(c.session) && r.live_at(c.time, wm)))
+        else {
+            return false;
+        };
+        if row.ident.workload.kind == Kind::Function || row.pending.len() > 0 || row.contested {
+            return false;
+        }
+        match c.source {
+            Source::AwsService => true,
+            Source::Ip(ip) => {
+                let slot = slot_of(*ip, c.via_endpoint);
+                let Some(l) = row.locks.iter().find(|l| l.slot == slot && l.ip == *ip) else {
+                    return false;
+                };
+                // A first lock that rule 17 may still show to be a thief's (the instance has tied
+                // addresses, or the lock is in AWS in another region) is no settled lock.
+                let home = row.ident.region.as_deref();
+                let foreign = self
+                    .cfg
+                    .ranges
+                    .as_deref()
+                    .zip(home)
+                    .is_some_and(|(r, home)| r.lookup(l.ip).is_some_and(|o| o.region != home));
+                let movable = l.origin == LockOrigin::FirstUse
+                    && (foreign || !self.ties.of(&c.session.instance).is_empty());
+                l.since <= settle_at && !movable
+            }
+            Source::NotAnAddress => false,
+        }
+    }
+
     /// (11) Creates the row of a session known only from its calls.
     fn infer(&mut self, session: &SessionKey, time: Millis, wm: Millis) {
         self.issue(session.clone(), time, Issued::default(), wm);
@@ -788,6 +833,14 @@ fn slot_of(ip: IpAddr, via_endpoint: bool) -> Slot {
     }
 }
 
+/// What `Table::settled` looks at of a call.
+pub(crate) struct SettledCall<'a> {
+    pub(crate) session: &'a SessionKey,
+    pub(crate) time: Millis,
+    pub(crate) source: &'a Source,
+    pub(crate) via_endpoint: bool,
+}
+
 struct Call {
     session: SessionKey,
     time: Millis,
@@ -818,6 +871,7 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         workload: row.ident.workload.named(c.route.as_deref()),
         why: o.why,
         contested: row.contested && o.kind == VerdictKind::Locked,
+        overtook_early_release: false,
         time: 0,
         context: CallContext::default(),
     }

@@ -269,6 +269,7 @@ mod tests {
             workload: Default::default(),
             why: None,
             contested: false,
+            overtook_early_release: false,
             time,
             context: CallContext::default(),
         }

@@ -107,6 +107,34 @@ impl Shard {
         self.tables[part].apply(r)
     }
 
+    /// Whether `fact`'s verdict is settled as of `settle_at` in event time (see
+    /// `Table::settled`): only a call from a settled lock, or from AWS on the
+    /// session's behalf, is; anything else may change a row and waits.
+    pub fn settled(&self, fact: &crate::parse::record::Fact, settle_at: Millis, wm: Millis) -> bool {
+        let crate::parse::record::Fact::Call {
+            session,
+            time,
+            source,
+            via_endpoint,
+            context,
+            ..
+        } = fact
+        else {
+            return false;
+        };
+        // A call through another account's endpoint is judged by the endpoint's account.
+        if context.endpoint_account.is_some() {
+            return false;
+        }
+        let call = super::SettledCall {
+            session,
+            time: *time,
+            source,
+            via_endpoint: *via_endpoint,
+        };
+        self.tables[partition_of(&session.instance)].settled(&call, settle_at, wm)
+    }
+
     /// A copy of every row, for saving: `(instance, rows)`, in no particular order (the saver
     /// sorts, off the stream's path).
     pub fn export(&self) -> Vec<(CompactString, Vec<Row>)> {

@@ -80,12 +80,20 @@ impl<R: Read + AsFd> Stoppable<R> {
             tv_sec: 0,
             tv_nsec: 100_000_000,
         };
+        const NOW: Timespec = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // The first look does not wait, so that an input with no data counts as waiting at once,
+        // not after a tick: the short idle release is timed from it.
+        let mut first = true;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(0);
             }
             let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
-            match poll(&mut fds, Some(&TICK)) {
+            let wait = if std::mem::take(&mut first) { &NOW } else { &TICK };
+            match poll(&mut fds, Some(wait)) {
                 Ok(0) => idle(),
                 Err(rustix::io::Errno::INTR) => {}
                 // Ready, or a descriptor poll cannot wait on: the read says which.

@@ -30,7 +30,8 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn push(&mut self, time: Millis, block: u64, unit: u32, fact: Fact) {
+    /// Holds `fact`; its arrival number.
+    pub fn push(&mut self, time: Millis, block: u64, unit: u32, fact: Fact) -> u64 {
         let e = Entry {
             time,
             seq: self.next_seq,
@@ -40,6 +41,7 @@ impl Window {
         };
         self.next_seq += 1;
         self.insert(e);
+        self.next_seq - 1
     }
 
     fn insert(&mut self, e: Entry) {
@@ -50,6 +52,11 @@ impl Window {
     /// The time of the entry released next.
     pub fn first_time(&self) -> Option<Millis> {
         self.buckets.first_key_value().map(|(t, _)| *t)
+    }
+
+    /// The entry released next, left in place.
+    pub fn first(&self) -> Option<&Entry> {
+        self.buckets.first_key_value().and_then(|(_, b)| b.front())
     }
 
     /// The first entry in `(time, arrival)` order.

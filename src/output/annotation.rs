@@ -92,6 +92,9 @@ pub fn write(v: &Verdict, peer: Option<&Peer>, ctx: &Annotator, out: &mut Vec<u8
     if v.contested {
         j.raw(",\"contested\":true");
     }
+    if v.overtook_early_release {
+        j.raw(",\"overtook_early_release\":true");
+    }
     if let Some(p) = peer {
         same_account_peer(p, &mut j);
     }
@@ -994,6 +997,7 @@ mod tests {
                         workload,
                         why,
                         contested,
+                        overtook_early_release: false,
                         time,
                         context: Default::default(),
                     }

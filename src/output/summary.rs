@@ -38,6 +38,11 @@ pub struct Stats {
     pub duplicates: u64,
     /// Records released from the reorder window early because it held too many bytes.
     pub forced: u64,
+    /// Released before their time by a short idle of the input, their verdicts settled.
+    pub early: u64,
+    /// Records within the bound judged after a record released early that sorts after them
+    /// (marked `overtook_early_release`).
+    pub overtook: u64,
     /// Records left waiting in the window at the end (with `--state`: saved for the next run).
     pub held: u64,
     /// What the window held at its fullest (see [`HeldPeak`]).
@@ -148,6 +153,7 @@ impl Stats {
             (self.far_future, "far-future"),
             (self.duplicates, "duplicates"),
             (self.forced, "released early (window full)"),
+            (self.overtook, "overtook an early release"),
             (self.held, "held for the next run"),
         ] {
             if n > 0 {

@@ -64,3 +64,91 @@ fn a_block_read_during_the_idle_release_is_written() {
         assert_eq!(n, 8_000, "--threads {threads}: lines out of 8 000 in; {err}");
     }
 }
+
+/// Lines of stdout as they come, on a thread.
+fn stream(out: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line whose record has `id`, waiting at most `limit`.
+fn line_of(rx: &std::sync::mpsc::Receiver<String>, id: &str, limit: Duration) -> Option<String> {
+    let end = std::time::Instant::now() + limit;
+    let key = format!("\"eventID\":\"{id}\"");
+    loop {
+        let left = end.checked_duration_since(std::time::Instant::now())?;
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(&key) => return Some(l),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A call of another instance, whose AssumeRole the trail has not given.
+fn stranger(id: &str, minutes: f64) -> serde_json::Value {
+    let mut v = call(id, minutes, "3.3.3.3");
+    v["userIdentity"]["arn"] = SESSION.replace(INSTANCE, "i-0fffffffffffffff0").into();
+    v
+}
+
+/// On an idle pipe, a call from a lock older than `--lateness` comes out after the short idle,
+/// long before `--idle-release` (10 s here: anything written within it is the short release's);
+/// a call that truly waits (a session whose AssumeRole has not come) stays until the input ends;
+/// a record that then arrives within the bound but sorts before the early release says so.
+/// (Mutations: `release_settled` releasing nothing fails the first; `settled` true for any call
+/// fails the second; no mark on `Admit::Overtook` fails the third.)
+#[test]
+fn a_settled_call_leaves_an_idle_pipe_at_once_and_a_waiting_one_waits() {
+    let mut child = bin()
+        .args(["--emit", "all", "--idle-release", "10s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = stream(child.stdout.take().unwrap());
+    // The session locks 3.89.12.7 at minute 1; at minute 20 that lock is 19 minutes old.
+    stdin
+        .write_all(&lines(&[
+            issue("ar", 0.0),
+            call("c1", 1.0, "3.89.12.7"),
+            call("c20", 20.0, "3.89.12.7"),
+        ]))
+        .unwrap();
+    stdin.flush().unwrap();
+    let settled = line_of(&rx, "c20", Duration::from_secs(5));
+    let settled = settled.expect("the settled call was not written within 5 s (--idle-release 10s)");
+    assert!(settled.contains("\"verdict\":\"locked\""), "{settled}");
+    assert!(!settled.contains("overtook_early_release"), "{settled}");
+
+    stdin.write_all(&lines(&[stranger("s21", 21.0)])).unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(
+        line_of(&rx, "s21", Duration::from_secs(1)),
+        None,
+        "a call of a session without its AssumeRole left before --idle-release"
+    );
+    // Minute 10: within the 15 minutes of lateness, but after the minute-20 call was released.
+    stdin
+        .write_all(&lines(&[call("c10", 10.0, "3.89.12.7")]))
+        .unwrap();
+    drop(stdin);
+    // Input order: the waiting call's line, then the minute-10 one.
+    assert!(line_of(&rx, "s21", Duration::from_secs(20)).is_some(), "s21 lost");
+    let late = line_of(&rx, "c10", Duration::from_secs(20)).expect("the minute-10 call");
+    assert!(late.contains("\"overtook_early_release\":true"), "{late}");
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(child.wait().unwrap().success(), "{err}");
+    assert!(err.contains("1 overtook an early release"), "{err}");
+}
