@@ -150,6 +150,10 @@ pub struct Verdict {
     pub expires: Millis,
     /// This call locked an empty slot.
     pub first_lock: bool,
+    /// The session's first call from the address its own issuing record came from
+    /// (AssumeRoleWithWebIdentity), which took the lock: same-account peers learn the lock from
+    /// it, as from a first lock.
+    pub issuer_lock: bool,
     /// For `ip_added`: when the address change was made and whether it named the address.
     pub change: Option<(Millis, bool)>,
     /// The session's row was inferred from its calls (`--infer-sessions`): lower confidence.
@@ -513,6 +517,7 @@ impl Table {
                     kind: VerdictKind::Compromise,
                     slot: Slot::Private,
                     first_lock: false,
+                    issuer_lock: false,
                     change: None,
                     why: None,
                 };
@@ -537,7 +542,7 @@ impl Table {
                     row.contested = true;
                 }
                 let contested = row.contested && j.kind == VerdictKind::Locked;
-                if self.notable_only && !notable(j.kind, j.first_lock, contested) {
+                if self.notable_only && !notable(j.kind, j.first_lock || j.issuer_lock, contested) {
                     self.quiet += 1;
                     return None;
                 }
@@ -591,7 +596,8 @@ impl Table {
                     .is_some_and(|(r, home)| r.lookup(l.ip).is_some_and(|o| o.region != home));
                 let movable = l.origin == LockOrigin::FirstUse
                     && (foreign || !self.ties.of(&c.session.instance).is_empty());
-                l.since <= settle_at && !movable
+                // The first call from an issuer's lock changes the row (it tells the peers).
+                l.since <= settle_at && !movable && l.origin != LockOrigin::Issuer
             }
             Source::NotAnAddress => false,
         }
@@ -645,6 +651,9 @@ struct Outcome {
     kind: VerdictKind,
     slot: Slot,
     first_lock: bool,
+    /// The session's first call from the lock its issuing record took (see
+    /// [`Verdict::issuer_lock`]).
+    issuer_lock: bool,
     change: Option<(Millis, bool)>,
     why: Option<Why>,
 }
@@ -659,6 +668,7 @@ fn function_outcome(row: &Row, c: &Call, ranges: Option<&AwsRanges>, vpc_attache
         kind,
         slot: Slot::Public,
         first_lock: false,
+        issuer_lock: false,
         change: None,
         why: None,
     };
@@ -696,6 +706,7 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
         kind,
         slot,
         first_lock: false,
+        issuer_lock: false,
         change: None,
         why: None,
     };
@@ -706,8 +717,18 @@ fn address_outcome(row: &mut Row, c: &Call, window: Millis, ev: &Evidence<'_>) -
     };
     let time = c.time;
     let slot = slot_of(ip, c.via_endpoint);
-    if row.locks.iter().any(|l| l.slot == slot && l.ip == ip) {
-        return Some(plain(VerdictKind::Locked, slot));
+    if let Some(l) = row.locks.iter_mut().find(|l| l.slot == slot && l.ip == ip) {
+        // The lock an AssumeRoleWithWebIdentity took from its own address is told to
+        // same-account peers on the session's first call from it, as a first use is: the
+        // issuing record gives no verdict of its own to carry it.
+        let issuer_lock = l.origin == LockOrigin::Issuer;
+        if issuer_lock {
+            l.origin = LockOrigin::IssuerCalled;
+        }
+        return Some(Outcome {
+            issuer_lock,
+            ..plain(VerdictKind::Locked, slot)
+        });
     }
     let alert = |why| {
         Some(Outcome {
@@ -803,6 +824,7 @@ fn region_move(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, ev: &Evidenc
         kind: VerdictKind::IpAdded,
         slot,
         first_lock: false,
+        issuer_lock: false,
         change: None,
         why: Some(Why::OwnRegion(thief.ip)),
     })
@@ -865,6 +887,7 @@ fn verdict(o: Outcome, c: Call, row: &Row) -> Verdict {
         locks: row.locks.iter().copied().collect(),
         expires: row.expires,
         first_lock: o.first_lock,
+        issuer_lock: o.issuer_lock,
         change: o.change,
         inferred: row.inferred,
         foreign_endpoint: None,

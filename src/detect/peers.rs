@@ -107,7 +107,7 @@ impl Peers {
     /// locked to its address, if there is one.
     pub fn observe(&mut self, v: &Verdict, watermark: Millis) -> Option<Peer> {
         // Most verdicts are a call from the locked address: nothing to tell.
-        if !notable(v.kind, v.first_lock, v.contested) {
+        if !notable(v.kind, v.first_lock || v.issuer_lock, v.contested) {
             return None;
         }
         let ip = v.ip?;
@@ -269,6 +269,7 @@ mod tests {
             workload: Default::default(),
             why: None,
             contested: false,
+            issuer_lock: false,
             overtook_early_release: false,
             time,
             context: CallContext::default(),

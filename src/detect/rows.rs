@@ -36,6 +36,9 @@ pub enum LockOrigin {
     /// Taken from a lock in another region of AWS, as the address in the instance's own region
     /// (17).
     OwnRegion,
+    /// [`LockOrigin::Issuer`] once the session has called from it (and told its peers). Last, so
+    /// that state files saved before it read as they did.
+    IssuerCalled,
 }
 
 impl LockOrigin {
@@ -47,7 +50,7 @@ impl LockOrigin {
             LockOrigin::Tied => "tied",
             LockOrigin::SameGateway => "nat_gateway",
             LockOrigin::OtherFamily => "other_family",
-            LockOrigin::Issuer => "issuer",
+            LockOrigin::Issuer | LockOrigin::IssuerCalled => "issuer",
             LockOrigin::OwnRegion => "own_region",
         }
     }
@@ -139,6 +142,16 @@ impl std::ops::Deref for Locks {
         match self {
             Locks::None => &[],
             Locks::One(l) => std::slice::from_ref(l),
+            Locks::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Locks {
+    fn deref_mut(&mut self) -> &mut [Lock] {
+        match self {
+            Locks::None => &mut [],
+            Locks::One(l) => std::slice::from_mut(l),
             Locks::Many(v) => v,
         }
     }

@@ -371,7 +371,7 @@ fn lock_how(o: LockOrigin) -> &'static str {
         LockOrigin::Tied => "as an address the trail ties to the instance",
         LockOrigin::SameGateway => "as an address of the NAT gateway of a locked address",
         LockOrigin::OtherFamily => "as the instance's address of the other family",
-        LockOrigin::Issuer => "by the session's own issuing call from it",
+        LockOrigin::Issuer | LockOrigin::IssuerCalled => "by the session's own issuing call from it",
         LockOrigin::OwnRegion => "as the address in the instance's own region",
     }
 }
@@ -997,6 +997,7 @@ mod tests {
                         workload,
                         why,
                         contested,
+                        issuer_lock: false,
                         overtook_early_release: false,
                         time,
                         context: Default::default(),

@@ -1211,6 +1211,7 @@ mod tests {
             workload: Default::default(),
             why: None,
             contested: false,
+            issuer_lock: false,
             overtook_early_release: false,
             time: 0,
             context: Default::default(),

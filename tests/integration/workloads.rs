@@ -383,6 +383,40 @@ fn a_web_identity_session_is_locked_to_the_address_that_obtained_it() {
     assert_eq!(verdicts(&trail, &["a", "b"], &["web_identity"]), [None, None]);
 }
 
+/// The lock a web-identity session took from its issuing record is known to the same-account
+/// rule: an instance of the account alerting from that address names the web-identity session
+/// as its peer, in every mode, as it would a session that locked on first use. (Mutation: without
+/// the issuer lock told to the peers on the first call, the alert names no peer.)
+#[test]
+fn a_web_identity_sessions_issuer_lock_is_a_same_account_peer() {
+    let trail = [
+        web_identity("ar", 0.0, "3.3.3.3"),
+        instance_issue("ir", 0.5),
+        call("a", 1.0, IRSA_SESSION, "3.3.3.3"),
+        call("b", 1.5, INSTANCE_SESSION, "8.8.8.8"),
+        call("c", 2.0, INSTANCE_SESSION, "3.3.3.3"),
+    ];
+    for emit in [Emit::All, Emit::Alerts] {
+        let mut c = cfg(&trail, 1, &[]);
+        c.emit = emit;
+        let out = records_of(&run_cfg(c).stdout);
+        let alert = annotation(&out, "c").unwrap();
+        assert_eq!(alert["verdict"], "compromise", "{emit:?}");
+        assert_eq!(
+            alert["same_account_peer"]["instance_id"], "botocore-session-1709251200",
+            "{emit:?}: {alert}"
+        );
+        assert_eq!(alert["same_account_peer"]["role"], "irsa-role", "{emit:?}");
+    }
+    let (out, _) = judge_without(&trail, &[]);
+    let a = annotation(&out, "a").unwrap();
+    assert_eq!(a["verdict"], "locked");
+    assert_eq!(
+        a["locked_ips"][0]["origin"], "issuer",
+        "the origin reads the same after the call"
+    );
+}
+
 #[test]
 fn a_chained_session_inherits_its_parents_locks_and_names_the_chain() {
     // The instance's session assumes a role in another account from its own address: the child
