@@ -78,6 +78,10 @@ const CHAIN_ROUTE: f64 = 48.0;
 /// Bytes of a name held inline, in a `CompactString`.
 const INLINE: usize = 24;
 
+/// The least a `CompactString` allocates for a name it cannot hold inline (compact_str's
+/// `MIN_HEAP_SIZE`, 24 + 8 bytes): a 27-byte name costs 32 bytes a copy.
+const MIN_HEAP: usize = 32;
+
 const ACCOUNT: &str = "123456789012";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -119,7 +123,7 @@ impl Kind {
     /// Bytes of a name of this kind on the heap, per copy.
     fn heap_name(self) -> f64 {
         let n = self.name_len();
-        if n > INLINE { n as f64 } else { 0.0 }
+        if n > INLINE { n.max(MIN_HEAP) as f64 } else { 0.0 }
     }
 
     fn name(self) -> &'static str {
