@@ -166,10 +166,11 @@ pub struct Judging {
     pub arrivals: Arrivals,
 }
 
-/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 12
+/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 9
 /// minutes of a trail of 100 records a second of 1.75 KB each. Past it the earliest records are
-/// released early, and counted, so that peak memory stays near 200 MB whatever the rate.
-pub const MAX_HELD_BYTES: usize = 128 << 20;
+/// released early, and counted, so that peak memory stays under 200 MB whatever the rate (with
+/// 128 MiB, the 1 GiB benchmark peaked at 200-207 MB; with 96 MiB, at 165 MB).
+pub const MAX_HELD_BYTES: usize = 96 << 20;
 
 impl Held {
     /// What the block holds in memory.
