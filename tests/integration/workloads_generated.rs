@@ -61,8 +61,9 @@ fn alerted(input: &[u8], off: &[&str]) -> HashSet<String> {
 fn every_kinds_theft_alerts_and_its_own_calls_never_do() {
     for seed in [1, 2] {
         let (input, truth) = trail(seed);
-        // Two instance incidents and one stolen workload of each of the five kinds.
-        assert_eq!(truth.incidents.len(), 7, "seed {seed}: {:?}", truth.incidents);
+        // Two instance incidents, one workload of each of the five kinds stolen after its first
+        // call, and a task's stolen through the account's endpoint.
+        assert_eq!(truth.incidents.len(), 8, "seed {seed}: {:?}", truth.incidents);
         let got = alerted(&input, &[]);
         for inc in &truth.incidents {
             assert!(
@@ -90,4 +91,48 @@ fn a_kind_switched_off_lets_its_theft_through() {
         .find(|i| i.session_arn.contains("/ecs-task-role-"))
         .expect("a stolen task");
     assert!(task.thief_event_ids.iter().all(|e| !got.contains(e)));
+}
+
+/// The lines of `input` whose `eventName` is not `name`.
+fn without_event(input: &[u8], name: &str) -> Vec<u8> {
+    let needle = format!("\"eventName\":\"{name}\"");
+    let mut out = Vec::with_capacity(input.len());
+    for line in input.split_inclusive(|&b| b == b'\n') {
+        if !line.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// The task stolen through the account's VPC endpoint, from an on-premises address.
+fn endpoint_theft(truth: &Truth) -> &credtrail_generate::Incident {
+    truth
+        .incidents
+        .iter()
+        .find(|i| i.session_arn.contains("/ecs-task-role-") && i.thief_ips[0].starts_with("192.168."))
+        .expect("a task stolen through the endpoint")
+}
+
+#[test]
+fn a_generated_tasks_run_task_ties_its_private_address() {
+    // The generated RunTask names the task's interface and private address (awsvpc): its calls
+    // through the account's endpoint come from it, and a thief through the same endpoint from
+    // another private address alerts, even calling first (README 18 and 14).
+    let (input, truth) = trail(1);
+    let inc = endpoint_theft(&truth);
+    assert!(inc.attacker_first);
+    let text = String::from_utf8_lossy(&input);
+    let run_task = text
+        .lines()
+        .find(|l| l.contains("\"eventName\":\"RunTask\"") && l.contains(&inc.instance_id))
+        .expect("the stolen task's RunTask");
+    assert!(run_task.contains("\"privateIPv4Address\""), "{run_task}");
+    let got = alerted(&input, &[]);
+    assert!(inc.thief_event_ids.iter().all(|e| got.contains(e)));
+    // Without the RunTask records nothing ties the address: the thief's first call takes the
+    // endpoint slot, its calls pass, and the task's own calls through the endpoint alert.
+    let blind = alerted(&without_event(&input, "RunTask"), &[]);
+    assert!(inc.thief_event_ids.iter().all(|e| !blind.contains(e)));
+    assert!(truth.workload_event_ids.iter().any(|e| blind.contains(e)));
 }
