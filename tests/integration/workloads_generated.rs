@@ -136,3 +136,47 @@ fn a_generated_tasks_run_task_ties_its_private_address() {
     assert!(inc.thief_event_ids.iter().all(|e| !blind.contains(e)));
     assert!(truth.workload_event_ids.iter().any(|e| blind.contains(e)));
 }
+
+#[test]
+fn a_generated_tasks_stop_task_ends_its_session() {
+    // Each generated task ends with CI's StopTask, minutes after its last call. The filter ends
+    // the task's session there (README 18): a call with its credentials after StopTask is not
+    // judged, however foreign its address; the same call with the StopTask records removed alerts.
+    let (input, truth) = trail(1);
+    let inc = truth
+        .incidents
+        .iter()
+        .find(|i| i.session_arn.contains("/ecs-task-role-") && !i.attacker_first)
+        .expect("a task stolen after its first call");
+    let lines: Vec<Value> = crate::common::records(&input);
+    let stop = lines
+        .iter()
+        .find(|v| v["eventName"] == "StopTask" && v.to_string().contains(&inc.instance_id))
+        .expect("the stolen task's StopTask");
+    let stopped = credtrail_time::parse(stop["eventTime"].as_str().unwrap()).unwrap() / 1000;
+    let last = inc.thief_event_ids.last().unwrap();
+    let thief = lines.iter().find(|v| v["eventID"] == last.as_str()).unwrap();
+    assert!(credtrail_time::parse(thief["eventTime"].as_str().unwrap()).unwrap() / 1000 < stopped);
+    // The thief's call again, a minute after StopTask.
+    let mut after = thief.clone();
+    let t = credtrail_time::event_time_text(stopped + 60);
+    after["eventTime"] = Value::from(std::str::from_utf8(&t).unwrap());
+    after["eventID"] = Value::from("after-stop-task");
+    let with_after = |trail: &[u8]| {
+        let mut t = trail.to_vec();
+        t.extend_from_slice(after.to_string().as_bytes());
+        t.push(b'\n');
+        t
+    };
+    let got = alerted(&with_after(&input), &[]);
+    assert!(
+        inc.thief_event_ids.iter().all(|e| got.contains(e)),
+        "before StopTask: judged"
+    );
+    assert!(!got.contains("after-stop-task"), "after StopTask: not judged");
+    let unstopped = alerted(&with_after(&without_event(&input, "StopTask")), &[]);
+    assert!(
+        unstopped.contains("after-stop-task"),
+        "without StopTask the session lives on"
+    );
+}

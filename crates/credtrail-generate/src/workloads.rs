@@ -260,6 +260,9 @@ impl Gen<'_> {
             _ => vec![Own::Issue],
         };
         script.extend([Own::Call; OWN_CALLS]);
+        if kind == Kind::Task {
+            script.push(Own::StopTask);
+        }
         let theft = theft_of(kind, j);
         let thief_ip = theft.map(|t| match (t, kind) {
             (Theft::FirstViaEndpoint, _) => self.fresh(on_premises),
