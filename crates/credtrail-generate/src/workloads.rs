@@ -135,9 +135,10 @@ fn theft_of(kind: Kind, j: u32) -> Option<Theft> {
     }
 }
 
-/// Whether the `j`th function is attached to its account's VPC.
-fn in_vpc(_kind: Kind, _j: u32) -> bool {
-    false
+/// Whether the `j`th workload of `kind` is a function attached to its account's VPC: every
+/// second function.
+fn in_vpc(kind: Kind, j: u32) -> bool {
+    kind == Kind::Function && j % 2 == 1
 }
 
 pub(crate) struct WState {
@@ -233,7 +234,7 @@ impl Gen<'_> {
         let ident = role_session(rng, &a, &role, &rid, &role_arn, &name, now, false);
         let key = key_of(&ident);
         let arn = format!("arn:aws:sts::{a}:assumed-role/{role}/{name}");
-        let vpc = kind == Kind::Function && in_vpc(kind, j);
+        let vpc = in_vpc(kind, j);
         let own_ips = match kind {
             // Many execution environments, each its own EC2 address in the function's region; a
             // VPC function's leave through its VPC's NAT gateway, one address there.
