@@ -3,8 +3,9 @@
 //! `ecs-tasks.amazonaws.com` / `pods.eks.amazonaws.com`), IRSA (`AssumeRoleWithWebIdentity` made
 //! by the pod from its own address), Lambda execution roles (`lambda.amazonaws.com`, the function
 //! name as session name) and sessions chained from a task's session by its own `sts:AssumeRole`.
-//! Each workload then calls from its own addresses; the first of each kind is stolen and used
-//! from a thief's address, labelled in [`crate::Truth`] like an instance theft.
+//! Each workload then calls from its own addresses; the first of each kind is stolen after its
+//! first call and the second before it (`attacker_first`), a task's third through the account's
+//! VPC endpoint, each labelled in [`crate::Truth`] like an instance theft.
 //!
 //! Nothing here draws from the generator's RNG unless a count is above zero, so a stream without
 //! workloads is byte-identical to one from before this module.
@@ -120,16 +121,20 @@ enum Own {
 enum Theft {
     /// After the workload's first call, from outside AWS.
     After,
+    /// Before the workload's first call (`attacker_first`): from outside AWS, or for a task from
+    /// an EC2 address of another region (the thief's own machine in AWS).
+    First,
     /// Before the task's first call, through the account's VPC endpoint from a private address
     /// the trail never tied to the task (on premises, over Direct Connect).
     FirstViaEndpoint,
 }
 
-/// The theft of the `j`th workload of `kind`: the first is stolen after its first call, and a
-/// task's third through the account's endpoint.
+/// The theft of the `j`th workload of `kind`: the first is stolen after its first call, the
+/// second before it, and a task's third through the account's endpoint.
 fn theft_of(kind: Kind, j: u32) -> Option<Theft> {
     match j {
         0 => Some(Theft::After),
+        1 => Some(Theft::First),
         2 if kind == Kind::Task => Some(Theft::FirstViaEndpoint),
         _ => None,
     }
@@ -267,6 +272,7 @@ impl Gen<'_> {
         let theft = theft_of(kind, j);
         let thief_ip = theft.map(|t| match (t, kind) {
             (Theft::FirstViaEndpoint, _) => self.fresh(on_premises),
+            (Theft::First, Kind::Task) => self.fresh(us_east_1_ec2),
             _ => self.fresh(|r| v4(r, POOL_THIEF)),
         });
         WState {
@@ -685,6 +691,17 @@ fn us_west_2_ec2(r: &mut ChaCha8Rng) -> String {
         236 + (x & 1),
         (x >> 1) & 0xff,
         1 + ((x >> 9) % 254)
+    )
+}
+
+/// An EC2 address of us-east-1 (3.80.0.0/12): a thief's own machine in another region.
+fn us_east_1_ec2(r: &mut ChaCha8Rng) -> String {
+    let x = r.next_u32();
+    format!(
+        "3.{}.{}.{}",
+        80 + (x & 15),
+        (x >> 4) & 0xff,
+        1 + ((x >> 12) % 254)
     )
 }
 
