@@ -256,8 +256,8 @@ pub struct GenerateArgs {
     /// Records per second of event time.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
-    /// Workloads besides instances, each with its first one stolen:
-    /// task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
+    /// Workloads besides instances, the first of each kind stolen after its first call and the
+    /// second before it: task=N,pod=N,web_identity=N,function=N,chained=N (none by default).
     #[arg(long, value_name = "KIND=N,...", conflicts_with = "estate")]
     pub workloads: Option<String>,
     /// Simulate an estate instead (README.md, "An estate to measure on"): --instances in the

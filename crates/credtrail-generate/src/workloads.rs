@@ -3,23 +3,26 @@
 //! `ecs-tasks.amazonaws.com` / `pods.eks.amazonaws.com`), IRSA (`AssumeRoleWithWebIdentity` made
 //! by the pod from its own address), Lambda execution roles (`lambda.amazonaws.com`, the function
 //! name as session name) and sessions chained from a task's session by its own `sts:AssumeRole`.
-//! Each workload then calls from its own addresses; the first of each kind is stolen and used
-//! from a thief's address, labelled in [`crate::Truth`] like an instance theft.
+//! Each workload then calls from its own addresses; the first of each kind is stolen after its
+//! first call and the second before it (`attacker_first`), a task's third through the account's
+//! VPC endpoint, each labelled in [`crate::Truth`] like an instance theft.
 //!
 //! Nothing here draws from the generator's RNG unless a count is above zero, so a stream without
 //! workloads is byte-identical to one from before this module.
 
 use crate::Incident;
-use crate::addresses::{POOL_AWS, POOL_THIEF, v4};
+use crate::addresses::{POOL_AWS, POOL_THIEF, private_v4, v4};
 use crate::calls::{IC, api_call};
 use crate::delivery::Deliver;
 use crate::generator::Gen;
 use crate::record::{Core, ReqId, Who};
 use crate::schedule::Act;
-use crate::text::{B32, Draw, HEX, into_string, push_rand, put, rand_string, uuid};
-use crate::world::role_session;
+use crate::services::{ecs, lambda};
+use crate::text::{B32, Draw, HEX, hex_id, into_string, push_rand, put, rand_string, uuid};
+use crate::world::{endpoint, role_session};
 use credtrail_time::expiration_text;
 use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
 
 /// How many workloads of each kind to generate (all zero: none, the stream of before).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,11 +93,58 @@ enum Kind {
 const REGION: &str = "us-west-2";
 const SDK_UA: &str = "aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64";
 const THIEF_UA: &str = "aws-cli/2.15.10 Python/3.11.6 Linux/6.5.0 exe/x86_64.ubuntu.22 prompt/off";
-/// Own calls of each workload after its first.
-const OWN_CALLS: u32 = 6;
+/// Own calls of each workload.
+const OWN_CALLS: usize = 7;
 const THIEF_CALLS: u32 = 3;
 /// Thief steps are numbered from here.
 const THIEF_STEP: u32 = 1000;
+
+/// A workload's records besides the thief's, in order: what the schedule's step numbers index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Own {
+    /// ECS RunTask by CI: the task's network interface and its private address (awsvpc).
+    RunTask,
+    /// Lambda CreateFunction by CI, attaching the function to its account's VPC.
+    CreateFunction,
+    /// The record that issues the session (for a chained workload, its parent task's).
+    Issue,
+    /// A chained workload's parent task assuming the child role.
+    ChainAssume,
+    /// One of the workload's own calls.
+    Call,
+    /// ECS StopTask by CI: the task ends, minutes after its last call.
+    StopTask,
+}
+
+/// How a workload's credentials are stolen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Theft {
+    /// After the workload's first call, from outside AWS.
+    After,
+    /// Before the workload's first call (`attacker_first`): from outside AWS, or for a task from
+    /// an EC2 address of another region (the thief's own machine in AWS).
+    First,
+    /// Before the task's first call, through the account's VPC endpoint from a private address
+    /// the trail never tied to the task (on premises, over Direct Connect).
+    FirstViaEndpoint,
+}
+
+/// The theft of the `j`th workload of `kind`: the first is stolen after its first call, the
+/// second before it, and a task's third through the account's endpoint.
+fn theft_of(kind: Kind, j: u32) -> Option<Theft> {
+    match j {
+        0 => Some(Theft::After),
+        1 => Some(Theft::First),
+        2 if kind == Kind::Task => Some(Theft::FirstViaEndpoint),
+        _ => None,
+    }
+}
+
+/// Whether the `j`th workload of `kind` is a function attached to its account's VPC: every
+/// second function.
+fn in_vpc(kind: Kind, j: u32) -> bool {
+    kind == Kind::Function && j % 2 == 1
+}
 
 pub(crate) struct WState {
     kind: Kind,
@@ -108,9 +158,21 @@ pub(crate) struct WState {
     /// A task's session that a chained workload's child is assumed from.
     parent: Option<(String, Vec<u8>)>,
     own_ips: Vec<String>,
+    /// A task's interface and its private address (awsvpc), or a VPC function's private address:
+    /// its calls through the account's VPC endpoints come from it.
+    eni: Option<String>,
+    private_ip: Option<String>,
+    script: Vec<Own>,
+    theft: Option<Theft>,
     thief_ip: Option<String>,
     issued: i64,
     truth: Incident,
+}
+
+impl WState {
+    fn first_call(&self) -> u32 {
+        self.script.iter().position(|&o| o == Own::Call).unwrap_or(0) as u32
+    }
 }
 
 impl Gen<'_> {
@@ -177,25 +239,42 @@ impl Gen<'_> {
         let ident = role_session(rng, &a, &role, &rid, &role_arn, &name, now, false);
         let key = key_of(&ident);
         let arn = format!("arn:aws:sts::{a}:assumed-role/{role}/{name}");
-        let own_ips = if kind == Kind::Function {
-            // Many execution environments, each its own EC2 address in the function's region.
-            (0..3)
-                .map(|_| {
-                    self.fresh(|r| {
-                        let x = r.next_u32();
-                        format!(
-                            "18.{}.{}.{}",
-                            236 + (x & 1),
-                            (x >> 1) & 0xff,
-                            1 + ((x >> 9) % 254)
-                        )
-                    })
-                })
-                .collect()
-        } else {
-            vec![self.fresh(|r| v4(r, POOL_AWS))]
+        let vpc = in_vpc(kind, j);
+        let own_ips = match kind {
+            // Many execution environments, each its own EC2 address in the function's region; a
+            // VPC function's leave through its VPC's NAT gateway, one address there.
+            Kind::Function => (0..if vpc { 1 } else { 3 })
+                .map(|_| self.fresh(us_west_2_ec2))
+                .collect(),
+            // A task in a private subnet leaves through its VPC's NAT gateway, an EC2 address of
+            // its region (so that a thief in another region is told apart, rule 17).
+            Kind::Task => vec![self.fresh(us_west_2_ec2)],
+            _ => vec![self.fresh(|r| v4(r, POOL_AWS))],
         };
-        let thief_ip = (j == 0).then(|| self.fresh(|r| v4(r, POOL_THIEF)));
+        let (eni, private_ip) = match kind {
+            Kind::Task => (
+                Some(hex_id(&mut self.c.rng, "eni-0", 16)),
+                Some(self.fresh(private_v4)),
+            ),
+            Kind::Function if vpc => (None, Some(self.fresh(private_v4))),
+            _ => (None, None),
+        };
+        let mut script = match kind {
+            Kind::Task => vec![Own::RunTask, Own::Issue],
+            Kind::Chained => vec![Own::Issue, Own::ChainAssume],
+            Kind::Function if vpc => vec![Own::CreateFunction, Own::Issue],
+            _ => vec![Own::Issue],
+        };
+        script.extend([Own::Call; OWN_CALLS]);
+        if kind == Kind::Task {
+            script.push(Own::StopTask);
+        }
+        let theft = theft_of(kind, j);
+        let thief_ip = theft.map(|t| match (t, kind) {
+            (Theft::FirstViaEndpoint, _) => self.fresh(on_premises),
+            (Theft::First, Kind::Task) => self.fresh(us_east_1_ec2),
+            _ => self.fresh(|r| v4(r, POOL_THIEF)),
+        });
         WState {
             kind,
             acct,
@@ -206,52 +285,108 @@ impl Gen<'_> {
             key,
             parent,
             own_ips,
+            eni,
+            private_ip,
+            script,
+            theft,
             thief_ip,
             issued: now,
             truth: Incident {
                 session_arn: arn,
                 account_id: a,
+                attacker_first: theft.is_some_and(|t| t != Theft::After),
                 ..Incident::default()
             },
         }
     }
 
     pub(crate) fn workload_step(&mut self, w: usize, step: u32) -> bool {
-        let t = self.c.now;
-        let st = &self.workloads[w];
         if step >= THIEF_STEP {
             self.workload_thief(w, step - THIEF_STEP);
-            let next = t + self.c.rng.between(1, 20);
-            if step + 1 < THIEF_STEP + THIEF_CALLS && next < self.workloads[w].issued + 3000 {
-                self.schedule(next, Act::Workload { w, step: step + 1 });
-            }
             return true;
         }
-        match (step, st.kind) {
-            (0, _) => self.workload_issue(w),
-            (1, Kind::Chained) => self.chain_assume(w),
-            _ => self.workload_call(w, step),
-        }
-        let next = t + self.c.rng.between(1, 20);
-        let last = if self.workloads[w].kind == Kind::Chained {
-            OWN_CALLS + 2
-        } else {
-            OWN_CALLS + 1
+        let t = self.c.now;
+        let st = &self.workloads[w];
+        let Some(&own) = st.script.get(step as usize) else {
+            return false;
         };
-        if step < last && next < self.workloads[w].issued + 3000 {
-            self.schedule(next, Act::Workload { w, step: step + 1 });
+        let calls_before = st.script[..step as usize]
+            .iter()
+            .filter(|&&o| o == Own::Call)
+            .count();
+        match own {
+            Own::RunTask => self.workload_run_task(w),
+            Own::CreateFunction => self.workload_create_function(w),
+            Own::Issue => self.workload_issue(w),
+            Own::ChainAssume => self.chain_assume(w),
+            Own::Call => self.workload_call(w, calls_before),
+            Own::StopTask => self.workload_stop_task(w),
         }
-        // The thief comes after the workload's first own call, so the workload's address locks.
-        let first_call = if self.workloads[w].kind == Kind::Chained {
-            2
-        } else {
-            1
-        };
-        if step == first_call && self.workloads[w].thief_ip.is_some() {
+        let st = &self.workloads[w];
+        let first_call = st.first_call();
+        let thief_first = st.theft.is_some_and(|t| t != Theft::After);
+        if thief_first && step + 1 == first_call {
+            // The thief's first call comes before the workload's first; that call schedules the
+            // workload's.
+            let at = t + self.c.rng.between(1, 10);
+            self.schedule(at, Act::Workload { w, step: THIEF_STEP });
+            return true;
+        }
+        if let Some(&next_own) = st.script.get(step as usize + 1) {
+            let next = t + if next_own == Own::StopTask {
+                self.c.rng.between(120, 300)
+            } else {
+                self.c.rng.between(1, 20)
+            };
+            if next < self.workloads[w].issued + 3000 {
+                self.schedule(next, Act::Workload { w, step: step + 1 });
+            }
+        }
+        // The thief who comes after the workload's first own call, whose address locks.
+        if step == first_call && self.workloads[w].theft == Some(Theft::After) {
             let at = t + self.c.rng.between(2, 30);
             self.schedule(at, Act::Workload { w, step: THIEF_STEP });
         }
         true
+    }
+
+    /// RunTask by CI for the workload's task: its interface and private address (awsvpc).
+    fn workload_run_task(&mut self, w: usize) {
+        let mut b = self.buf();
+        let st = &self.workloads[w];
+        let a = &self.accts[st.acct];
+        let c = &mut self.c;
+        let ip = c.rng.pick(&a.ci_ips).as_str();
+        let started = ecs::Started {
+            region: REGION,
+            task: &st.name,
+            eni: st.eni.as_deref().unwrap_or_default(),
+            private_ip: st.private_ip.as_deref().unwrap_or_default(),
+        };
+        ecs::run_one_task(c, a, &mut b, ip, &started);
+        self.push(b, Deliver::Anchor);
+    }
+
+    /// StopTask by CI for the workload's task.
+    fn workload_stop_task(&mut self, w: usize) {
+        let mut b = self.buf();
+        let st = &self.workloads[w];
+        let a = &self.accts[st.acct];
+        let c = &mut self.c;
+        let ip = c.rng.pick(&a.ci_ips).as_str();
+        ecs::stop_task(c, a, &mut b, ip, REGION, &st.name);
+        self.push(b, Deliver::Anchor);
+    }
+
+    /// CreateFunction by CI for the workload's function, in its account's VPC.
+    fn workload_create_function(&mut self, w: usize) {
+        let mut b = self.buf();
+        let st = &self.workloads[w];
+        let a = &self.accts[st.acct];
+        let c = &mut self.c;
+        let ip = c.rng.pick(&a.ci_ips).as_str();
+        lambda::create_function_in_vpc(c, a, &mut b, ip, REGION, &st.name, &st.role_arn);
+        self.push(b, Deliver::Anchor);
     }
 
     /// The record that issues the workload's session (for a chained one, its parent task's).
@@ -387,49 +522,60 @@ impl Gen<'_> {
         self.push(b, Deliver::Anchor);
     }
 
-    /// One of the workload's own calls, from one of its own addresses.
-    fn workload_call(&mut self, w: usize, step: u32) {
+    /// The workload's `k`th own call (from 0), from one of its own addresses: a task's and a VPC
+    /// function's odd calls go through the account's VPC endpoint from the private address, the
+    /// others leave through the NAT gateway.
+    fn workload_call(&mut self, w: usize, k: usize) {
         let mut b = self.buf();
         let st = &self.workloads[w];
         let a = &self.accts[st.acct];
         let c = &mut self.c;
-        let ip = &st.own_ips[step as usize % st.own_ips.len()];
         let kind = *c
             .rng
             .pick(&[IC::S3Get, IC::S3Put, IC::DdbGet, IC::SecretGet, IC::StsGci]);
+        let (ip, vpce) = match &st.private_ip {
+            Some(p) if k % 2 == 1 => (p.as_str(), Some(endpoint(a, endpoint_of(kind)))),
+            _ => (st.own_ips[k % st.own_ips.len()].as_str(), None),
+        };
         let who = Who {
             ident: &st.ident,
             invoked_by: None,
             ip,
             ua: [SDK_UA, ""],
-            vpce: None,
+            vpce,
             arn: &st.arn,
             thief: false,
         };
         api_call(c, a, &mut b, REGION, &st.name, kind, &who);
-        let first = step == if st.kind == Kind::Chained { 2 } else { 1 };
-        self.push(b, if first { Deliver::Anchor } else { Deliver::Jitter });
+        self.push(b, if k == 0 { Deliver::Anchor } else { Deliver::Jitter });
         let eid = into_string(self.c.last_event_id.to_vec());
         self.truth.workload_event_ids.push(eid);
     }
 
+    /// The thief's `idx`th call (from 0). A thief who calls first schedules the workload's first
+    /// call after their own first, and their second after it.
     fn workload_thief(&mut self, w: usize, idx: u32) {
         let mut b = self.buf();
         let st = &self.workloads[w];
-        let Some(ip) = st.thief_ip.as_deref() else {
+        let (Some(ip), Some(theft)) = (st.thief_ip.as_deref(), st.theft) else {
             return;
         };
         let a = &self.accts[st.acct];
         let c = &mut self.c;
-        let kind = *c
-            .rng
-            .pick(&[IC::ListBuckets, IC::S3Get, IC::SecretGet, IC::StsGci]);
+        // ListBuckets is S3's management API, which a gateway endpoint does not record.
+        let kinds: &[IC] = if theft == Theft::FirstViaEndpoint {
+            &[IC::S3Get, IC::SecretGet, IC::StsGci]
+        } else {
+            &[IC::ListBuckets, IC::S3Get, IC::SecretGet, IC::StsGci]
+        };
+        let kind = *c.rng.pick(kinds);
+        let vpce = (theft == Theft::FirstViaEndpoint).then(|| endpoint(a, endpoint_of(kind)));
         let who = Who {
             ident: &st.ident,
             invoked_by: None,
             ip,
             ua: [THIEF_UA, kind.cli_command()],
-            vpce: None,
+            vpce,
             arn: &st.arn,
             thief: true,
         };
@@ -456,6 +602,25 @@ impl Gen<'_> {
         }
         st.truth.thief_event_ids.push(eid.clone());
         self.truth.thief_event_ids.push(eid);
+        let t = self.c.now;
+        let issued = self.workloads[w].issued;
+        let next = if idx == 0 && theft != Theft::After {
+            let first = self.workloads[w].first_call();
+            let own = t + self.c.rng.between(2, 10);
+            self.schedule(own, Act::Workload { w, step: first });
+            t + self.c.rng.between(15, 40)
+        } else {
+            t + self.c.rng.between(1, 20)
+        };
+        if idx + 1 < THIEF_CALLS && next < issued + 3000 {
+            self.schedule(
+                next,
+                Act::Workload {
+                    w,
+                    step: THIEF_STEP + idx + 1,
+                },
+            );
+        }
     }
 
     /// Incidents of the workloads whose thieves called, for [`crate::Truth::incidents`].
@@ -506,6 +671,44 @@ fn issue_head(c: &mut Core, b: &mut Vec<u8>, service: Option<&str>, acct: &str, 
             );
         }
     }
+}
+
+/// The account endpoint a call of `kind` goes through (`Account::vpce`: S3's gateway, Secrets
+/// Manager's, another service's).
+fn endpoint_of(kind: IC) -> usize {
+    match kind {
+        IC::S3Get | IC::S3Put | IC::S3List | IC::ListBuckets => 0,
+        IC::SecretGet => 1,
+        _ => 3,
+    }
+}
+
+/// An EC2 address of us-west-2 (18.236.0.0/15 in AWS's ranges and in the tests' sample).
+fn us_west_2_ec2(r: &mut ChaCha8Rng) -> String {
+    let x = r.next_u32();
+    format!(
+        "18.{}.{}.{}",
+        236 + (x & 1),
+        (x >> 1) & 0xff,
+        1 + ((x >> 9) % 254)
+    )
+}
+
+/// An EC2 address of us-east-1 (3.80.0.0/12): a thief's own machine in another region.
+fn us_east_1_ec2(r: &mut ChaCha8Rng) -> String {
+    let x = r.next_u32();
+    format!(
+        "3.{}.{}.{}",
+        80 + (x & 15),
+        (x >> 4) & 0xff,
+        1 + ((x >> 12) % 254)
+    )
+}
+
+/// An on-premises address behind Direct Connect (192.168/16, which [`private_v4`] never draws).
+fn on_premises(r: &mut ChaCha8Rng) -> String {
+    let x = r.next_u32();
+    format!("192.168.{}.{}", x & 0xff, 1 + ((x >> 8) % 254))
 }
 
 /// The `accessKeyId` inside a session identity [`role_session`] wrote.

@@ -310,10 +310,33 @@ pub(crate) fn run_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str) {
 
 /// One task of RunTask's response, as started (PROVISIONING).
 fn started_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, td: &str) {
-    let region = a.region;
     let task = hex_id(&mut c.rng, "", 32);
     let eni = hex_id(&mut c.rng, "eni-0", 16);
     let pip = private_v4(&mut c.rng);
+    let started = Started {
+        region: a.region,
+        task: &task,
+        eni: &eni,
+        private_ip: &pip,
+    };
+    started_task_with(c, a, b, td, &started);
+}
+
+/// A task RunTask starts: its id, and its network interface (awsvpc) with its private address.
+pub(crate) struct Started<'a> {
+    pub(crate) region: &'a str,
+    pub(crate) task: &'a str,
+    pub(crate) eni: &'a str,
+    pub(crate) private_ip: &'a str,
+}
+
+fn started_task_with(c: &mut Core, a: &Account, b: &mut Vec<u8>, td: &str, s: &Started<'_>) {
+    let Started {
+        region,
+        task,
+        eni,
+        private_ip: pip,
+    } = *s;
     put!(
         b,
         "{\"attachments\":[{\"id\":\"",
@@ -378,5 +401,97 @@ fn started_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, td: &str) {
         "\",\"taskDefinitionArn\":\"",
         td,
         "\",\"version\":1,\"ephemeralStorage\":{\"sizeInGiB\":20}}"
+    );
+}
+
+/// `ecs:RunTask` by CI starting one given task (a workload's), in `s.region`: the response's
+/// attachment details name its interface and private address, as awsvpc mode reports them.
+pub(crate) fn run_one_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str, s: &Started<'_>) {
+    let region = s.region;
+    c.head(
+        b,
+        "1.08",
+        &a.ci,
+        None,
+        "ecs.amazonaws.com",
+        "RunTask",
+        region,
+        ip,
+        &[TF_UA],
+    );
+    let td = format!("arn:aws:ecs:{region}:{}:task-definition/{}-app:7", a.id, a.env);
+    put!(
+        b,
+        ",\"requestParameters\":{\"cluster\":\"",
+        a.cluster,
+        "\",\"count\":1,\"launchType\":\"FARGATE\",\"taskDefinition\":\"",
+        td,
+        "\",\"networkConfiguration\":{\"awsvpcConfiguration\":{\"subnets\":[\"",
+        a.subnets[0],
+        "\"],\"securityGroups\":[\"",
+        a.sg,
+        "\"],\"assignPublicIp\":\"DISABLED\"}},\"enableECSManagedTags\":true,\"enableExecuteCommand\":false}"
+    );
+    put!(b, ",\"responseElements\":{\"failures\":[],\"tasks\":[");
+    started_task_with(c, a, b, &td, s);
+    put!(b, "]}");
+    c.ids(b, ReqId::Uuid, false);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        &a.id,
+        false,
+        None,
+        "Management",
+        &["ecs.", region, ".amazonaws.com"],
+        false,
+    );
+}
+
+/// `ecs:StopTask` by CI: `requestParameters.task` is the task's ARN; the response is the task
+/// as it stops.
+pub(crate) fn stop_task(c: &mut Core, a: &Account, b: &mut Vec<u8>, ip: &str, region: &str, task: &str) {
+    c.head(
+        b,
+        "1.08",
+        &a.ci,
+        None,
+        "ecs.amazonaws.com",
+        "StopTask",
+        region,
+        ip,
+        &[TF_UA],
+    );
+    let arn = format!("arn:aws:ecs:{region}:{}:task/{}/{task}", a.id, a.cluster);
+    put!(
+        b,
+        ",\"requestParameters\":{\"cluster\":\"",
+        a.cluster,
+        "\",\"task\":\"",
+        arn,
+        "\",\"reason\":\"deployment replaced the task\"},\"responseElements\":{\"task\":{\"clusterArn\":\"arn:aws:ecs:",
+        region,
+        ":",
+        a.id,
+        ":cluster/",
+        a.cluster,
+        "\",\"desiredStatus\":\"STOPPED\",\"lastStatus\":\"RUNNING\",\"launchType\":\"FARGATE\",\"stopCode\":\"UserInitiated\",\"stoppedReason\":\"deployment replaced the task\",\"stoppingAt\":\"",
+        expiration_text(c.now),
+        "\",\"taskArn\":\"",
+        arn,
+        "\",\"version\":4}}"
+    );
+    c.ids(b, ReqId::Uuid, false);
+    c.tail(
+        b,
+        "AwsApiCall",
+        true,
+        &a.id,
+        false,
+        None,
+        "Management",
+        &["ecs.", region, ".amazonaws.com"],
+        false,
     );
 }

@@ -9,6 +9,7 @@ pub(crate) mod ecr;
 pub(crate) mod ecs;
 pub(crate) mod iam;
 pub(crate) mod kms;
+pub(crate) mod lambda;
 pub(crate) mod logs;
 pub(crate) mod route53;
 pub(crate) mod s3;
