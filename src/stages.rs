@@ -364,17 +364,22 @@ impl Ordered<Judging> {
         }
         j.held.push_back(Held::new(block));
         j.held_bytes += j.held.back().map_or(0, Held::bytes);
-        let mut facts = facts.into_iter().peekable();
+        // The next fact's unit is read in place: a `Peekable` would move each fact (about 250
+        // bytes) into its peek slot and out again.
+        let mut facts = facts.into_iter();
+        let next_unit = |facts: &std::vec::IntoIter<(u32, Fact)>| facts.as_slice().first().map(|(u, _)| *u);
         for (unit, stamp) in stamps {
             // Facts of records without a stamp (an account named, nothing else): known at once.
-            while let Some((u, f)) = facts.next_if(|(u, _)| *u < unit) {
+            while next_unit(&facts).is_some_and(|u| u < unit) {
+                let Some((u, f)) = facts.next() else { break };
                 self.judge_now(id, u, f);
             }
             let admit = self.admit(unit, stamp, now);
             if admit == Admit::Late {
                 self.release(None);
             }
-            while let Some((_, f)) = facts.next_if(|(u, _)| *u == unit) {
+            while next_unit(&facts) == Some(unit) {
+                let Some((_, f)) = facts.next() else { break };
                 // An account the trail names is known from its arrival on: the parser names it once
                 // per block, so only arrival order makes that independent of where blocks are cut.
                 if matches!(f, Fact::Account(_)) {
