@@ -671,6 +671,40 @@ mod tests {
         assert_eq!(parse_size("1000"), Ok(1000));
     }
 
+    /// A bare `0` is zero for every duration option (README: "`--lateness 0` is input order"),
+    /// refused only by the options' own bounds, in their words as for `0s`; another number
+    /// without a unit is still refused. (Mutation: dropping the bare-zero case in
+    /// `parse_duration` fails every option with "missing unit".)
+    #[test]
+    fn a_bare_zero_is_a_duration_for_every_duration_option() {
+        let c = config(&["--lateness", "0", "--dedupe-horizon", "0"]).unwrap();
+        assert_eq!((c.lateness, c.dedupe_horizon), (0, 0));
+        assert_eq!(
+            config(&["--ip-change-window", "0"])
+                .unwrap()
+                .detector
+                .change_window,
+            0
+        );
+        for option in [
+            "--ttl",
+            "--ip-change-window",
+            "--lateness",
+            "--dedupe-horizon",
+            "--idle-release",
+        ] {
+            let zero = config(&[option, "0"]).map(|_| ());
+            assert_eq!(zero, config(&[option, "0s"]).map(|_| ()), "{option} 0");
+            if let Err(e) = zero {
+                assert!(!e.contains("missing unit"), "{option} 0: {e}");
+            }
+        }
+        let e = config(&["--state", "s", "--checkpoint-interval", "0"]).unwrap_err();
+        assert!(e.contains("at least 1s"), "{e}");
+        let e = config(&["--lateness", "5"]).unwrap_err();
+        assert!(e.contains("missing unit"), "{e}");
+    }
+
     /// `1MB` reads as `1MiB` (it was refused while `1M` was taken), and `--help` says which sizes
     /// and what minimum the options take. (Mutation: dropping `"MB"` fails the first assertion.)
     #[test]

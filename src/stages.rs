@@ -141,7 +141,7 @@ pub struct Judging {
     /// The record being judged overtook an early release.
     overtaking: bool,
     /// The window entries (by arrival number) that overtook an early release, to be marked when
-    /// judged. (Not saved: after a restart they are judged unmarked.)
+    /// judged. Saved with `early` ([`state::EarlyState`]), so that a cut changes no mark.
     overtakers: std::collections::HashSet<u64>,
     lateness: Millis,
     /// Blocks in input order whose output waits; `held_base` is the number of the first.
@@ -166,10 +166,11 @@ pub struct Judging {
     pub arrivals: Arrivals,
 }
 
-/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 12
+/// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 9
 /// minutes of a trail of 100 records a second of 1.75 KB each. Past it the earliest records are
-/// released early, and counted, so that peak memory stays near 200 MB whatever the rate.
-pub const MAX_HELD_BYTES: usize = 128 << 20;
+/// released early, and counted, so that peak memory stays under 200 MB whatever the rate (with
+/// 128 MiB, the 1 GiB benchmark peaked at 200-207 MB; with 96 MiB, at 165 MB).
+pub const MAX_HELD_BYTES: usize = 96 << 20;
 
 impl Held {
     /// What the block holds in memory.
@@ -307,9 +308,9 @@ impl Ordered<Judging> {
                 seen,
                 arrived: order.arrived,
                 released: order.released,
-                early: None,
+                early: snapshot.early.released,
                 overtaking: false,
-                overtakers: Default::default(),
+                overtakers: snapshot.early.overtakers.into_iter().collect(),
                 lateness: cfg.lateness,
                 held,
                 held_base: order.held_base,
@@ -652,6 +653,12 @@ impl Ordered<Judging> {
             peers: j.peers.as_ref().map(Peers::export).unwrap_or_default(),
             incidents: j.judge.export_incidents(),
             next_tick: j.clock.as_ref().and_then(|c| c.next),
+        };
+        let mut overtakers: Vec<u64> = j.overtakers.iter().copied().collect();
+        overtakers.sort_unstable();
+        snap.early = state::EarlyState {
+            released: j.early,
+            overtakers,
         };
         snap
     }

@@ -591,16 +591,36 @@ impl Default for ChainRoutes {
     }
 }
 
-impl ChainRoutes {
-    fn hash(&self, s: &SessionKey) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(self.seed);
+/// The seeded XXH3-64 of a session key's bytes: its partition, then account, role and session
+/// name, each followed by 0xff (not a byte of any UTF-8 text, so the parts cannot run into each
+/// other). Hashed in one call from a stack buffer: fed to the streaming hasher part by part, as
+/// before, it cost 3 % of a run (its buffering copies) for the same digest, which the state saves.
+fn chain_key_hash(seed: u64, s: &SessionKey) -> u64 {
+    let parts = [s.account.as_bytes(), s.role.as_bytes(), s.instance.as_bytes()];
+    let mut buf = [0u8; 256];
+    let len = 1 + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    if len > buf.len() {
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
         h.update(&[s.partition as u8]);
-        for part in [&s.account, &s.role, &s.instance] {
-            h.update(part.as_bytes());
-            // Not a byte of any UTF-8 text: the parts cannot run into each other.
+        for part in parts {
+            h.update(part);
             h.update(&[0xff]);
         }
-        h.digest()
+        return h.digest();
+    }
+    buf[0] = s.partition as u8;
+    let mut at = 1;
+    for part in parts {
+        buf[at..at + part.len()].copy_from_slice(part);
+        buf[at + part.len()] = 0xff;
+        at += part.len() + 1;
+    }
+    xxhash_rust::xxh3::xxh3_64_with_seed(&buf[..len], seed)
+}
+
+impl ChainRoutes {
+    fn hash(&self, s: &SessionKey) -> u64 {
+        chain_key_hash(self.seed, s)
     }
 
     fn route(&mut self, session: &SessionKey, wm: Millis) -> Option<CompactString> {
@@ -660,5 +680,35 @@ impl ChainRoutes {
             .collect();
         v.sort();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest a saved state holds: the parts streamed one by one into XXH3.
+    fn streamed(seed: u64, s: &SessionKey) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+        h.update(&[s.partition as u8]);
+        for part in [&s.account, &s.role, &s.instance] {
+            h.update(part.as_bytes());
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
+    #[test]
+    fn a_chain_key_hashes_as_the_saved_state_hashed_it() {
+        let long = "x".repeat(200);
+        for arn in [
+            "arn:aws:sts::123456789012:assumed-role/app/i-0123456789abcdef0".to_string(),
+            format!("arn:aws-cn:sts::123456789012:assumed-role/{long}/{long}"),
+        ] {
+            let key = SessionKey::from_session_arn(&arn).expect("a session arn");
+            for seed in [1, 0x9e37_79b9_7f4a_7c15] {
+                assert_eq!(chain_key_hash(seed, &key), streamed(seed, &key), "{arn}");
+            }
+        }
     }
 }

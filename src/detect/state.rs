@@ -30,8 +30,9 @@ const MAGIC: &[u8; 16] = b"credtrail-state\n";
 /// 2 added [`Estate`] after the rows; 3: event time (the reorder window, the dedupe set, the
 /// alerted ids, where to resume); 4: each session's workload kind and the chained sessions'
 /// routes (a file of version 3 still reads, every session in it an instance's); 5: the
-/// same-account locks and the open incidents (a file of version 4 reads without them).
-const VERSION: u32 = 5;
+/// same-account locks and the open incidents (a file of version 4 reads without them); 6: the
+/// window's early releases (a file of version 5 reads without them, as if none had been).
+const VERSION: u32 = 6;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -56,9 +57,25 @@ pub struct Snapshot {
     /// The seed of that hash (0: none yet).
     pub chain_seed: u64,
     /// What the verdicts become beyond the table: the same-account locks (alerts and `--emit
-    /// all`) and the open incidents (`--emit findings`). Last: a version-4 payload is this
+    /// all`) and the open incidents (`--emit findings`). A version-4 payload is a version-5
     /// payload without it.
     pub judging: JudgingState,
+    /// What the reorder window's early releases leave behind. Last: a version-5 payload is this
+    /// payload without it.
+    pub early: EarlyState,
+}
+
+/// The reorder window's early releases ([`crate::stages::Ordered::release_settled`]): a record
+/// that overtook one is marked `overtook_early_release` and waits in the window, where a record
+/// that came after a cut would otherwise be late (and release the window), or be judged unmarked.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyState {
+    /// The time of the last record released early: one earlier that comes within the bound
+    /// overtook it.
+    pub released: Option<Millis>,
+    /// The window's entries (by arrival number, [`Entry::seq`]) that overtook an early release,
+    /// sorted.
+    pub overtakers: Vec<u64>,
 }
 
 /// The same-account rule's locks and the findings' open incidents, so that a restart keeps an
@@ -290,14 +307,19 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             chains: Vec::new(),
             chain_seed: 0,
             judging: JudgingState::default(),
+            early: EarlyState::default(),
         });
     }
-    if version == 4 {
+    if version < VERSION {
         // Postcard writes a struct as its fields one after another: version 4's payload followed
-        // by an empty `JudgingState` is this version's (peers and incidents start afresh).
-        let mut v5 = payload.to_vec();
-        v5.extend(postcard::to_stdvec(&JudgingState::default()).unwrap_or_default());
-        return postcard::from_bytes(&v5).map_err(payload_error);
+        // by an empty `JudgingState` (peers and incidents start afresh) is version 5's, and
+        // version 5's followed by an empty `EarlyState` (no early release) is this version's.
+        let mut padded = payload.to_vec();
+        if version == 4 {
+            padded.extend(postcard::to_stdvec(&JudgingState::default()).unwrap_or_default());
+        }
+        padded.extend(postcard::to_stdvec(&EarlyState::default()).unwrap_or_default());
+        return postcard::from_bytes(&padded).map_err(payload_error);
     }
     postcard::from_bytes(payload).map_err(payload_error)
 }
@@ -413,6 +435,10 @@ mod tests {
             },
             chains: vec![(0x1234_5678_9abc_def0, "t-1".into(), 7)],
             chain_seed: 42,
+            early: EarlyState {
+                released: Some(1_709_251_250_000),
+                overtakers: vec![3, 11],
+            },
         }
     }
 
@@ -430,7 +456,7 @@ mod tests {
             bytes[16..20].copy_from_slice(&old.to_le_bytes());
             let e = decode(&bytes).unwrap_err().to_string();
             assert!(
-                e.contains(&format!("version {old}")) && e.contains("version 5"),
+                e.contains(&format!("version {old}")) && e.contains(&format!("version {VERSION}")),
                 "{e}"
             );
         }
@@ -454,6 +480,7 @@ mod tests {
         old.chains.clear();
         old.chain_seed = 0;
         old.judging = JudgingState::default();
+        old.early = EarlyState::default();
         let v3 = (
             &old.watermark,
             &old.allocations,
@@ -467,11 +494,12 @@ mod tests {
     }
 
     /// A file of version 4 (no same-account locks, no open incidents) still reads, with them
-    /// empty. (Mutation: refusing version 4, or reading it as 5 unpadded, fails here.)
+    /// empty. (Mutation: refusing version 4, or reading it as 5, fails here.)
     #[test]
     fn version_4_still_reads() {
         let mut old = sample();
         old.judging = JudgingState::default();
+        old.early = EarlyState::default();
         let v4 = (
             &old.watermark,
             &old.allocations,
@@ -484,6 +512,27 @@ mod tests {
             &old.chain_seed,
         );
         assert_eq!(decode(&framed(4, &postcard::to_stdvec(&v4).unwrap())), Ok(old));
+    }
+
+    /// A file of version 5 (no early releases) still reads, as if none had been. (Mutation:
+    /// refusing version 5, or reading it unpadded, fails here.)
+    #[test]
+    fn version_5_still_reads() {
+        let mut old = sample();
+        old.early = EarlyState::default();
+        let v5 = (
+            &old.watermark,
+            &old.allocations,
+            &old.interfaces,
+            &old.rows,
+            &old.estate,
+            &old.alerted,
+            &old.order,
+            &old.chains,
+            &old.chain_seed,
+            &old.judging,
+        );
+        assert_eq!(decode(&framed(5, &postcard::to_stdvec(&v5).unwrap())), Ok(old));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! consumer's at-least-once redelivery) is recognised and changes nothing.
 
 use crate::parse::event_time::Millis;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 /// Ids remembered at most; past it the oldest read is forgotten (and counted), so a flood of
@@ -43,12 +44,15 @@ impl Seen {
                 self.map.remove(&old);
             }
         }
-        if self.map.contains_key(&id) {
-            return false;
+        // One probe of a table too large for the cache, not two.
+        match self.map.entry(id) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(time);
+                self.order.push_back((id, time));
+                true
+            }
         }
-        self.map.insert(id, time);
-        self.order.push_back((id, time));
-        true
     }
 
     pub fn len(&self) -> usize {

@@ -3,6 +3,7 @@
 
 use crate::common::trail::*;
 use crate::common::*;
+use credtrail::{Config, Emit, Input};
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
@@ -151,4 +152,120 @@ fn a_settled_call_leaves_an_idle_pipe_at_once_and_a_waiting_one_waits() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(child.wait().unwrap().success(), "{err}");
     assert!(err.contains("1 overtook an early release"), "{err}");
+}
+
+/// A credential issue for the stranger of [`stranger`].
+fn stranger_issue(id: &str, minutes: f64) -> serde_json::Value {
+    let mut v = issue(id, minutes);
+    v["requestParameters"]["roleSessionName"] = "i-0fffffffffffffff0".into();
+    v
+}
+
+/// One run on a live pipe with `args`: `first` is written, then, once the record `early` has come
+/// out (released early by the short idle), `then`, and the input ends. The lines written and the
+/// summary.
+fn around_an_early_release(
+    args: &[&str],
+    first: &[serde_json::Value],
+    early: &str,
+    then: &[serde_json::Value],
+) -> (Vec<String>, String) {
+    let mut child = bin()
+        .args(["--emit", "all", "--idle-release", "10s"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = stream(child.stdout.take().unwrap());
+    stdin.write_all(&lines(first)).unwrap();
+    stdin.flush().unwrap();
+    let mut out = Vec::new();
+    let key = format!("\"eventID\":\"{early}\"");
+    while !out.last().is_some_and(|l: &String| l.contains(&key)) {
+        let line = rx.recv_timeout(Duration::from_secs(5));
+        out.push(line.unwrap_or_else(|_| panic!("{early} was not released within 5 s: {out:?}")));
+    }
+    stdin.write_all(&lines(then)).unwrap();
+    drop(stdin);
+    out.extend(rx.iter());
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(child.wait().unwrap().success(), "{err}");
+    (out, err)
+}
+
+/// Each record's verdict (its `credtrail` object) by `eventID`.
+fn verdicts(lines: &[String]) -> std::collections::BTreeMap<String, serde_json::Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| (r["eventID"].as_str().unwrap().to_owned(), r["credtrail"].clone()))
+        .collect()
+}
+
+/// A restart right after an early release judges as one run does. One run: the minute-20 call
+/// leaves the idle pipe early; then the stranger's minute-21 call (waiting for its AssumeRole),
+/// the minute-10 call (it overtook the early release: marked) and the stranger's AssumeRole at
+/// minute 20.5 (in time for its call). Cut with `--state` right after the early release, the
+/// second run must still know the early release (the minute-10 call waits, marked, instead of
+/// being late and releasing the stranger's call before its AssumeRole); cut after the minute-10
+/// call, the saved window must still know it overtook. (Mutation: saving neither the early
+/// release's time nor the overtakers, as the state format 5 did, leaves c10 unmarked in both
+/// cuts, counts it late in the first, and judges s21 without its session.)
+#[test]
+fn a_restart_after_an_early_release_judges_as_one_run() {
+    let first = [
+        issue("ar", 0.0),
+        call("c1", 1.0, "3.89.12.7"),
+        call("c20", 20.0, "3.89.12.7"),
+    ];
+    let rest = [
+        stranger("s21", 21.0),
+        call("c10", 10.0, "3.89.12.7"),
+        stranger_issue("ar2", 20.5),
+    ];
+    for threads in ["1", "2"] {
+        let (one, err) = around_an_early_release(&["--threads", threads], &first, "c20", &rest);
+        let want = verdicts(&one);
+        assert_eq!(want.len(), 6, "{one:?}");
+        assert_eq!(want["c10"]["overtook_early_release"], true, "{one:?}");
+        assert!(err.contains("1 overtook an early release"), "{err}");
+        assert!(!err.contains("late (judged when they came)"), "{err}");
+        for cut in 0..=rest.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let state = dir.path().join("state.bin");
+            let state_arg = state.to_str().unwrap();
+            let args = ["--threads", threads, "--state", state_arg];
+            let (mut out, err) = around_an_early_release(&args, &first, "c20", &rest[..cut]);
+            let second = run_cfg(Config {
+                inputs: vec![Input::Memory("rest".into(), lines(&rest[cut..]))],
+                emit: Emit::All,
+                state: Some(state.clone()),
+                release_at_end: true,
+                ..Config::default()
+            });
+            out.extend(
+                String::from_utf8(second.stdout)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned),
+            );
+            assert_eq!(
+                verdicts(&out),
+                want,
+                "--threads {threads}, cut after {cut} of the rest"
+            );
+            let overtook = u64::from(err.contains("1 overtook an early release"));
+            let late = u64::from(err.contains("late (judged when they came)"));
+            assert_eq!(
+                (overtook + second.stats.overtook, late + second.stats.late),
+                (1, 0),
+                "--threads {threads}, cut after {cut}: {err} {}",
+                second.stderr
+            );
+        }
+    }
 }

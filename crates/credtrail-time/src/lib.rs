@@ -221,11 +221,16 @@ pub fn format_with_time(t: Millis) -> String {
     }
 }
 
-/// Parses a duration such as `6h`, `15m`, `90s`, `1h30m`, `500ms`.
+/// Parses a duration such as `6h`, `15m`, `90s`, `1h30m`, `500ms`, or a bare `0`.
 pub fn parse_duration(s: &str) -> Result<Millis, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
+    }
+    // Zero is zero in every unit: `--lateness 0` (input order) needs none. Any other number
+    // without a unit is refused, since `6` could mean seconds as well as hours.
+    if s.bytes().all(|b| b == b'0') {
+        return Ok(0);
     }
     let mut total: Millis = 0;
     let mut rest = s;
@@ -367,6 +372,12 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(90 * MINUTE));
         assert_eq!(parse_duration("500ms"), Ok(500));
         assert!(parse_duration("6").is_err());
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert_eq!(parse_duration("00"), Ok(0));
+        assert!(
+            parse_duration("1h0").is_err(),
+            "only a bare zero goes without a unit"
+        );
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("6x").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
