@@ -28,8 +28,10 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-/// [`Exit`] as `--help` lists it.
+/// [`Exit`] as `--help` lists it, after what a DURATION is (every duration option takes one).
 pub const EXIT_CODES: &str = "\
+A DURATION is numbers with units, ms, s, m, h or d, run together (90s, 1h30m); a bare 0 is zero.
+
 Exit status:
   0  every input was read (alerts or not); also when the reader of stdout goes away early, and
      after SIGTERM or SIGINT: reading stops, the whole lines read are finished, written and saved
@@ -549,6 +551,17 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    /// Every duration option shows `<DURATION>`: the help says once what one is, units and the
+    /// bare zero, instead of leaving `--ttl 6` to find out from an error.
+    #[test]
+    fn the_help_says_what_a_duration_is() {
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("<DURATION>"), "no duration option left to explain");
+        for needle in ["ms, s, m, h or d", "1h30m", "a bare 0 is zero"] {
+            assert!(help.contains(needle), "--help lacks {needle:?}");
+        }
     }
 
     fn config(args: &[&str]) -> Result<Config, String> {
