@@ -267,6 +267,7 @@ impl Ordered<Judging> {
         resolver.trust_forwarded = cfg.keyed;
         resolver.plain_method = cfg.detector.plain_method;
         shard.import_alerted(&snapshot.alerted);
+        shard.import_workloads(&snapshot.workloads);
         let order = snapshot.order;
         let mut seen = Seen::new(cfg.dedupe_horizon);
         seen.import(&order.seen);
@@ -645,6 +646,7 @@ impl Ordered<Judging> {
         let j = &self.stages;
         let mut snap = state::snapshot(&self.resolver, &j.shard);
         snap.alerted = j.shard.export_alerted();
+        snap.workloads = j.shard.export_workloads();
         snap.order = state::OrderState {
             arrived: j.arrived,
             released: j.released,

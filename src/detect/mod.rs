@@ -61,6 +61,14 @@ pub const MAX_PENDING: usize = 8;
 /// Lambda functions attached to a VPC remembered per partition; beyond it a newly attached one is
 /// not (its calls through a VPC endpoint then alert).
 pub const MAX_VPC_FUNCTIONS: usize = 1 << 14;
+/// Stopped tasks remembered per partition (see [`TASK_STOP_GRACE`]); beyond it a stopped task's
+/// session ends at its StopTask, as before, and a later call with it is not judged.
+pub const MAX_STOPPED_TASKS: usize = 1 << 14;
+/// How long a task's containers may still run after its StopTask: ECS sends SIGTERM and waits the
+/// task's stop timeout (30 s by default, at most 120 s) before SIGKILL. STS does not revoke the
+/// task's credentials when it stops: they live until they expire, hours later, so a call with them
+/// after this grace comes from a copy of the key, not from the task.
+pub const TASK_STOP_GRACE: Millis = 2 * 60 * 1000;
 /// Allocation ids and interfaces remembered; beyond it the oldest are forgotten.
 pub const MAX_MAP_ENTRIES: usize = 1 << 20;
 
@@ -193,6 +201,9 @@ pub enum Why {
     /// `ip_added`: with `--aws-ip-ranges`, the address lies in the instance's own region (its
     /// AssumeRole's) and the locked one, also inside AWS, in another: the lock moved from it (17).
     OwnRegion(IpAddr),
+    /// `compromise`: a call with an ECS task's credentials more than [`TASK_STOP_GRACE`] after the
+    /// task's StopTask, whatever its address (18).
+    AfterTaskStopped,
 }
 
 impl Why {
@@ -205,6 +216,7 @@ impl Why {
             Why::UntiedPrivate => "untied_private",
             Why::LockMoved(_) => "lock_moved",
             Why::OwnRegion(_) => "own_region",
+            Why::AfterTaskStopped => "after_task_stopped",
         }
     }
 
@@ -458,10 +470,30 @@ impl Table {
 
     /// (18) StopTask: the task's session ends; its later calls are not judged.
     fn end(&mut self, task: &str, account: &Option<CompactString>, time: Millis, wm: Millis) {
+        let known = self.stopped.contains_key(task);
+        if !known && self.stopped.len() >= MAX_STOPPED_TASKS {
+            // Full: the tasks whose rows are gone are forgotten first.
+            let rows = &self.rows;
+            self.stopped.retain(|t, _| {
+                rows.get(t.as_str())
+                    .is_some_and(|rs| rs.iter().any(|r| r.live_at(wm, wm)))
+            });
+        }
+        let room = known || self.stopped.len() < MAX_STOPPED_TASKS;
+        let mut ended = false;
         for row in self.rows_of(task, account, time, wm) {
             if row.ident.workload.kind == Kind::Task {
-                row.expires = row.expires.min(time);
+                // The session stays, so that a later call with its credentials is seen (see
+                // `TASK_STOP_GRACE`); with no room to remember the stop, it ends here.
+                if !room {
+                    row.expires = row.expires.min(time);
+                }
+                ended = true;
             }
+        }
+        if ended && room {
+            let at = self.stopped.entry(CompactString::from(task)).or_insert(time);
+            *at = (*at).min(time);
         }
     }
 
@@ -481,6 +513,10 @@ impl Table {
         {
             self.infer(&c.session, time, wm);
         }
+        // Looked up only when a task was ever stopped in this partition.
+        let stopped_at = (!self.stopped.is_empty())
+            .then(|| self.stopped.get(c.session.instance.as_str()).copied())
+            .flatten();
         // One lookup for the row: every call record comes here, and finding it is most of the cost.
         let row = self
             .rows
@@ -511,7 +547,16 @@ impl Table {
             .endpoint_account
             .clone()
             .filter(|a| *a != row.ident.account && !self.cfg.trusted_accounts.contains(a));
+        // (18) A call of a task more than the grace after its StopTask: not the task's.
+        let stopped = row.ident.workload.kind == Kind::Task
+            && !matches!(c.source, Source::AwsService)
+            && stopped_at.is_some_and(|at| time > at.saturating_add(TASK_STOP_GRACE));
         let mut v = match &foreign_endpoint {
+            _ if stopped => {
+                let mut v = verdict(after_stop(&c), c, row);
+                v.foreign_endpoint = foreign_endpoint;
+                v
+            }
             Some(_) => {
                 let outcome = Outcome {
                     kind: VerdictKind::Compromise,
@@ -576,6 +621,10 @@ impl Table {
             return false;
         };
         if row.ident.workload.kind == Kind::Function || row.pending.len() > 0 || row.contested {
+            return false;
+        }
+        // A stopped task's calls turn into alerts once its grace is over: none is settled.
+        if row.ident.workload.kind == Kind::Task && self.stopped.contains_key(c.session.instance.as_str()) {
             return false;
         }
         match c.source {
@@ -847,6 +896,22 @@ fn add_lock(row: &mut Row, ip: IpAddr, slot: Slot, time: Millis, origin: LockOri
 }
 
 /// The slot an address is locked in: private when seen through a VPC endpoint (5).
+/// (18) A task's call more than [`TASK_STOP_GRACE`] after its StopTask: an alert, whatever the
+/// address.
+fn after_stop(c: &Call) -> Outcome {
+    Outcome {
+        kind: VerdictKind::Compromise,
+        slot: match c.source {
+            Source::Ip(ip) => slot_of(ip, c.via_endpoint),
+            Source::AwsService | Source::NotAnAddress => Slot::Public,
+        },
+        first_lock: false,
+        issuer_lock: false,
+        change: None,
+        why: Some(Why::AfterTaskStopped),
+    }
+}
+
 fn slot_of(ip: IpAddr, via_endpoint: bool) -> Slot {
     if via_endpoint && is_private(&ip) {
         Slot::Private

@@ -31,8 +31,11 @@ const MAGIC: &[u8; 16] = b"credtrail-state\n";
 /// alerted ids, where to resume); 4: each session's workload kind and the chained sessions'
 /// routes (a file of version 3 still reads, every session in it an instance's); 5: the
 /// same-account locks and the open incidents (a file of version 4 reads without them); 6: the
-/// window's early releases (a file of version 5 reads without them, as if none had been).
-const VERSION: u32 = 6;
+/// window's early releases (a file of version 5 reads without them, as if none had been); 7: the
+/// stopped tasks and the functions attached to a VPC (a file of version 6 reads without them: its
+/// stopped tasks' sessions had ended, and a function's VPC is learnt again from its next
+/// CreateFunction or UpdateFunctionConfiguration).
+const VERSION: u32 = 7;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Everything verdicts depend on, as of some point in the input.
@@ -60,9 +63,21 @@ pub struct Snapshot {
     /// all`) and the open incidents (`--emit findings`). A version-4 payload is a version-5
     /// payload without it.
     pub judging: JudgingState,
-    /// What the reorder window's early releases leave behind. Last: a version-5 payload is this
-    /// payload without it.
+    /// What the reorder window's early releases leave behind. A version-5 payload is a
+    /// version-6 payload without it.
     pub early: EarlyState,
+    /// The stopped tasks and the Lambda functions attached to a VPC. Last: a version-6 payload is
+    /// this payload without it.
+    pub workloads: WorkloadState,
+}
+
+/// What the workload rules remember beside the rows (README, How it decides, 18 and 21).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadState {
+    /// Task id → the time of its StopTask, sorted.
+    pub stopped: Vec<(CompactString, Millis)>,
+    /// (account, function name) of the functions attached to a VPC, sorted.
+    pub vpc_functions: Vec<(CompactString, CompactString)>,
 }
 
 /// The reorder window's early releases ([`crate::stages::Ordered::release_settled`]): a record
@@ -308,17 +323,22 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             chain_seed: 0,
             judging: JudgingState::default(),
             early: EarlyState::default(),
+            workloads: WorkloadState::default(),
         });
     }
     if version < VERSION {
         // Postcard writes a struct as its fields one after another: version 4's payload followed
-        // by an empty `JudgingState` (peers and incidents start afresh) is version 5's, and
-        // version 5's followed by an empty `EarlyState` (no early release) is this version's.
+        // by an empty `JudgingState` (peers and incidents start afresh) is version 5's, version
+        // 5's followed by an empty `EarlyState` (no early release) is version 6's, and version 6's
+        // followed by an empty `WorkloadState` is this version's.
         let mut padded = payload.to_vec();
         if version == 4 {
             padded.extend(postcard::to_stdvec(&JudgingState::default()).unwrap_or_default());
         }
-        padded.extend(postcard::to_stdvec(&EarlyState::default()).unwrap_or_default());
+        if version <= 5 {
+            padded.extend(postcard::to_stdvec(&EarlyState::default()).unwrap_or_default());
+        }
+        padded.extend(postcard::to_stdvec(&WorkloadState::default()).unwrap_or_default());
         return postcard::from_bytes(&padded).map_err(payload_error);
     }
     postcard::from_bytes(payload).map_err(payload_error)
@@ -439,6 +459,10 @@ mod tests {
                 released: Some(1_709_251_250_000),
                 overtakers: vec![3, 11],
             },
+            workloads: WorkloadState {
+                stopped: vec![("0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(), 1_709_251_260_000)],
+                vpc_functions: vec![("123456789012".into(), "resize".into())],
+            },
         }
     }
 
@@ -481,6 +505,7 @@ mod tests {
         old.chain_seed = 0;
         old.judging = JudgingState::default();
         old.early = EarlyState::default();
+        old.workloads = WorkloadState::default();
         let v3 = (
             &old.watermark,
             &old.allocations,
@@ -500,6 +525,7 @@ mod tests {
         let mut old = sample();
         old.judging = JudgingState::default();
         old.early = EarlyState::default();
+        old.workloads = WorkloadState::default();
         let v4 = (
             &old.watermark,
             &old.allocations,
@@ -520,6 +546,7 @@ mod tests {
     fn version_5_still_reads() {
         let mut old = sample();
         old.early = EarlyState::default();
+        old.workloads = WorkloadState::default();
         let v5 = (
             &old.watermark,
             &old.allocations,
@@ -533,6 +560,28 @@ mod tests {
             &old.judging,
         );
         assert_eq!(decode(&framed(5, &postcard::to_stdvec(&v5).unwrap())), Ok(old));
+    }
+
+    /// A file of version 6 (no stopped tasks, no functions' VPCs) still reads, with them empty.
+    /// (Mutation: refusing version 6, or reading it unpadded, fails here.)
+    #[test]
+    fn version_6_still_reads() {
+        let mut old = sample();
+        old.workloads = WorkloadState::default();
+        let v6 = (
+            &old.watermark,
+            &old.allocations,
+            &old.interfaces,
+            &old.rows,
+            &old.estate,
+            &old.alerted,
+            &old.order,
+            &old.chains,
+            &old.chain_seed,
+            &old.judging,
+            &old.early,
+        );
+        assert_eq!(decode(&framed(6, &postcard::to_stdvec(&v6).unwrap())), Ok(old));
     }
 
     #[test]

@@ -171,6 +171,37 @@ impl Shard {
         }
     }
 
+    /// What the workload rules remember beside the rows: the stopped tasks and the Lambda
+    /// functions attached to a VPC, sorted, so that a saved state is the same bytes whatever the
+    /// hash maps' order.
+    pub fn export_workloads(&self) -> super::state::WorkloadState {
+        let mut w = super::state::WorkloadState::default();
+        for t in &self.tables {
+            w.stopped.extend(t.stopped.iter().map(|(k, at)| (k.clone(), *at)));
+            w.vpc_functions.extend(t.vpc_functions.iter().cloned());
+        }
+        w.stopped.sort();
+        w.vpc_functions.sort();
+        w
+    }
+
+    /// Takes what [`Shard::export_workloads`] saved: each entry goes to its task's or function's
+    /// partition.
+    pub fn import_workloads(&mut self, w: &super::state::WorkloadState) {
+        for (task, at) in &w.stopped {
+            let t = &mut self.tables[partition_of(task)];
+            if t.stopped.len() < super::MAX_STOPPED_TASKS {
+                t.stopped.insert(task.clone(), *at);
+            }
+        }
+        for (account, function) in &w.vpc_functions {
+            let t = &mut self.tables[partition_of(function)];
+            if t.vpc_functions.len() < super::MAX_VPC_FUNCTIONS {
+                t.vpc_functions.insert((account.clone(), function.clone()));
+            }
+        }
+    }
+
     /// The addresses tied to instances, partition by partition, oldest first in each.
     pub fn export_ties(&self) -> Vec<(CompactString, Vec<crate::parse::addresses::Net>)> {
         self.tables.iter().flat_map(|t| t.ties.export()).collect()
@@ -253,6 +284,8 @@ pub(super) struct Table {
     pub(super) vpc_functions: HashSet<(CompactString, CompactString), ahash::RandomState>,
     /// Addresses the trail tied to this partition's instances.
     pub(super) ties: super::ties::Ties,
+    /// Tasks stopped (StopTask), by task id: when (see [`super::TASK_STOP_GRACE`]).
+    pub(super) stopped: HashMap<CompactString, Millis, ahash::RandomState>,
 }
 
 /// Alerted records remembered per partition for duplicate delivery.
@@ -277,6 +310,7 @@ impl Table {
             unjudged_issues: [0; KINDS.len()],
             vpc_functions: HashSet::default(),
             ties: Default::default(),
+            stopped: HashMap::default(),
         }
     }
 

@@ -417,6 +417,11 @@ fn evidence_reason(v: &Verdict) -> Option<String> {
              {src}, a private address the trail does not tie to the {noun}, while it names the \
              {noun}'s private addresses: another machine reached the account's endpoint."
         ),
+        (VerdictKind::Compromise, Some(Why::AfterTaskStopped)) => format!(
+            "Credentials of {noun} {inst} (role {role}) were used from {src} more than two minutes \
+             after the task's StopTask: its containers are gone, and STS does not revoke the \
+             credentials, so this is a copy of the key."
+        ),
         (VerdictKind::Locked, _) if v.contested && !v.first_lock => format!(
             "Call from the {} address the session is locked to ({src}); the session is contested: \
              another address alerted for it, and nothing in the trail says which is the \
@@ -964,6 +969,7 @@ mod tests {
                     Why::OtherFamily,
                     Why::OutsideAws,
                     Why::UntiedPrivate,
+                    Why::AfterTaskStopped,
                 ]),
                 ip().prop_map(Why::LockMoved),
                 ip().prop_map(Why::OwnRegion),

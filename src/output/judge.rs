@@ -172,6 +172,7 @@ impl Judge {
             let why = match v.why {
                 Some(Why::OutsideAws) => Some("first call, outside AWS"),
                 Some(Why::UntiedPrivate) => Some("private, not the instance's"),
+                Some(Why::AfterTaskStopped) => Some("after the task stopped"),
                 _ => None,
             };
             self.table

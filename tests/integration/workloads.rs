@@ -215,7 +215,7 @@ fn an_ecs_task_session_locks_on_first_use_and_alerts_elsewhere() {
 }
 
 #[test]
-fn a_tasks_network_interface_is_tied_to_it_and_stop_task_ends_it() {
+fn a_tasks_network_interface_is_tied_to_it_and_its_key_used_after_stop_task_alerts() {
     // awsvpc: RunTask names the task's interface; an Elastic IP associated with that interface is
     // the task's new address, as it would be an instance's.
     let run_task = ecs(
@@ -249,7 +249,7 @@ fn a_tasks_network_interface_is_tied_to_it_and_stop_task_ends_it() {
     let without = [&base[..], &[associate, call("b", 3.0, TASK_SESSION, "7.7.7.7")]].concat();
     assert_eq!(verdicts(&without, &["b"], &[]), [v("compromise")]);
 
-    // StopTask ends the session: a call before it is judged, a call after it is not.
+    // StopTask: a call before it is judged as any other.
     let stop = ecs(
         "st",
         5.0,
@@ -262,11 +262,22 @@ fn a_tasks_network_interface_is_tied_to_it_and_stop_task_ends_it() {
         &[
             call("b", 4.0, TASK_SESSION, "9.9.9.9"),
             stop,
-            call("c", 6.0, TASK_SESSION, "9.9.9.9"),
+            // Within two minutes of StopTask the containers may still be stopping: judged as
+            // before. After that the credentials, which STS does not revoke, are used from a copy
+            // of the key, even from the task's own address; after they expire, nothing is judged.
+            call("c", 6.5, TASK_SESSION, "3.3.3.3"),
+            call("d", 7.5, TASK_SESSION, "3.3.3.3"),
+            call("e", 400.0, TASK_SESSION, "9.9.9.9"),
         ],
     ]
     .concat();
-    assert_eq!(verdicts(&trail, &["b", "c"], &[]), [v("compromise"), None]);
+    assert_eq!(
+        verdicts(&trail, &["b", "c", "d", "e"], &[]),
+        [v("compromise"), v("locked"), v("compromise"), None]
+    );
+    let (out, _) = judge_without(&trail, &[]);
+    assert_eq!(annotation(&out, "d").unwrap()["evidence"], "after_task_stopped");
+    assert_eq!(annotation(&out, "b").unwrap().get("evidence"), None);
 }
 
 #[test]
@@ -659,4 +670,35 @@ fn a_vpc_attached_function_may_call_through_its_vpc_endpoint() {
     detach["responseElements"]["vpcConfig"] = json!({"subnetIds": [], "securityGroupIds": []});
     let (got, _) = lambda_verdicts(&[issue, create, detach, private_call("a", 1.0)], &["a"], &[]);
     assert_eq!(got, [v("compromise")]);
+}
+
+#[test]
+fn a_stopped_task_is_remembered_across_a_restart() {
+    // When a task stopped decides its later calls' verdicts, so `--state` keeps it: a run that
+    // starts after StopTask was read alerts on the call after the grace as one run does.
+    // (Mutation: leaving the stopped tasks out of the saved state fails here.)
+    let stop = ecs(
+        "st",
+        5.0,
+        "StopTask",
+        json!({"cluster": "web", "task": format!("arn:aws:ecs:us-west-2:{ACCOUNT}:task/web/{TASK}")}),
+        json!({}),
+    );
+    // An instance's AssumeRole at minute 30 takes the watermark past StopTask and its lateness:
+    // StopTask is judged in the first run, not kept waiting in the window.
+    let first = [
+        task_issue("ar", 0.0),
+        call("a", 1.0, TASK_SESSION, "3.3.3.3"),
+        stop,
+        crate::common::trail::issue("ar-i", 30.0),
+    ];
+    let later = [call("d", 31.0, TASK_SESSION, "3.3.3.3")];
+    let whole = crate::common::alerts_in_pieces(
+        &[lines(&[&first[..], &later[..]].concat())],
+        &[1],
+        "stopped-whole",
+    );
+    assert!(whole.iter().any(|(id, _)| id == "d"), "{whole:?}");
+    let cut = crate::common::alerts_in_pieces(&[lines(&first), lines(&later)], &[1, 2], "stopped-cut");
+    assert_eq!(cut, whole);
 }

@@ -258,10 +258,12 @@ fn a_generated_tasks_run_task_ties_its_private_address() {
 }
 
 #[test]
-fn a_generated_tasks_stop_task_ends_its_session() {
-    // Each generated task ends with CI's StopTask, minutes after its last call. The filter ends
-    // the task's session there (README 18): a call with its credentials after StopTask is not
-    // judged, however foreign its address; the same call with the StopTask records removed alerts.
+fn a_generated_tasks_key_used_after_its_stop_task_alerts() {
+    // Each generated task ends with CI's StopTask, minutes after its last call. STS does not revoke
+    // the task's credentials then, so a call with them more than two minutes later is a copy of
+    // the key (README 18): the task's own last call, repeated ten minutes after StopTask from the
+    // task's own address, alerts; a minute after StopTask (the containers may still be stopping)
+    // it does not; with the StopTask records removed, neither does.
     let (input, truth) = trail(1);
     let inc = truth
         .incidents
@@ -274,30 +276,53 @@ fn a_generated_tasks_stop_task_ends_its_session() {
         .find(|v| v["eventName"] == "StopTask" && v.to_string().contains(&inc.instance_id))
         .expect("the stolen task's StopTask");
     let stopped = credtrail_time::parse(stop["eventTime"].as_str().unwrap()).unwrap() / 1000;
-    let last = inc.thief_event_ids.last().unwrap();
-    let thief = lines.iter().find(|v| v["eventID"] == last.as_str()).unwrap();
-    assert!(credtrail_time::parse(thief["eventTime"].as_str().unwrap()).unwrap() / 1000 < stopped);
-    // The thief's call again, a minute after StopTask.
-    let mut after = thief.clone();
-    let t = credtrail_time::event_time_text(stopped + 60);
-    after["eventTime"] = Value::from(std::str::from_utf8(&t).unwrap());
-    after["eventID"] = Value::from("after-stop-task");
-    let with_after = |trail: &[u8]| {
+    let own = lines
+        .iter()
+        .rev()
+        .find(|v| {
+            v["eventID"]
+                .as_str()
+                .is_some_and(|e| truth.workload_event_ids.iter().any(|w| w == e))
+                && v["userIdentity"]["arn"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with(&inc.instance_id))
+        })
+        .expect("a call of the task's own");
+    let again = |id: &str, secs: i64| {
+        let mut v = own.clone();
+        let t = credtrail_time::event_time_text(stopped + secs);
+        v["eventTime"] = Value::from(std::str::from_utf8(&t).unwrap());
+        v["eventID"] = Value::from(id);
+        v
+    };
+    let with_again = |trail: &[u8]| {
         let mut t = trail.to_vec();
-        t.extend_from_slice(after.to_string().as_bytes());
-        t.push(b'\n');
+        for v in [
+            again("own-a-minute-after", 60),
+            again("own-ten-minutes-after", 600),
+        ] {
+            t.extend_from_slice(v.to_string().as_bytes());
+            t.push(b'\n');
+        }
         t
     };
-    let got = alerted(&with_after(&input), &[]);
+    let got = alerted(&with_again(&input), &[]);
     assert!(
         inc.thief_event_ids.iter().all(|e| got.contains(e)),
         "before StopTask: judged"
     );
-    assert!(!got.contains("after-stop-task"), "after StopTask: not judged");
-    let unstopped = alerted(&with_after(&without_event(&input, "StopTask")), &[]);
     assert!(
-        unstopped.contains("after-stop-task"),
-        "without StopTask the session lives on"
+        !got.contains("own-a-minute-after"),
+        "within the grace: the task's own"
+    );
+    assert!(
+        got.contains("own-ten-minutes-after"),
+        "after the grace: a copy of the key"
+    );
+    let unstopped = alerted(&with_again(&without_event(&input, "StopTask")), &[]);
+    assert!(
+        !unstopped.contains("own-ten-minutes-after"),
+        "without StopTask the task's own address is its own"
     );
 }
 
