@@ -169,7 +169,7 @@ pub struct Judging {
 /// Bytes of input the window may hold waiting for output (alerts and `--emit all`): about 9
 /// minutes of a trail of 100 records a second of 1.75 KB each. Past it the earliest records are
 /// released early, and counted, so that peak memory stays under 200 MB whatever the rate (with
-/// 128 MiB, the 1 GiB benchmark peaked at 200-207 MB; with 96 MiB, at 165 MB).
+/// 128 MiB, the 1 GiB benchmark peaked at 200-207 MB; with 96 MiB, at 168-173 MB: its peak RSS row).
 pub const MAX_HELD_BYTES: usize = 96 << 20;
 
 impl Held {

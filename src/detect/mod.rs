@@ -473,11 +473,7 @@ impl Table {
         let known = self.stopped.contains_key(task);
         if !known && self.stopped.len() >= MAX_STOPPED_TASKS {
             // Full: the tasks whose rows are gone are forgotten first.
-            let rows = &self.rows;
-            self.stopped.retain(|t, _| {
-                rows.get(t.as_str())
-                    .is_some_and(|rs| rs.iter().any(|r| r.live_at(wm, wm)))
-            });
+            self.forget_stopped_without_rows();
         }
         let room = known || self.stopped.len() < MAX_STOPPED_TASKS;
         let mut ended = false;

@@ -414,6 +414,16 @@ impl Table {
         });
         self.live_rows -= removed;
         self.idents.retain(|a| Arc::strong_count(a) > 1);
+        self.forget_stopped_without_rows();
+    }
+
+    /// Forgets the stopped tasks whose rows are gone: their credentials expired with them, so
+    /// nothing of theirs is judged any more (and the saved state does not keep them forever).
+    pub(super) fn forget_stopped_without_rows(&mut self) {
+        if !self.stopped.is_empty() {
+            let rows = &self.rows;
+            self.stopped.retain(|t, _| rows.get(t.as_str()).is_some());
+        }
     }
 }
 
