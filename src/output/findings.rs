@@ -70,10 +70,11 @@
 //! - `unmapped` (no OCSF home): `origin`, `aws_ip_range` {region, service, network_border_group},
 //!   `slot`, `locked_ips` [{ip, slot, since (ms), origin}], `calls_not_listed`,
 //!   `session_row_expires` (ms), `close_reason` (`session_expired`, `end_of_input`, `not_tracked`),
-//!   `peer_note`.
+//!   `peer_note`, and `evidence` with a `note` when a rule beyond the address decided:
+//!   `lock_moved` or `own_region` (with `moved_from`), `after_task_stopped`.
 
 use crate::detect::workload::{Kind, Workload};
-use crate::detect::{LATE_GRACE, Lock, Slot, Verdict, VerdictKind};
+use crate::detect::{LATE_GRACE, Lock, Slot, Verdict, VerdictKind, Why};
 use crate::output::ip_ranges::AwsRanges;
 use crate::output::ocsf::{
     Account, Actor, Analytic, Api, AwsIpRange, CallData, Cloud, DetectionFinding, EvidenceData, Evidences,
@@ -279,6 +280,12 @@ pub struct Incident {
     pub lock_moved_from: Option<IpAddr>,
     /// The evidence the lock moved on: the trail's tie, or the instance's own region.
     pub lock_moved_by_region: bool,
+    /// An alert of the incident was a task's call after its StopTask (rule 18): the address may be
+    /// one the session is locked to, so the finding must say why it alerted. Not saved (the state
+    /// format stays as it is): every later call of a stopped task alerts with the same evidence, so
+    /// the next line after a restart that a call causes says it again.
+    #[serde(skip)]
+    pub after_task_stopped: bool,
 }
 
 /// The lifecycle step a line reports.
@@ -639,6 +646,11 @@ fn evidences<'a>(inc: &'a Incident, names: &'a Names, origin: &'a OriginData<'a>
     evidences
 }
 
+/// Whether `v` alerted because a task's key was used after its StopTask.
+fn after_task_stopped(v: &Verdict) -> bool {
+    v.why == Some(Why::AfterTaskStopped)
+}
+
 /// What OCSF has no attribute for: the origin, the slot and locks, and why the incident closed.
 fn unmapped<'a>(inc: &'a Incident, phase: Phase, origin: &'a OriginData<'a>) -> Unmapped<'a> {
     let close_reason = match (phase, inc.closed) {
@@ -650,17 +662,29 @@ fn unmapped<'a>(inc: &'a Incident, phase: Phase, origin: &'a OriginData<'a>) -> 
     } else {
         ("lock_moved", "is tied to the instance by the trail")
     };
-    let note = inc.lock_moved_from.map(|thief| {
-        format!(
-            "{} {why}; {thief}, which called first and held the lock, is taken for the thief's",
-            inc.foreign_ip
-        )
-    });
+    let (evidence, note) = match (inc.lock_moved_from, inc.after_task_stopped) {
+        (Some(thief), _) => (
+            Some(evidence),
+            Some(format!(
+                "{} {why}; {thief}, which called first and held the lock, is taken for the thief's",
+                inc.foreign_ip
+            )),
+        ),
+        (None, true) => (
+            Some(Why::AfterTaskStopped.as_str()),
+            Some(format!(
+                "{} used the task's credentials more than two minutes after its StopTask: the task \
+                 is gone and STS does not revoke its key, so this is a copy, whatever the address",
+                inc.foreign_ip
+            )),
+        ),
+        (None, false) => (None, None),
+    };
     Unmapped {
         aws_ip_range: origin.aws_ip_range.as_ref(),
         calls_not_listed: inc.calls_not_listed,
         close_reason,
-        evidence: inc.lock_moved_from.map(|_| evidence),
+        evidence,
         lock_calls_while_contested: (inc.lock_calls > 0).then_some(inc.lock_calls),
         locked_ips: inc
             .locks
@@ -917,6 +941,7 @@ impl Incidents {
             fill(&mut inc.access_key_id, a.access_key_id);
             fill(&mut inc.role_arn, a.role_arn);
             fill(&mut inc.peer_note, a.peer_note);
+            inc.after_task_stopped |= after_task_stopped(v);
             let bytes = weight(inc);
             self.open_bytes = self.open_bytes + bytes - o.bytes;
             o.bytes = bytes;
@@ -954,6 +979,7 @@ impl Incidents {
             lock_calls: 0,
             lock_moved_from: None,
             lock_moved_by_region: false,
+            after_task_stopped: after_task_stopped(v),
         };
         record_call(&mut inc, call, a.time, cfg.max_calls);
         write_finding(&inc, Phase::Open, out);
@@ -1022,7 +1048,7 @@ impl Incidents {
         };
         let inc = &mut o.incident;
         inc.lock_moved_from = Some(thief);
-        inc.lock_moved_by_region = matches!(v.why, Some(crate::detect::Why::OwnRegion(_)));
+        inc.lock_moved_by_region = matches!(v.why, Some(Why::OwnRegion(_)));
         inc.locks = v.locks.to_vec();
         write_finding(inc, Phase::Update, out);
         inc.lines += 1;

@@ -235,7 +235,8 @@ pub struct Unmapped<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_reason: Option<&'static str>,
     /// `lock_moved` (the trail's tie) or `own_region` when the lock moved to the address this
-    /// finding names (see `moved_from`).
+    /// finding names (see `moved_from`); `after_task_stopped` when a task's key was used after
+    /// its StopTask, from whatever address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

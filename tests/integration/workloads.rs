@@ -278,6 +278,25 @@ fn a_tasks_network_interface_is_tied_to_it_and_its_key_used_after_stop_task_aler
     let (out, _) = judge_without(&trail, &[]);
     assert_eq!(annotation(&out, "d").unwrap()["evidence"], "after_task_stopped");
     assert_eq!(annotation(&out, "b").unwrap().get("evidence"), None);
+    // Its finding names the task's own address, locked before: it must say why that alerted.
+    let mut c = cfg(&trail, 1, &[]);
+    c.emit = Emit::Findings;
+    let findings = records_of(&run_cfg(c).stdout);
+    let of = |ip: &str| {
+        findings
+            .iter()
+            .find(|f| f["evidences"][0]["src_endpoint"]["ip"] == ip)
+            .unwrap_or_else(|| panic!("a finding for {ip}: {findings:?}"))
+    };
+    assert_eq!(of("3.3.3.3")["unmapped"]["evidence"], "after_task_stopped");
+    assert!(
+        of("3.3.3.3")["unmapped"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("after its StopTask")),
+        "{}",
+        of("3.3.3.3")
+    );
+    assert_eq!(of("9.9.9.9")["unmapped"].get("evidence"), None);
 }
 
 #[test]
